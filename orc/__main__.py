@@ -1,0 +1,43 @@
+"""Entry point for the launchers: ``python3 <suite>/orc <command> [args...]``.
+
+Running the folder (rather than ``-m``) lets a launcher start the suite from any
+working directory without exporting PYTHONPATH, which would leak into the agents
+and tmux servers the suite starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+# sys.path[0] is this folder when run as a directory; the suite folder must come
+# first instead so that `orc.*` and `tmux_utils` import as the package and module.
+_SUITE = str(Path(__file__).resolve().parent.parent)
+sys.path[0:1] = [_SUITE]
+
+COMMANDS = {
+    "send_message": "orc.send_message",
+    "schedule": "orc.schedule",
+    "fire": "orc.fire",
+    "integration": "orchestrator_integration",
+    "deps": "orc.deps",
+}
+
+
+def main() -> int:
+    from orc import deps
+
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(f"orc: error: command must be one of {', '.join(sorted(COMMANDS))}", file=sys.stderr)
+        return 2
+    name = sys.argv[1]
+    if name != "deps":
+        deps.ensure_runtime()
+    module = importlib.import_module(COMMANDS[name])
+    result: int = module.main(sys.argv[2:])
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

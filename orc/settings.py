@@ -1,0 +1,107 @@
+"""The suite's settings: ``.env`` beside the scripts, overridden by the environment.
+
+Every key is documented in ``.env.example``. Settings are read once, inside a
+command's ``main()``, into a frozen record that the rest of the code receives.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from orc import SUITE_DIR
+
+
+class SettingsError(ValueError):
+    """A setting has a value the suite cannot use; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    suite_dir: Path
+    tmux_socket: Path          # always concrete: cron jobs need the exact server
+    tmux_bin: str              # absolute path, recorded into cron lines
+    state_dir: Path
+    default_target: str
+    agent_command: str
+    agent_kind: str            # which screen patterns to use (orc.agent_profiles)
+    submit_key: str            # tmux key name that submits in the agent's TUI
+    paste_settle: float        # seconds between the paste and the submit key
+    submit_timeout: float      # seconds to wait for proof after each submit key
+    enter_retries: int         # extra submit keys when the text stays unsent
+    lock_timeout: float        # seconds to wait for another sender to the same pane
+    max_message_bytes: int     # beyond this the text goes to a file and a pointer is typed
+    fallback_target: str | None
+    checkin_retry_seconds: int
+    checkin_give_up_minutes: int
+    crontab_file: Path | None  # tests: a scratch crontab file instead of the user's
+    stall_seconds: int
+    project_config: Path
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "delivery.log"
+
+
+def default_socket(env: Mapping[str, str]) -> Path:
+    """The socket of the tmux server we are inside of, else tmux's default one (PITFALLS 16)."""
+    inside = env.get("TMUX", "")
+    if inside:
+        return Path(inside.split(",")[0])
+    tmpdir = env.get("TMUX_TMPDIR") or "/tmp"
+    return Path(tmpdir) / f"tmux-{os.getuid()}" / "default"
+
+
+def _number(values: Mapping[str, str], key: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = values.get(key, "")
+    if raw == "":
+        return default
+    try:
+        number = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r} is not a number; fix it in .env or the environment") from None
+    if number < minimum:
+        raise SettingsError(f"{key}={raw!r} must be at least {minimum:g}")
+    return number
+
+
+def load_settings(environ: Mapping[str, str] | None = None, suite_dir: Path = SUITE_DIR) -> Settings:
+    """Read ``<suite_dir>/.env`` and overlay ``environ`` (default: ``os.environ``)."""
+    env = dict(os.environ if environ is None else environ)
+    file_values = {k: v for k, v in dotenv_values(suite_dir / ".env").items() if v is not None}
+    values: dict[str, str] = {**file_values, **{k: v for k, v in env.items() if k.startswith("ORC_")}}
+
+    def text(key: str, default: str) -> str:
+        return values.get(key) or default
+
+    socket = Path(os.path.expanduser(values["ORC_TMUX_SOCKET"])) if values.get("ORC_TMUX_SOCKET") else default_socket(env)
+    state_dir = Path(os.path.expanduser(values["ORC_STATE_DIR"])) if values.get("ORC_STATE_DIR") else suite_dir / "state"
+    tmux_bin = values.get("ORC_TMUX_BIN") or shutil.which("tmux", path=env.get("PATH")) or "tmux"
+    crontab_file = values.get("ORC_CRONTAB_FILE")
+    project_config = values.get("ORC_PROJECT_CONFIG")
+    return Settings(
+        suite_dir=suite_dir,
+        tmux_socket=socket.absolute(),
+        tmux_bin=tmux_bin,
+        state_dir=state_dir.absolute(),
+        default_target=text("ORC_DEFAULT_TARGET", "tmux-orc:0"),
+        agent_command=text("ORC_AGENT_COMMAND", "claude"),
+        agent_kind=text("ORC_AGENT_KIND", "claude"),
+        submit_key=text("ORC_SUBMIT_KEY", "Enter"),
+        paste_settle=_number(values, "ORC_PASTE_SETTLE", 0.3),
+        submit_timeout=_number(values, "ORC_SUBMIT_TIMEOUT", 2.0, minimum=0.1),
+        enter_retries=int(_number(values, "ORC_ENTER_RETRIES", 3)),
+        lock_timeout=_number(values, "ORC_LOCK_TIMEOUT", 30.0),
+        max_message_bytes=int(_number(values, "ORC_MAX_MESSAGE_BYTES", 10000, minimum=200)),
+        fallback_target=values.get("ORC_FALLBACK_TARGET") or None,
+        checkin_retry_seconds=int(_number(values, "ORC_CHECKIN_RETRY_SECONDS", 60, minimum=1)),
+        checkin_give_up_minutes=int(_number(values, "ORC_CHECKIN_GIVE_UP_MINUTES", 120, minimum=1)),
+        crontab_file=Path(crontab_file).absolute() if crontab_file else None,
+        stall_seconds=int(_number(values, "ORC_STALL_SECONDS", 600, minimum=1)),
+        project_config=Path(project_config).absolute() if project_config else suite_dir / "project_configs.json",
+    )

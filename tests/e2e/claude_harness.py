@@ -1,0 +1,89 @@
+"""Start the real Claude Code CLI offline, against ``fake_anthropic_api``.
+
+Claude Code 2.1.x shows no first-run screen and makes no outside connection when
+``$HOME/.claude.json`` marks onboarding done, approves the API key and trusts the
+working folder, and when its base URL points at a loopback server (PITFALLS 24).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+
+#: Version the e2e tier was recorded against (tests/e2e/SCREENS.md).
+CLAUDE_CODE_VERSION = "2.1.328"
+
+#: A key in the shape Claude expects; the fake API accepts anything.
+FAKE_API_KEY = "sk-ant-api03-fake-e2e-key-0123456789abcdefghijklmnopqrstuvwxyz-AAAAAAAA"
+
+
+def prepare_claude_home(home: Path, workdir: Path, api_key: str, permission_mode: str = "default") -> None:
+    """Write ``home/.claude.json`` and ``home/.claude/settings.json`` so Claude starts
+    straight into its input box in ``workdir``: no onboarding, theme picker, API key
+    question, trust dialog, release notes or notices.
+
+    ``permission_mode`` becomes ``permissions.defaultMode``.  2.1.328 otherwise
+    starts in "auto" mode, where a classifier request decides tool calls; "default"
+    makes every Bash call raise the permission dialog.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    project = str(workdir.resolve())
+    config = {
+        "hasCompletedOnboarding": True,
+        "lastOnboardingVersion": CLAUDE_CODE_VERSION,
+        # Matching the running version suppresses the "what's new" notes.
+        "lastReleaseNotesSeen": CLAUDE_CODE_VERSION,
+        "theme": "dark",
+        "numStartups": 1,
+        "customApiKeyResponses": {"approved": [api_key[-20:]], "rejected": []},
+        "bypassPermissionsModeAccepted": False,
+        # Each of these suppresses a one-time notice or background job seen on a
+        # fresh 2.1.328 home (found by diffing .claude.json after a first run).
+        "hasSeenAutoDefaultNotice": True,
+        # Without this, defaultMode "default" opens "Make auto mode your default
+        # permission mode?" before the input box.
+        "hasSeenAutoDefaultNudge": True,
+        "lastClawdEntranceVersion": CLAUDE_CODE_VERSION,
+        "officialMarketplaceAutoInstallAttempted": True,
+        "officialMarketplaceAutoInstalled": False,
+        "projects": {
+            project: {
+                "hasTrustDialogAccepted": True,
+                "hasCompletedProjectOnboarding": True,
+                "projectOnboardingSeenCount": 1,
+                "allowedTools": [],
+            }
+        },
+    }
+    (home / ".claude.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    settings_dir = home / ".claude"
+    settings_dir.mkdir(exist_ok=True)
+    settings = {"theme": "dark", "permissions": {"defaultMode": permission_mode}}
+    (settings_dir / "settings.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
+
+
+def claude_env(home: Path, base_url: str, api_key: str) -> dict[str, str]:
+    """Return the environment variables that make Claude use ``base_url`` and ``home`` only."""
+    return {
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": base_url,
+        "ANTHROPIC_API_KEY": api_key,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "TERM": "xterm-256color",
+    }
+
+
+def claude_command(binary: Path, env: dict[str, str], workdir: Path, *args: str) -> str:
+    """Return a shell command line for a tmux pane that runs ``binary`` in ``workdir`` with ``env``.
+
+    ``env -i`` drops the tester's own environment (a real ``ANTHROPIC_API_KEY``, a
+    ``CLAUDE_CONFIG_DIR``...) so the run cannot reach anything but the fake API.
+    """
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    assignments = [f"{k}={v}" for k, v in {**base, **env}.items()]
+    argv = ["env", "-i", *assignments, str(binary), *args]
+    return f"cd {shlex.quote(str(workdir))} && exec " + " ".join(shlex.quote(a) for a in argv)

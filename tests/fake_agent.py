@@ -21,7 +21,7 @@ import time
 import tty
 import unicodedata
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 PASTE_START = b"\x1b[200~"
 PASTE_END = b"\x1b[201~"
@@ -286,7 +286,8 @@ def printable(line: str) -> str:
 
 def wrap(line: str, cols: int) -> list[str]:
     """Splits a line into pieces of at most cols terminal cells (CJK counts as two)."""
-    parts, current, width = [], "", 0
+    parts: list[str] = []
+    current, width = "", 0
     for char in line:
         cells = 2 if unicodedata.east_asian_width(char) in "WF" else 0 if unicodedata.combining(char) else 1
         if width + cells > cols and current:
@@ -355,10 +356,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         write_all(fd_out, b"\x1b[?2004h\x1b[?25l")
         run(args, fd_in, fd_out)
     finally:
-        restore: Callable[[], None] = lambda: termios.tcsetattr(fd_in, termios.TCSADRAIN, saved)
         try:  # after SIGHUP the tty may be gone; nothing left to restore then
             write_all(fd_out, b"\x1b[?2004l\x1b[?25h\r\n")
-            restore()
+            termios.tcsetattr(fd_in, termios.TCSADRAIN, saved)
         except OSError:
             pass
     return 0

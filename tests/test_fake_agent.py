@@ -51,7 +51,7 @@ class FakeAgentPane:
         return "\n".join(self.screen())
 
     def wait_screen(self, needle: str, timeout: float = 5.0) -> str:
-        return wait_for(lambda: needle in (s := self.screen_text()) and s, timeout, f"{needle!r} on screen")
+        return str(wait_for(lambda: needle in (s := self.screen_text()) and s, timeout, f"{needle!r} on screen"))
 
     def events(self) -> list[dict[str, Any]]:
         if not self.record.exists():
@@ -96,7 +96,7 @@ def tmux_server() -> Iterator[libtmux.Server]:
 
 
 @pytest.fixture
-def start_agent(
+def start_fake_agent(
     tmux_server: libtmux.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., FakeAgentPane]:
     """Starts the fake agent in a 100x30 pane; when it exits the pane becomes a shell."""
@@ -111,6 +111,7 @@ def start_agent(
         session = tmux_server.new_session(
             session_name="agent", x=100, y=30, window_command=f"{agent}; exec {SHELL}",
         )
+        assert session.active_pane is not None
         pane = FakeAgentPane(tmux_server, str(session.active_pane.pane_id), record)
         wait_for(ready.exists, what="the ready file")
         return pane
@@ -118,8 +119,8 @@ def start_agent(
     return start
 
 
-def test_idle_screen_layout(start_agent: Callable[..., FakeAgentPane]) -> None:
-    agent = start_agent()
+def test_idle_screen_layout(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
+    agent = start_fake_agent()
     lines = agent.screen()
     while lines and not lines[-1]:
         lines.pop()
@@ -127,8 +128,8 @@ def test_idle_screen_layout(start_agent: Callable[..., FakeAgentPane]) -> None:
     assert agent.events() == []
 
 
-def test_paste_then_late_enter_submits_exact_text(start_agent: Callable[..., FakeAgentPane]) -> None:
-    agent = start_agent()
+def test_paste_then_late_enter_submits_exact_text(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
+    agent = start_fake_agent()
     text = 'first line "quoted" $(rm -rf /) \'single\'\nzweite Zeile: Grüße, 你好, 🙂\nlast `x` ; end'
     agent.paste(text)
     agent.wait_screen("last `x` ; end")
@@ -145,8 +146,8 @@ def test_paste_then_late_enter_submits_exact_text(start_agent: Callable[..., Fak
     assert os.stat(agent.record).st_mode & 0o777 == 0o600
 
 
-def test_enter_right_after_paste_is_swallowed(start_agent: Callable[..., FakeAgentPane]) -> None:
-    agent = start_agent()
+def test_enter_right_after_paste_is_swallowed(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
+    agent = start_fake_agent()
     # One tmux invocation: the Enter follows the paste within milliseconds (PITFALLS 5).
     agent.tmux(*agent.paste_args("hello race"), ";", "send-keys", "-t", agent.pane_id, "Enter")
     agent.wait_event("enter_swallowed")
@@ -154,16 +155,15 @@ def test_enter_right_after_paste_is_swallowed(start_agent: Callable[..., FakeAge
     assert "submitted" not in [e["event"] for e in agent.events()]
 
 
-def test_typed_text_and_enter_in_one_send_keys_is_swallowed(start_agent: Callable[..., FakeAgentPane]) -> None:
-    agent = start_agent()
-    agent.keys("-l", "hello")
-    agent.keys("Enter")
+def test_typed_text_and_enter_in_one_send_keys_is_swallowed(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
+    agent = start_fake_agent()
+    agent.keys("hello", "Enter")  # one send-keys: text and Enter reach the agent in one read
     agent.wait_event("enter_swallowed")
     assert agent.box_lines() == ["❯ hello", ""]
 
 
-def test_backslash_enter_inserts_newline(start_agent: Callable[..., FakeAgentPane]) -> None:
-    agent = start_agent()
+def test_backslash_enter_inserts_newline(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
+    agent = start_fake_agent()
     agent.paste("line one\\")
     agent.wait_screen("line one\\")
     time.sleep(0.4)  # past the settle delay, so the Enter is a real keypress
@@ -174,8 +174,8 @@ def test_backslash_enter_inserts_newline(start_agent: Callable[..., FakeAgentPan
     assert [e["event"] for e in agent.events()] == []
 
 
-def test_busy_screen_and_queued_message(start_agent: Callable[..., FakeAgentPane]) -> None:
-    agent = start_agent("--busy-seconds", "2")
+def test_busy_screen_and_queued_message(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
+    agent = start_fake_agent("--busy-seconds", "2")
     agent.keys("-l", "a")  # single keystrokes: no burst, so the Enter counts
     agent.wait_screen("❯ a")
     agent.keys("Enter")
@@ -195,8 +195,8 @@ def test_busy_screen_and_queued_message(start_agent: Callable[..., FakeAgentPane
     agent.wait_screen("? for shortcuts", timeout=5)
 
 
-def test_dialog_on_raise_dialog_enter_approves(start_agent: Callable[..., FakeAgentPane]) -> None:
-    agent = start_agent("--busy-seconds", "0.1")
+def test_dialog_on_raise_dialog_enter_approves(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
+    agent = start_fake_agent("--busy-seconds", "0.1")
     agent.paste("please RAISE_DIALOG now")
     agent.wait_screen("RAISE_DIALOG now")
     time.sleep(0.4)  # past the settle delay
@@ -214,8 +214,8 @@ def test_dialog_on_raise_dialog_enter_approves(start_agent: Callable[..., FakeAg
     assert agent.box_lines() == ["❯"]
 
 
-def test_dialog_esc_denies(start_agent: Callable[..., FakeAgentPane]) -> None:
-    agent = start_agent("--dialog-on-start")
+def test_dialog_esc_denies(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
+    agent = start_fake_agent("--dialog-on-start")
     agent.wait_screen("Do you want to proceed?")
     agent.keys("Escape")
     agent.wait_event("denied")
@@ -223,21 +223,23 @@ def test_dialog_esc_denies(start_agent: Callable[..., FakeAgentPane]) -> None:
     assert "approved" not in [e["event"] for e in agent.events()]
 
 
-def test_ctrl_c_twice_exits_to_shell(start_agent: Callable[..., FakeAgentPane]) -> None:
-    agent = start_agent()
+def test_ctrl_c_twice_exits_to_shell(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
+    agent = start_fake_agent()
     agent.keys("-l", "draft")
     agent.wait_screen("❯ draft")
     agent.keys("C-c")  # clears the box
     wait_for(lambda: agent.box_lines() == ["❯"], what="the box to clear")
-    agent.keys("C-c")
-    agent.keys("C-c")
+    agent.keys("C-c", "C-c")
     agent.wait_event("exit")
-    current = lambda: agent.tmux("display-message", "-p", "-t", agent.pane_id, "#{pane_current_command}").strip()
-    wait_for(lambda: current() == Path(SHELL).name, what="the shell in the pane")
+
+    def current_command() -> str:
+        return agent.tmux("display-message", "-p", "-t", agent.pane_id, "#{pane_current_command}").strip()
+
+    wait_for(lambda: current_command() == Path(SHELL).name, what="the shell in the pane")
 
 
-def test_exit_after_submit(start_agent: Callable[..., FakeAgentPane]) -> None:
-    agent = start_agent("--exit-after-submit", "--busy-seconds", "0")
+def test_exit_after_submit(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
+    agent = start_fake_agent("--exit-after-submit", "--busy-seconds", "0")
     agent.keys("-l", "q")
     agent.wait_screen("❯ q")
     agent.keys("Enter")
@@ -245,8 +247,8 @@ def test_exit_after_submit(start_agent: Callable[..., FakeAgentPane]) -> None:
     assert [e["event"] for e in agent.events()] == ["submitted", "exit"]
 
 
-def test_long_transcript_shows_last_lines_and_follows_resize(start_agent: Callable[..., FakeAgentPane]) -> None:
-    agent = start_agent("--busy-seconds", "0")
+def test_long_transcript_shows_last_lines_and_follows_resize(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
+    agent = start_fake_agent("--busy-seconds", "0")
     agent.paste("\n".join(f"row {i}" for i in range(40)))
     agent.wait_screen("row 39")
     time.sleep(0.4)  # past the settle delay

@@ -77,13 +77,20 @@ def claude_env(home: Path, base_url: str, api_key: str) -> dict[str, str]:
     }
 
 
-def claude_command(binary: Path, env: dict[str, str], workdir: Path, *args: str) -> str:
-    """Return a shell command line for a tmux pane that runs ``binary`` in ``workdir`` with ``env``.
+def claude_command(binary: Path, env: dict[str, str], workdir: Path, *args: str, replace_shell: bool = True) -> str:
+    """Return a shell command line that runs ``binary`` in ``workdir`` with exactly ``env``.
 
     ``env -i`` drops the tester's own environment (a real ``ANTHROPIC_API_KEY``, a
-    ``CLAUDE_CONFIG_DIR``...) so the run cannot reach anything but the fake API.
+    ``CLAUDE_CONFIG_DIR``...) so the run cannot reach anything but the fake API;
+    PATH is kept so the Bash tool finds its commands.  With ``replace_shell`` the
+    line ``exec``s Claude: given to ``new-session``/``split-window`` the pane then
+    closes when Claude exits, and ``#{pane_current_command}`` reads ``claude``
+    (tmux names the pane's foreground process group leader, which would otherwise
+    be the ``sh -c`` tmux started).  Pass ``replace_shell=False`` to type the line
+    into a shell pane and get the shell back after ``/exit``.
     """
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
     assignments = [f"{k}={v}" for k, v in {**base, **env}.items()]
     argv = ["env", "-i", *assignments, str(binary), *args]
-    return f"cd {shlex.quote(str(workdir))} && exec " + " ".join(shlex.quote(a) for a in argv)
+    run = " ".join(shlex.quote(a) for a in argv)
+    return f"cd {shlex.quote(str(workdir))} && {'exec ' if replace_shell else ''}{run}"

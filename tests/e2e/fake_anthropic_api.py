@@ -82,6 +82,15 @@ class ToolResult:
     content: str
     is_error: bool
 
+    @property
+    def rejected(self) -> bool:
+        """True when the user declined the call (Esc or "No" in the permission dialog).
+
+        Claude sends a refusal only with its next request, i.e. after the user's
+        next prompt, never while the dialog is still up.
+        """
+        return self.is_error and "doesn't want to proceed" in self.content
+
 
 @dataclass(frozen=True)
 class ScriptedToolUse:

@@ -262,8 +262,10 @@ class Tmux:
                 return []
             token = secrets.token_hex(8)
             args: list[str] = []
-            for pane in panes:
-                args += ["display-message", "-p", "-t", pane.pane_id, f"{token} {pane.pane_id}", ";"]
+            for number, pane in enumerate(panes):
+                # The marker holds a number, not the pane id: display-message runs its
+                # template through strftime, which mangles "%3".
+                args += ["display-message", "-p", "-t", pane.pane_id, f"{token} {number}", ";"]
                 args += ["capture-pane", "-p", "-t", pane.pane_id, ";"]
             try:
                 out = self.run(*args[:-1])
@@ -271,8 +273,8 @@ class Tmux:
                 continue  # a pane closed between the listing and the captures: list again
             screens = _split_marked(out, token)
             result = []
-            for pane in panes:
-                lines = trim_screen(screens.get(pane.pane_id, ""))
+            for number, pane in enumerate(panes):
+                lines = trim_screen(screens.get(str(number), ""))
                 state = classify(lines, pane, agent_kind)
                 result.append(PaneSnapshot(pane, state, tuple(lines[-last_lines:] if last_lines else [])))
             return result
@@ -337,6 +339,18 @@ class Tmux:
     def kill_session(self, name: str) -> None:
         self.run("kill-session", "-t", f"={name}")
 
+    def keep_on_exit(self, pane_id: str) -> None:
+        """Keep the pane (dead, with its last screen) when its program exits, so an exited
+        agent shows as ``dead`` instead of its window vanishing, and can be respawned."""
+        self.run("set-option", "-p", "-t", pane_id, "remain-on-exit", "on")
+
+    def pane_pid(self, pane_id: str) -> int:
+        """Process id of the program running in the pane (changes when it is respawned)."""
+        out = self.run("display-message", "-p", "-t", pane_id, "#{pane_id} #{pane_pid}").split()
+        if len(out) != 2 or out[0] != pane_id:  # display-message falls back to another pane (PITFALLS 11)
+            raise TargetNotFound(f"pane {pane_id} is gone")
+        return int(out[1])
+
 
 def _window_panes(in_session: Sequence[Pane], window: str) -> list[Pane]:
     """Panes of the window with this index, else with exactly this name (ambiguity is an error)."""
@@ -351,6 +365,7 @@ def _window_panes(in_session: Sequence[Pane], window: str) -> list[Pane]:
 
 
 def _split_marked(out: str, token: str) -> dict[str, str]:
+    """Screens by marker number, from the output of the chained captures."""
     screens: dict[str, list[str]] = {}
     current: list[str] | None = None
     for line in out.split("\n"):
@@ -358,7 +373,7 @@ def _split_marked(out: str, token: str) -> dict[str, str]:
             current = screens.setdefault(line[len(token) + 1 :], [])
         elif current is not None:
             current.append(line)
-    return {pane_id: "\n".join(lines) for pane_id, lines in screens.items()}
+    return {number: "\n".join(lines) for number, lines in screens.items()}
 
 
 # --- command line ------------------------------------------------------------------

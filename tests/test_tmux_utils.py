@@ -137,3 +137,18 @@ def test_snapshot_command_line_needs_no_cwd(orc_env: dict[str, str], tmp_path: P
     done = subprocess.run([sys.executable, str(SUITE / "tmux_utils.py"), "--json"], env=orc_env, cwd=os.sep,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_snapshot_gives_each_pane_its_own_screen(tmux: Tmux, tmp_path: Path) -> None:
+    """Twelve panes, each printing its own word: no screen may land under another pane."""
+    tmux.new_session("many", "w0", "echo own-0; exec sh", str(tmp_path))
+    for n in range(1, 12):
+        tmux.new_window("many", f"w{n}", f"echo own-{n}; exec sh", str(tmp_path))
+
+    def all_drawn() -> list:
+        snaps = tmux.snapshot()
+        return snaps if all(any(line.startswith("own-") for line in s.lines) for s in snaps) else []
+
+    snaps = wait_for(all_drawn, what="every pane to print its word")
+    for snap in snaps:  # type: ignore[attr-defined]
+        assert f"own-{snap.pane.window_name[1:]}" in snap.lines

@@ -40,6 +40,7 @@ import argparse
 import itertools
 import json
 import re
+import signal
 import sys
 import threading
 import time
@@ -493,15 +494,18 @@ def main(argv: list[str] | None = None) -> int:
     log = args.log.open("a", encoding="utf-8") if args.log else None
     api = FakeAnthropicAPI(reply_text=args.reply, reply_delay=args.delay, port=args.port, log=log)
     print(api.start(), flush=True)
+    # SIGTERM (kill, process managers) stops the server as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     seen = 0
     try:
-        while True:
-            # Not waiting *for* something: this loop only reports turns until Ctrl-C.
-            turns = api.turns()
+        while True:  # report each typed prompt on stderr until Ctrl-C
+            try:
+                turns = api.wait_for_turns(seen + 1, timeout=3600)
+            except TimeoutError:
+                continue
             for turn in turns[seen:]:
                 print(f"turn: {turn!r}", file=sys.stderr, flush=True)
             seen = len(turns)
-            time.sleep(0.2)
     except KeyboardInterrupt:
         return 0
     finally:

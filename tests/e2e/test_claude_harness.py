@@ -6,6 +6,7 @@ Run: PYTHONPATH=/tmp/probe/deps python3 -m pytest -m e2e tests/e2e/test_claude_h
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -61,12 +62,16 @@ def claude_binary() -> Path:
 @pytest.fixture
 def tmux_server() -> Iterator[Server]:
     """A tmux server of its own on a unique socket, killed afterwards."""
-    server = Server(socket_name=f"e2e-claude-{uuid.uuid4().hex[:12]}")
+    name = f"e2e-claude-{uuid.uuid4().hex[:12]}"
+    server = Server(socket_name=name)
     try:
         yield server
     finally:
         if server.is_alive():
             server.kill()
+        # tmux 3.3a leaves the socket file behind after kill-server.
+        socket_dir = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.geteuid()}"
+        (socket_dir / name).unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -124,6 +129,7 @@ def claude_pane(claude_binary: Path, tmux_server: Server, fake_api: FakeAnthropi
     session = tmux_server.new_session(
         session_name="claude", window_command=command, x=100, y=30, start_directory=str(workdir)
     )
+    assert session.active_pane is not None
     target = str(session.active_pane.pane_id)
     pane = ClaudePane(tmux_server, target, workdir)
     poll(lambda: is_idle(pane.screen()), 30, "Claude's idle input box")

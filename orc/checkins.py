@@ -1,0 +1,455 @@
+"""Check-ins: notes an agent schedules for itself, kept as plain text and fired by cron.
+
+Where things are (all 0600 files in 0700 folders under the state folder):
+
+* ``checkins/<id>.txt``: one pending check-in, a few ``key: value`` lines, a blank line,
+  then the note exactly as given. Finished ones move to ``checkins/done/``.
+* ``next_check_note.txt``: the latest note, in the original script's format.
+* ``checkins.log``: one line per event: scheduled, fired, delivered, late, deferred,
+  failed, cancelled (and fallback, when the orchestrator was told of a failure).
+* ``cron.log``: whatever the cron jobs printed (cron would otherwise mail it).
+
+In the crontab (through :mod:`orc.crontab_store`, the one path to cron), each pending
+check-in has one line ``ck-<hex>`` set for its due minute; the job waits for the due
+second. While anything is pending, two more lines deliver what is overdue: a sweep
+every minute (missed slots, retries) and one at ``@reboot``. A lock per check-in and
+its state in the record make sure it is delivered once, whoever runs it.
+
+API for other modules (stable): :func:`schedule_checkin`, :func:`cancel_checkins`,
+:func:`pending_checkins`; bad input raises :class:`BadCheckIn` (a ``ValueError``),
+an unknown id :class:`UnknownCheckIn` (a ``BadCheckIn``); crontab trouble raises
+:class:`orc.crontab_store.CrontabError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import secrets
+import sys
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from orc.crontab_store import BadCronJob, CronJob, CrontabStore, cron_quote, render_line
+from orc.delivery import clean_text
+from orc.settings import Settings
+from orc.state import log_event, private_dir, write_private_text
+from tmux_utils import BadTarget, parse_target
+
+CHECKIN_ID = re.compile(r"ck-[0-9a-f]{8,16}")
+MAX_MINUTES = 30 * 24 * 60        # 30 days: a dated crontab line must never come round again (PITFALLS 19)
+MIN_EVERY_MINUTES = 5.0           # a recurring check-in more often than this is a busy loop, not a check-in
+LATE_AFTER = timedelta(seconds=60)  # beyond one cron minute the delay is worth telling the agent
+PENDING_STATES = ("pending", "deferred", "delivering")
+_SAFE_TARGET = re.compile(r"[A-Za-z0-9_.:=-]+")  # shown in the crontab tag only when this plain
+
+
+class BadCheckIn(ValueError):
+    """Input a check-in cannot be made of; the message says what to change."""
+
+
+class UnknownCheckIn(BadCheckIn):
+    """No pending check-in has this id; ``ids`` are the unknown ones."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids
+        super().__init__(f"no pending check-in {', '.join(ids)}; see the pending ones with --list")
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """One check-in as recorded in ``checkins/<id>.txt``."""
+
+    id: str
+    due: datetime                 # aware, to the second
+    target: str
+    every_minutes: float | None
+    note: str
+    state: str                    # pending, deferred, delivering, delivered, failed, cancelled
+    scheduled_at: datetime
+    requested_minutes: float
+    tmux_socket: Path
+    tmux_bin: str
+    python: str
+    attempts: int = 0
+    first_attempt: datetime | None = None
+    next_try: datetime | None = None
+    last_reason: str = ""
+    finished_at: datetime | None = None
+
+    @property
+    def first_line(self) -> str:
+        return self.note.split("\n", 1)[0]
+
+
+# --- paths ---------------------------------------------------------------------------------
+
+
+def checkins_dir(settings: Settings) -> Path:
+    return settings.state_dir / "checkins"
+
+
+def done_dir(settings: Settings) -> Path:
+    return settings.state_dir / "checkins" / "done"
+
+
+def record_path(settings: Settings, checkin_id: str) -> Path:
+    return checkins_dir(settings) / f"{checkin_id}.txt"
+
+
+def events_log(settings: Settings) -> Path:
+    return settings.state_dir / "checkins.log"
+
+
+def cron_log(settings: Settings) -> Path:
+    return settings.state_dir / "cron.log"
+
+
+def note_file(settings: Settings) -> Path:
+    return settings.state_dir / "next_check_note.txt"
+
+
+# --- the record's text form ----------------------------------------------------------------
+
+
+def now_local() -> datetime:
+    return datetime.now(timezone.utc).astimezone().replace(microsecond=0)
+
+
+def _time(value: str) -> datetime | None:
+    return None if value in ("", "-") else datetime.fromisoformat(value)
+
+
+def _show(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else "-"
+
+
+def format_minutes(minutes: float) -> str:
+    return f"{minutes:g}"
+
+
+def render_record(checkin: CheckIn) -> str:
+    every = format_minutes(checkin.every_minutes) if checkin.every_minutes else "-"
+    fields = [
+        ("id", checkin.id),
+        ("state", checkin.state),
+        ("due", _show(checkin.due)),
+        ("target", checkin.target),
+        ("every_minutes", every),
+        ("scheduled_at", _show(checkin.scheduled_at)),
+        ("requested_minutes", format_minutes(checkin.requested_minutes)),
+        ("attempts", str(checkin.attempts)),
+        ("first_attempt", _show(checkin.first_attempt)),
+        ("next_try", _show(checkin.next_try)),
+        ("last_reason", " ".join(checkin.last_reason.split()) or "-"),
+        ("finished_at", _show(checkin.finished_at)),
+        ("tmux_socket", str(checkin.tmux_socket)),
+        ("tmux_bin", checkin.tmux_bin),
+        ("python", checkin.python),
+    ]
+    head = "".join(f"{key}: {value}\n" for key, value in fields)
+    return f"# Tmux Orchestrator check-in; the note follows the blank line.\n{head}\n{checkin.note}\n"
+
+
+def parse_record(text: str) -> CheckIn:
+    head, _, note = text.partition("\n\n")
+    values: dict[str, str] = {}
+    for line in head.splitlines():
+        if line.startswith("#") or ": " not in line:
+            continue
+        key, _, value = line.partition(": ")
+        values[key] = value
+    every = values.get("every_minutes", "-")
+    return CheckIn(
+        id=values["id"],
+        due=datetime.fromisoformat(values["due"]),
+        target=values["target"],
+        every_minutes=None if every == "-" else float(every),
+        note=note[:-1] if note.endswith("\n") else note,
+        state=values["state"],
+        scheduled_at=datetime.fromisoformat(values["scheduled_at"]),
+        requested_minutes=float(values.get("requested_minutes", "0")),
+        tmux_socket=Path(values["tmux_socket"]),
+        tmux_bin=values["tmux_bin"],
+        python=values["python"],
+        attempts=int(values.get("attempts", "0")),
+        first_attempt=_time(values.get("first_attempt", "-")),
+        next_try=_time(values.get("next_try", "-")),
+        last_reason="" if values.get("last_reason", "-") == "-" else values["last_reason"],
+        finished_at=_time(values.get("finished_at", "-")),
+    )
+
+
+def read_checkin(settings: Settings, checkin_id: str) -> CheckIn | None:
+    """The pending record with this id, or None (finished, cancelled or never made)."""
+    try:
+        return parse_record(record_path(settings, checkin_id).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def save_checkin(settings: Settings, checkin: CheckIn) -> None:
+    write_private_text(record_path(settings, checkin.id), render_record(checkin))
+
+
+def finish_checkin(settings: Settings, checkin: CheckIn) -> None:
+    """Move a record out of the pending folder, in its final state (one rename)."""
+    private_dir(done_dir(settings))
+    finished = replace(checkin, finished_at=now_local(), next_try=None)
+    save_checkin(settings, finished)
+    os.replace(record_path(settings, checkin.id), done_dir(settings) / f"{checkin.id}.txt")
+
+
+def pending_checkins(settings: Settings) -> list[CheckIn]:
+    """Every pending check-in (its ``state`` tells pending, deferred or delivering), by due time."""
+    folder = checkins_dir(settings)
+    found: list[CheckIn] = []
+    if not folder.is_dir():
+        return found
+    for path in folder.glob("ck-*.txt"):
+        try:
+            found.append(parse_record(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            continue  # finished while we listed
+        except (KeyError, ValueError) as exc:
+            print(f"orc: warning: skipping unreadable check-in record {path}: {exc}", file=sys.stderr)
+    return sorted(found, key=lambda c: (c.due, c.id))
+
+
+def log(settings: Settings, event: str, checkin: CheckIn | str, **fields: object) -> None:
+    checkin_id = checkin if isinstance(checkin, str) else checkin.id
+    log_event(events_log(settings), event, id=checkin_id, **fields)
+
+
+# --- crontab lines ---------------------------------------------------------------------------
+
+
+def _suite_hash(settings: Settings) -> str:
+    # Two copies of the suite may share one crontab: their sweep lines must not collide.
+    return hashlib.sha256(str(settings.state_dir).encode()).hexdigest()[:8]
+
+
+def sweep_ids(settings: Settings) -> tuple[str, str]:
+    tag = _suite_hash(settings)
+    return f"orc-sweep-{tag}", f"orc-boot-{tag}"
+
+
+def _fire_env(settings: Settings) -> dict[str, str]:
+    env = {"ORC_STATE_DIR": str(settings.state_dir)}
+    if settings.crontab_file is not None:
+        env["ORC_CRONTAB_FILE"] = str(settings.crontab_file)
+    return env
+
+
+def _fire_argv(settings: Settings, python: str, *args: str) -> list[str]:
+    return [python, str(settings.suite_dir / "orc"), "fire", *args]
+
+
+def checkin_line(settings: Settings, checkin: CheckIn) -> CronJob:
+    """The crontab line that fires ``checkin`` in its due minute (cron's local time)."""
+    due = checkin.due.astimezone()
+    schedule = f"{due.minute} {due.hour} {due.day} {due.month} *"
+    info = f"check-in due {due:%Y-%m-%d %H:%M:%S}"
+    if checkin.every_minutes:
+        info += f" every {format_minutes(checkin.every_minutes)}m"
+    if _SAFE_TARGET.fullmatch(checkin.target):
+        info += f" for {checkin.target}"
+    return render_line(checkin.id, schedule, _fire_argv(settings, checkin.python, checkin.id),
+                       env=_fire_env(settings), log=cron_log(settings), info=info)
+
+
+def sweep_lines(settings: Settings, python: str) -> list[CronJob]:
+    sweep_id, boot_id = sweep_ids(settings)
+    argv = _fire_argv(settings, python, "--sweep")
+    env, log_path = _fire_env(settings), cron_log(settings)
+    return [
+        render_line(sweep_id, "* * * * *", argv, env=env, log=log_path,
+                    info="delivers overdue check-ins and retries (only while any is pending)"),
+        render_line(boot_id, "@reboot", argv, env=env, log=log_path,
+                    info="delivers check-ins missed while the machine was off"),
+    ]
+
+
+def _is_ours(settings: Settings, job: CronJob) -> bool:
+    """Whether a line belongs to this copy of the suite (its state folder), not another."""
+    return job.command.startswith(f"ORC_STATE_DIR={cron_quote(str(settings.state_dir))} ")
+
+
+def _any_pending(settings: Settings) -> bool:
+    return any(checkins_dir(settings).glob("ck-*.txt")) if checkins_dir(settings).is_dir() else False
+
+
+def sync_crontab(settings: Settings, *, add: CheckIn | None = None, remove: list[str] | None = None,
+                 reconcile: bool = False) -> None:
+    """One read-modify-write of the crontab that leaves the suite's check-in lines matching
+    the records: ``add``'s line written, ``remove``'s lines gone, and the sweep and boot
+    lines there exactly while any check-in is pending. With ``reconcile`` (the sweep),
+    every pending record gets its line back and lines of this state folder whose record
+    is gone are removed (a user's ``crontab -e`` may have dropped or kept stale ones)."""
+    store = CrontabStore.from_settings(settings)
+    python = add.python if add else sys.executable
+
+    def change(jobs: dict[str, CronJob]) -> None:
+        for job_id in remove or []:
+            jobs.pop(job_id, None)
+        if add is not None:
+            jobs[add.id] = checkin_line(settings, add)
+        # Decided under the crontab lock: a schedule that raced us has written its record
+        # before taking the lock, so it is seen here (or it adds the sweep lines itself).
+        pending = pending_checkins(settings) if reconcile else []
+        any_pending = add is not None or bool(pending) or _any_pending(settings)
+        if reconcile:
+            pending_ids = {c.id for c in pending}
+            for job_id, job in list(jobs.items()):
+                if CHECKIN_ID.fullmatch(job_id) and job_id not in pending_ids and _is_ours(settings, job):
+                    del jobs[job_id]
+            for checkin in pending:
+                line = checkin_line(settings, checkin)
+                if jobs.get(checkin.id) != line:
+                    jobs[checkin.id] = line
+        for job in sweep_lines(settings, python):
+            if any_pending:
+                if jobs.get(job.job_id) is None:
+                    jobs[job.job_id] = job
+            else:
+                jobs.pop(job.job_id, None)
+
+    store.edit(change)
+
+
+# --- scheduling --------------------------------------------------------------------------------
+
+
+def validate_minutes(value: float | str, what: str = "minutes", minimum: float = 0.0) -> float:
+    try:
+        minutes = float(value)
+    except (TypeError, ValueError):
+        raise BadCheckIn(f"{what} {value!r} is not a number; give minutes like 30 or 0.5") from None
+    if not math.isfinite(minutes) or minutes <= minimum or minutes > MAX_MINUTES:
+        low = f"at least {minimum:g}" if minimum else "more than 0"
+        raise BadCheckIn(f"{what} {value!r} is out of range; give {low} and at most {MAX_MINUTES} (30 days)")
+    return minutes
+
+
+def validate_note(note: str, settings: Settings) -> str:
+    cleaned = clean_text(note)
+    if not cleaned.strip():
+        raise BadCheckIn("the note is empty; say what the check-in is for")
+    size = len(cleaned.encode("utf-8"))
+    if size > settings.max_message_bytes:
+        raise BadCheckIn(f"the note is {size} bytes, over the {settings.max_message_bytes}-byte cap "
+                         f"(ORC_MAX_MESSAGE_BYTES); put the details in a file and name the file in the note")
+    return cleaned
+
+
+def validate_target(target: str) -> str:
+    try:
+        parse_target(target)
+    except BadTarget as exc:
+        raise BadCheckIn(str(exc)) from None
+    return target
+
+
+def due_time(now: datetime, minutes: float) -> datetime:
+    """When the check-in can be delivered: ``minutes`` from now to the second, but never in
+    the current minute (cron wakes at the start of a minute; one already begun is gone)."""
+    due = now + timedelta(seconds=math.ceil(minutes * 60))
+    earliest = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return max(due, earliest)
+
+
+def _new_id(settings: Settings) -> str:
+    while True:
+        checkin_id = f"ck-{secrets.token_hex(4)}"
+        if not record_path(settings, checkin_id).exists() and not (done_dir(settings) / f"{checkin_id}.txt").exists():
+            return checkin_id
+
+
+def write_note_file(settings: Settings, checkin: CheckIn) -> None:
+    """``next_check_note.txt`` as the original wrote it, plus the id and due time."""
+    stamp = time.strftime("%a %b %e %H:%M:%S %Z %Y")
+    due = checkin.due.astimezone()
+    write_private_text(note_file(settings), (
+        f"=== Next Check Note ({stamp}) ===\n"
+        f"Scheduled for: {format_minutes(checkin.requested_minutes)} minutes "
+        f"(check-in {checkin.id}, due {due:%Y-%m-%d %H:%M:%S}, to {checkin.target})\n"
+        f"\n{checkin.note}\n"
+    ))
+
+
+def schedule_checkin(settings: Settings, minutes: float, note: str, target: str,
+                     every_minutes: float | None = None) -> CheckIn:
+    """Record a check-in and its crontab line; return it once both are safely written.
+
+    Raises :class:`BadCheckIn` for bad input before anything is changed, and
+    :class:`orc.crontab_store.CrontabError` when the crontab could not be written (the
+    record is then removed again).
+    """
+    minutes = validate_minutes(minutes)
+    if every_minutes is not None:
+        every_minutes = validate_minutes(every_minutes, "--every", MIN_EVERY_MINUTES - 1e-9)
+    cleaned = validate_note(note, settings)
+    validate_target(target)
+    for name, path in (("tmux socket", str(settings.tmux_socket)), ("tmux binary", settings.tmux_bin)):
+        if "\n" in path or not path.strip():
+            raise BadCheckIn(f"the {name} path {path!r} cannot be recorded; set ORC_TMUX_SOCKET/ORC_TMUX_BIN")
+    now = now_local()
+    checkin = CheckIn(
+        id=_new_id(settings), due=due_time(now, minutes), target=target, every_minutes=every_minutes,
+        note=cleaned, state="pending", scheduled_at=now, requested_minutes=minutes,
+        tmux_socket=settings.tmux_socket, tmux_bin=os.path.abspath(settings.tmux_bin) if os.sep in settings.tmux_bin
+        else settings.tmux_bin, python=sys.executable,
+    )
+    try:
+        checkin_line(settings, checkin)
+        sweep_lines(settings, checkin.python)
+    except BadCronJob as exc:
+        raise BadCheckIn(str(exc)) from None
+    private_dir(checkins_dir(settings))
+    save_checkin(settings, checkin)
+    try:
+        sync_crontab(settings, add=checkin)
+    except BaseException:
+        record_path(settings, checkin.id).unlink(missing_ok=True)
+        raise
+    write_note_file(settings, checkin)
+    log(settings, "scheduled", checkin, due=_show(checkin.due), target=target,
+        every=format_minutes(every_minutes) if every_minutes else None, note=checkin.first_line[:80])
+    return checkin
+
+
+def cancel_checkins(settings: Settings, ids_or_all: str | list[str]) -> list[str]:
+    """Cancel the given pending check-ins (or ``"all"``); return the ids cancelled.
+
+    Raises :class:`BadCheckIn` for a malformed id and :class:`UnknownCheckIn` when an id is
+    not pending, before anything is changed.
+    """
+    from orc.locks import named_lock
+
+    if ids_or_all == "all" or ids_or_all == ["all"]:
+        ids = [c.id for c in pending_checkins(settings)]
+    else:
+        ids = [ids_or_all] if isinstance(ids_or_all, str) else list(ids_or_all)
+        bad = [i for i in ids if not CHECKIN_ID.fullmatch(i)]
+        if bad:
+            raise BadCheckIn(f"{', '.join(map(repr, bad))} is not a check-in id (ck-<hex>); see --list")
+        unknown = [i for i in ids if not record_path(settings, i).exists()]
+        if unknown:
+            raise UnknownCheckIn(unknown)
+    cancelled: list[str] = []
+    for checkin_id in ids:
+        # The check-in's lock: a delivery under way finishes first, then it is not pending.
+        with named_lock(settings.state_dir, checkin_id, settings.lock_timeout + 60):
+            checkin = read_checkin(settings, checkin_id)
+            if checkin is None:
+                continue
+            finish_checkin(settings, replace(checkin, state="cancelled"))
+            log(settings, "cancelled", checkin, target=checkin.target)
+            cancelled.append(checkin_id)
+    if ids:
+        sync_crontab(settings, remove=ids)
+    return cancelled

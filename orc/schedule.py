@@ -1,0 +1,167 @@
+"""schedule_with_note.sh: schedule a check-in (a note typed into an agent's pane later),
+kept in the user's crontab so it survives reboots and is delivered once."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from orc.checkins import (
+    MAX_MINUTES, MIN_EVERY_MINUTES, BadCheckIn, CheckIn, cancel_checkins, format_minutes,
+    pending_checkins, schedule_checkin,
+)
+from orc.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, fail
+from orc.crontab_store import CrontabError, cron_daemon_running, how_to_start_cron
+from orc.settings import Settings, SettingsError, load_settings
+from tmux_utils import BadTarget, TargetNotFound, Tmux, TmuxError, parse_target
+
+PROG = "schedule_with_note.sh"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog=PROG,
+        usage=f"{PROG} [--every MINUTES] <minutes> \"<note>\" [target]\n"
+              f"       {PROG} --list | --cancel <id>|all",
+        description=(
+            "Schedule a check-in: in <minutes> (fractions allowed: 0.5) the note is typed into the "
+            "target's agent and submitted, prefixed with the check-in's id, through the same verified "
+            "delivery as send_message.sh. It is one line in your crontab (`crontab -l` shows it), "
+            "survives reboots, is delivered late but once after downtime, and waits while a dialog "
+            "is showing. The target defaults to the pane you run this in (inside tmux), else "
+            "ORC_DEFAULT_TARGET. Exit 0: recorded; 1: could not record it (crontab); 2: bad usage."
+        ),
+        epilog=(
+            "examples:\n"
+            f"  {PROG} 30 \"Review auth implementation, assign next task\"\n"
+            f"  {PROG} 0.5 \"Check the build\" project:Backend-Dev.0\n"
+            f"  {PROG} --every 60 15 \"Hourly status: read the PM's notes\" pm:0\n"
+            f"  {PROG} --list\n"
+            f"  {PROG} --cancel ck-1a2b3c4d\n"
+            f"notes and logs: state/checkins/, state/next_check_note.txt, state/checkins.log\n"
+            f"minutes: more than 0, at most {MAX_MINUTES} (30 days); --every: at least "
+            f"{MIN_EVERY_MINUTES:g}"
+        ),
+    )
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--list", action="store_true", help="show the pending check-ins")
+    action.add_argument("--cancel", metavar="ID|all", help="cancel a pending check-in, or all of them")
+    parser.add_argument("--every", metavar="MINUTES", help="repeat the check-in every MINUTES after the first")
+    parser.add_argument("--debug", action="store_true", help="show a traceback on unexpected errors")
+    parser.add_argument("minutes", nargs="?", help="minutes from now (fractions allowed)")
+    parser.add_argument("note", nargs="?", help="what the check-in is for (several lines allowed)")
+    parser.add_argument("target", nargs="?", help="session:window[.pane] or %%pane_id")
+    return parser
+
+
+def default_target(settings: Settings, environ: dict[str, str] | os._Environ[str]) -> tuple[str, str | None]:
+    """The caller's own pane when it runs inside tmux on the suite's server, else the
+    configured default; and a note on how it was chosen, for stderr."""
+    inside, pane_id = environ.get("TMUX", ""), environ.get("TMUX_PANE", "")
+    if inside and pane_id and Path(inside.split(",")[0]) == settings.tmux_socket:
+        try:
+            pane = Tmux(settings.tmux_socket, settings.tmux_bin).resolve(pane_id)
+        except (BadTarget, TargetNotFound, TmuxError):
+            return pane_id, None
+        try:
+            parse_target(pane.address)
+        except BadTarget:  # a session name with '.' or ':' has no address form
+            return pane.pane_id, None
+        return pane.address, None
+    return settings.default_target, f"not inside tmux: using ORC_DEFAULT_TARGET={settings.default_target}"
+
+
+def target_warning(settings: Settings, target: str) -> str | None:
+    tmux = Tmux(settings.tmux_socket, settings.tmux_bin)
+    try:
+        tmux.resolve(target)
+    except TargetNotFound as exc:
+        return f"{exc}; scheduled anyway (it is retried if still missing when due)"
+    except TmuxError as exc:
+        return f"cannot check the target now ({exc}); scheduled anyway"
+    return None
+
+
+def show_list(settings: Settings) -> int:
+    pending = pending_checkins(settings)
+    if not pending:
+        print("no check-ins pending")
+        return EXIT_OK
+    rows = [("ID", "DUE", "TARGET", "STATE", "NOTE")]
+    for c in pending:
+        state = c.state + (f" every {format_minutes(c.every_minutes)}m" if c.every_minutes else "")
+        rows.append((c.id, f"{c.due.astimezone():%Y-%m-%d %H:%M:%S}", c.target, state, c.first_line[:60]))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+    return EXIT_OK
+
+
+def report(checkin: CheckIn, requested_note: str) -> None:
+    """What the original printed (the note, SCHEDULED TO RUN AT), plus the id."""
+    now, due = checkin.scheduled_at.astimezone(), checkin.due.astimezone()
+    minutes = format_minutes(checkin.requested_minutes)
+    print(f"Scheduling check in {minutes} minutes with note: {requested_note}")
+    every = f", then every {format_minutes(checkin.every_minutes)} minutes" if checkin.every_minutes else ""
+    print(f"Scheduled successfully - check-in {checkin.id} in the crontab for {checkin.target}{every}")
+    print(f"SCHEDULED TO RUN AT: {due:%H:%M:%S} (in {minutes} minutes from {now:%H:%M:%S})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        return fail(PROG, str(exc), EXIT_USAGE)
+    try:
+        if args.list or args.cancel:
+            if args.minutes is not None or args.every:
+                parser.error("--list and --cancel take no minutes, note or --every")
+            if args.list:
+                return show_list(settings)
+            cancelled = cancel_checkins(settings, args.cancel)
+            for checkin_id in cancelled:
+                print(f"Cancelled {checkin_id}")
+            if not cancelled:
+                print("no check-ins pending")
+            return EXIT_OK
+        if args.minutes is None or args.note is None:
+            parser.error("give <minutes> and \"<note>\"")
+        target, how = (args.target, None) if args.target else default_target(settings, os.environ)
+        checkin = schedule_checkin(
+            settings, args.minutes, args.note, target,
+            every_minutes=None if args.every is None else _every(args.every),
+        )
+    except BadCheckIn as exc:
+        return fail(PROG, f"{exc}", EXIT_USAGE)
+    except CrontabError as exc:
+        return fail(PROG, f"the check-in was not recorded: {exc}", EXIT_FAILED)
+    except Exception as exc:
+        if args.debug:
+            raise
+        return fail(PROG, f"{type(exc).__name__}: {exc}; rerun with --debug for details")
+    report(checkin, args.note)
+    warnings = [how, target_warning(settings, target)]
+    requested = checkin.scheduled_at.timestamp() + checkin.requested_minutes * 60
+    if checkin.due.timestamp() - requested >= 1:
+        warnings.append(f"cron wakes once a minute: due at {checkin.due.astimezone():%H:%M:%S}, "
+                        f"{checkin.due.timestamp() - requested:.0f}s after the time asked for")
+    if settings.crontab_file is None and cron_daemon_running() is False:
+        warnings.append(f"WARNING: no cron daemon is running, so nothing will fire until one does; "
+                        f"{how_to_start_cron()}. The check-in is recorded and will be delivered (late) then.")
+    for warning in filter(None, warnings):
+        print(f"{PROG}: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _every(value: str) -> float:
+    from orc.checkins import validate_minutes
+
+    return validate_minutes(value, "--every", MIN_EVERY_MINUTES - 1e-9)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

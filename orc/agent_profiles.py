@@ -16,7 +16,7 @@ SHELLS = frozenset({"bash", "zsh", "sh", "dash", "fish", "ksh", "tcsh", "csh", "
 @dataclass(frozen=True)
 class AgentProfile:
     name: str
-    # A line matching any of these, near the bottom, means a dialog owns the keyboard.
+    # Lines that, with no input box drawn below them, mean a dialog owns the keyboard.
     dialog: tuple[re.Pattern[str], ...]
     # A line matching any of these means the agent is working on a turn.
     busy: tuple[re.Pattern[str], ...]
@@ -26,30 +26,30 @@ class AgentProfile:
     prompt: re.Pattern[str]
     # Text drawn in an empty input box that is not typed text (placeholders).
     placeholders: tuple[re.Pattern[str], ...]
-    # How the transcript echoes a submitted prompt (first line); group "text".
-    echo: re.Pattern[str]
-    # How the input box shows a collapsed large paste.
-    pasted_marker: re.Pattern[str]
+    # A last character that would turn the submit key into a newline (line continuation).
+    continuation: str | None
 
 
 CLAUDE = AgentProfile(
     name="claude",
     dialog=(
-        re.compile(r"Do you want to (proceed|make this edit|create|allow)"),
-        re.compile(r"^\s*❯\s*1\.\s"),
+        re.compile(r"Do you want to "),
+        re.compile(r"^\s+❯ \d+\. "),           # the selected option, indented: " ❯ 1. Yes"
         re.compile(r"^\s*Esc to cancel"),
-        re.compile(r"Enter to select"),
+        re.compile(r"Enter to (select|confirm)"),
     ),
     busy=(
+        # Spinner: a glyph, a word ending in "…" ("✢ Considering…", "✽ Billowing… (20s)").
+        # The finished line "✻ Baked for 5s · done" has no "…" right after its word.
+        re.compile(r"^\s*[·✢✳✶✻✽*]\s\w[\w'-]*…"),
         re.compile(r"esc to interrupt", re.IGNORECASE),
     ),
     rule=re.compile(r"^\s*─{8,}\s*$"),
-    prompt=re.compile(r"^[>❯]\s?(?P<text>.*)$"),
-    placeholders=(re.compile(r"^Try \".*\"$"),),
-    echo=re.compile(r"^[>❯]\s(?P<text>.+)$"),
-    pasted_marker=re.compile(r"\[Pasted text #\d+"),
+    # The input box prompt is "❯" + NO-BREAK SPACE; the transcript echo uses a plain space.
+    prompt=re.compile("^❯\u00a0(?P<text>.*)$"),
+    placeholders=(re.compile(r"^Press up to edit queued messages$"),),
+    continuation="\\",
 )
-
 PROFILES: dict[str, AgentProfile] = {"claude": CLAUDE}
 
 

@@ -54,10 +54,12 @@ def find_input_box(lines: Sequence[str], profile: AgentProfile) -> InputBox | No
 
 def classify_screen(lines: Sequence[str], profile: AgentProfile) -> str:
     """The agent's state from its screen alone (no tmux facts)."""
-    bottom = lines[-DIALOG_WINDOW:]
-    if any(p.search(line) for line in bottom for p in profile.dialog):
-        return "waiting"
     box = find_input_box(lines, profile)
+    # Claude Code removes its input box while a dialog is up; a dialog-like line above a
+    # live input box is transcript (an echoed "❯ 1. ..." prompt), not a dialog.
+    below = lines[box.top :] if box else lines[-DIALOG_WINDOW:]
+    if box is None and any(p.search(line) for line in below for p in profile.dialog):
+        return "waiting"
     busy = any(p.search(line) for line in lines[-DIALOG_WINDOW:] for p in profile.busy)
     if box is None:
         return "busy" if busy else "unknown"

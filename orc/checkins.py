@@ -28,6 +28,7 @@ import math
 import os
 import re
 import secrets
+import shutil
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -242,6 +243,8 @@ def _fire_env(settings: Settings) -> dict[str, str]:
     env = {"ORC_STATE_DIR": str(settings.state_dir)}
     if settings.crontab_file is not None:
         env["ORC_CRONTAB_FILE"] = str(settings.crontab_file)
+    if settings.crontab_bin:  # the fire job must edit the same crontab with the same program
+        env["ORC_CRONTAB_BIN"] = shutil.which(settings.crontab_bin) or settings.crontab_bin
     return env
 
 

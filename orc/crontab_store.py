@@ -195,12 +195,15 @@ class CrontabStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CrontabStore:
-        return cls(settings.state_dir, settings.crontab_file)
+        return cls(settings.state_dir, settings.crontab_file, settings.crontab_bin)
 
     # --- reading and writing the whole table -------------------------------------------------
 
     def _binary(self) -> str:
-        found = self.crontab_bin or shutil.which("crontab") or shutil.which("crontab", path="/usr/bin:/bin:/usr/sbin")
+        if self.crontab_bin:
+            found = shutil.which(self.crontab_bin)
+        else:
+            found = shutil.which("crontab") or shutil.which("crontab", path="/usr/bin:/bin:/usr/sbin")
         if not found:
             raise CrontabMissing("the `crontab` program is not installed; install cron "
                                  "(Debian/Ubuntu: apt-get install cron; Fedora: dnf install cronie)")

@@ -81,9 +81,10 @@ def squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def fingerprint(text: str) -> str:
-    """A short piece of the text's first line, used to find its echo in the transcript."""
-    return squash(text.split("\n", 1)[0])[:24] or squash(text)[:24]
+def fingerprints(text: str) -> list[str]:
+    """Short pieces of the text's first and last lines, to find its echo in the transcript."""
+    lines = [squash(line) for line in text.split("\n") if squash(line)]
+    return [lines[0][:24], lines[-1][-24:]] if lines else []
 
 
 class _Screen:
@@ -195,8 +196,12 @@ def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Se
         return Delivery(True, target, pane.pane_id, f"typed into a {state} pane with --allow-shell (no agent to prove it)",
                         enters=1, state_before=state)
 
-    mark = fingerprint(text)
-    echoes_before = screen.echoes(snap, mark)
+    marks = fingerprints(text)
+    echoes_before = [screen.echoes(snap, mark) for mark in marks]
+    if profile.continuation and text.endswith(profile.continuation):
+        # "\" + Enter inserts a newline in Claude Code; a space after it keeps the Enter a
+        # submit, and the agent trims trailing whitespace, so it receives the text exactly.
+        text += " "
     tmux.paste(pane.pane_id, text)
     typed = screen.wait(lambda s: s.state != state or bool(screen.box_text(s)), max(2.0, settings.submit_timeout))
     if typed.state != "typing":
@@ -207,7 +212,8 @@ def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Se
     def proven(s: PaneSnapshot) -> bool:
         if s.state in ("busy", "waiting"):
             return True
-        return s.state == "idle" and screen.echoes(s, mark) > echoes_before
+        # Its first or last line echoed (the other may have scrolled off already).
+        return s.state == "idle" and any(screen.echoes(s, m) > n for m, n in zip(marks, echoes_before))
 
     enters = 0
     last = typed

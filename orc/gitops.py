@@ -117,7 +117,8 @@ def git_path(repo: Path, name: str) -> Path:
 
 def busy_reason(repo: Path) -> str | None:
     """Why a commit now would be unsafe (a merge, rebase, cherry-pick, a held index.lock), or None."""
-    out = git(repo, "rev-parse", *[f"--git-path={name}" for name in BUSY_MARKERS]).stdout.splitlines()
+    args = [part for name in BUSY_MARKERS for part in ("--git-path", name)]
+    out = git(repo, "rev-parse", *args).stdout.splitlines()
     for name, line in zip(BUSY_MARKERS, out):
         path = Path(line) if Path(line).is_absolute() else repo / line
         if path.exists():

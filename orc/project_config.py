@@ -31,7 +31,7 @@ BRANCH_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
 MANAGER_ROLE = "project-manager"
 PLACEHOLDERS = (
     "project", "role", "window", "session", "target", "pm_target", "team", "spec_file", "spec",
-    "suite", "check_in_minutes", "commit_minutes", "branch_prefix", "test_command", "path",
+    "suite", "check_in_minutes", "commit_minutes", "branch_prefix", "test_command", "path", "duties",
 )
 PROJECT_KEYS = {
     "path", "session", "spec_file", "git_commit_interval", "check_in_interval", "branch_prefix",

@@ -42,6 +42,7 @@ class Settings:
     crontab_file: Path | None  # tests: a scratch crontab file instead of the user's
     stall_seconds: int
     project_config: Path
+    crontab_bin: str | None = None  # `crontab` to run; default: found on PATH, then /usr/bin, /bin, /usr/sbin
 
     @property
     def log_file(self) -> Path:
@@ -104,4 +105,5 @@ def load_settings(environ: Mapping[str, str] | None = None, suite_dir: Path = SU
         crontab_file=Path(crontab_file).absolute() if crontab_file else None,
         stall_seconds=int(_number(values, "ORC_STALL_SECONDS", 600, minimum=1)),
         project_config=Path(project_config).absolute() if project_config else suite_dir / "project_configs.json",
+        crontab_bin=values.get("ORC_CRONTAB_BIN") or None,
     )

@@ -44,6 +44,11 @@ DIALOG = [
 Token = tuple[str, str]  # ("text" | "paste" | "key", value)
 
 
+# Claude Code shows a paste of more than 800 characters or 3 lines as a placeholder.
+PASTE_COLLAPSE_CHARS = 800
+PASTE_COLLAPSE_NEWLINES = 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fake_agent.py",
@@ -150,6 +155,19 @@ class Agent:
         self.last_burst = float("-inf")
         self.last_ctrl_c = float("-inf")
         self.running = True
+        self.pastes: dict[str, str] = {}
+
+    def collapse(self, value: str) -> str:
+        """A large paste shows as a placeholder in the box; the text is sent in full."""
+        lines = value.count("\n")
+        label = f"[Pasted text #{len(self.pastes) + 1}" + (f" +{lines} lines]" if lines else "]")
+        self.pastes[label] = value
+        return label
+
+    def expand(self, box: str) -> str:
+        for label, value in self.pastes.items():
+            box = box.replace(label, value)
+        return box
 
     def record(self, event: str, **fields: Any) -> None:
         # Opened per event so a test can read it at any moment and a killed agent loses nothing.
@@ -173,6 +191,8 @@ class Agent:
                 return
             if self.dialog:
                 self.dialog_input(kind, value)
+            elif kind == "paste" and (len(value) > PASTE_COLLAPSE_CHARS or value.count("\n") > PASTE_COLLAPSE_NEWLINES):
+                self.box += self.collapse(value)
             elif kind != "key":
                 self.box += value
             elif value == "enter":
@@ -197,10 +217,13 @@ class Agent:
         elif self.box.endswith("\\"):
             self.box = self.box[:-1] + "\n"  # Claude Code's line continuation (PITFALLS 4)
         elif self.busy_until is not None:
-            self.queued.append(self.box)  # Claude Code queues input typed during a turn
-            self.box = ""
+            text, self.box = self.expand(self.box).rstrip(), ""
+            self.queued.append(text)  # Claude Code queues input typed during a turn
+            self.echo(text)
+            self.transcript.append("  ⎿  Queued · ctrl+x ctrl+s to send now")
         else:
-            text, self.box = self.box, ""
+            text, self.box = self.expand(self.box).rstrip(), ""  # Claude trims trailing whitespace
+            self.echo(text)
             self.submit(text)
 
     def ctrl_c(self, now: float) -> None:
@@ -211,9 +234,11 @@ class Agent:
         else:
             self.last_ctrl_c = now
 
-    def submit(self, text: str) -> None:
+    def echo(self, text: str) -> None:
         first, *rest = text.split("\n")
-        self.transcript += ["> " + first] + ["  " + line for line in rest]
+        self.transcript += ["❯ " + first] + ["  " + line for line in rest]
+
+    def submit(self, text: str) -> None:
         self.record("submitted", text=text)
         self.busy_until = time.monotonic() + self.args.busy_seconds
         self.turn_raises_dialog = "RAISE_DIALOG" in text
@@ -262,18 +287,21 @@ class Agent:
         lines = list(self.transcript)
         if self.busy_until is not None:
             lines.append("✻ Working… (esc to interrupt)")
-        lines += ["  ⎿ queued: " + text.split("\n")[0] for text in self.queued]
         if self.dialog:
             lines += [rule] + DIALOG
         else:
             first, *rest = self.box.split("\n")
-            if self.busy_until is not None:
+            if not self.box and self.queued:
+                first = "Press up to edit queued messages"  # a dim placeholder in Claude Code
+            if self.box:
+                hint = "  ⏸ manual mode on"  # Claude hides the other hints while there is a draft
+            elif self.busy_until is not None:
                 hint = "  esc to interrupt"
             elif time.monotonic() - self.last_ctrl_c < CTRL_C_WINDOW:
                 hint = "  Press Ctrl-C again to exit"
             else:
                 hint = "  ? for shortcuts"
-            lines += [rule, "❯ " + first] + ["  " + line for line in rest] + [rule, hint]
+            lines += [rule, "❯\u00a0" + first] + ["  " + line for line in rest] + [rule, hint]
         wrapped = [part for line in lines for part in wrap(printable(line), cols)]
         return wrapped[-rows:]
 

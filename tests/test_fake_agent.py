@@ -45,7 +45,8 @@ class FakeAgentPane:
         return done.stdout
 
     def screen(self) -> list[str]:
-        return [line.rstrip() for line in self.tmux("capture-pane", "-p", "-t", self.pane_id).splitlines()]
+        # rstrip(" ") only: a plain rstrip() would eat the box prompt's NO-BREAK SPACE.
+        return [line.rstrip(" ") for line in self.tmux("capture-pane", "-p", "-t", self.pane_id).splitlines()]
 
     def screen_text(self) -> str:
         return "\n".join(self.screen())
@@ -124,7 +125,7 @@ def test_idle_screen_layout(start_fake_agent: Callable[..., FakeAgentPane]) -> N
     lines = agent.screen()
     while lines and not lines[-1]:
         lines.pop()
-    assert lines[-4:] == [RULE, "❯", RULE, "  ? for shortcuts"]
+    assert lines[-4:] == [RULE, "❯\u00a0", RULE, "  ? for shortcuts"]
     assert agent.events() == []
 
 
@@ -133,7 +134,7 @@ def test_paste_then_late_enter_submits_exact_text(start_fake_agent: Callable[...
     text = 'first line "quoted" $(rm -rf /) \'single\'\nzweite Zeile: Grüße, 你好, 🙂\nlast `x` ; end'
     agent.paste(text)
     agent.wait_screen("last `x` ; end")
-    assert agent.box_lines() == ["❯ " + line if i == 0 else "  " + line for i, line in enumerate(text.split("\n"))]
+    assert agent.box_lines() == ["❯\u00a0" + line if i == 0 else "  " + line for i, line in enumerate(text.split("\n"))]
     time.sleep(0.4)  # the settle delay under test, not a wait for a condition
     agent.keys("Enter")
     submitted = agent.wait_event("submitted")
@@ -141,8 +142,8 @@ def test_paste_then_late_enter_submits_exact_text(start_fake_agent: Callable[...
     assert isinstance(submitted["t"], float)
     assert "enter_swallowed" not in [e["event"] for e in agent.events()]
     screen = agent.wait_screen("● OK")
-    assert '> first line "quoted"' in screen
-    assert agent.box_lines() == ["❯"]
+    assert '❯ first line "quoted"' in screen
+    assert agent.box_lines() == ["❯\u00a0"]
     assert os.stat(agent.record).st_mode & 0o777 == 0o600
 
 
@@ -151,7 +152,7 @@ def test_enter_right_after_paste_is_swallowed(start_fake_agent: Callable[..., Fa
     # One tmux invocation: the Enter follows the paste within milliseconds (PITFALLS 5).
     agent.tmux(*agent.paste_args("hello race"), ";", "send-keys", "-t", agent.pane_id, "Enter")
     agent.wait_event("enter_swallowed")
-    assert agent.box_lines() == ["❯ hello race", ""]
+    assert agent.box_lines() == ["❯\u00a0hello race", ""]
     assert "submitted" not in [e["event"] for e in agent.events()]
 
 
@@ -159,7 +160,7 @@ def test_typed_text_and_enter_in_one_send_keys_is_swallowed(start_fake_agent: Ca
     agent = start_fake_agent()
     agent.keys("hello", "Enter")  # one send-keys: text and Enter reach the agent in one read
     agent.wait_event("enter_swallowed")
-    assert agent.box_lines() == ["❯ hello", ""]
+    assert agent.box_lines() == ["❯\u00a0hello", ""]
 
 
 def test_backslash_enter_inserts_newline(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
@@ -168,26 +169,26 @@ def test_backslash_enter_inserts_newline(start_fake_agent: Callable[..., FakeAge
     agent.wait_screen("line one\\")
     time.sleep(0.4)  # past the settle delay, so the Enter is a real keypress
     agent.keys("Enter")
-    wait_for(lambda: agent.box_lines() == ["❯ line one", ""], what="a newline in the box")
+    wait_for(lambda: agent.box_lines() == ["❯\u00a0line one", ""], what="a newline in the box")
     agent.keys("-l", "x")
-    wait_for(lambda: agent.box_lines() == ["❯ line one", "  x"], what="second line typed")
+    wait_for(lambda: agent.box_lines() == ["❯\u00a0line one", "  x"], what="second line typed")
     assert [e["event"] for e in agent.events()] == []
 
 
 def test_busy_screen_and_queued_message(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
     agent = start_fake_agent("--busy-seconds", "2")
     agent.keys("-l", "a")  # single keystrokes: no burst, so the Enter counts
-    agent.wait_screen("❯ a")
+    agent.wait_screen("❯\u00a0a")
     agent.keys("Enter")
     screen = agent.wait_screen("esc to interrupt")
     assert "✻ Working… (esc to interrupt)" in screen
     assert "  esc to interrupt" in agent.screen()
     assert "? for shortcuts" not in screen
     agent.keys("-l", "b")
-    agent.wait_screen("❯ b")
+    agent.wait_screen("❯\u00a0b")
     agent.keys("Enter")
-    agent.wait_screen("  ⎿ queued: b")
-    assert agent.box_lines() == ["❯"]
+    agent.wait_screen("  ⎿  Queued · ctrl+x ctrl+s to send now")
+    assert agent.box_lines() == ["❯\u00a0Press up to edit queued messages"]
     assert [e["text"] for e in agent.events() if e["event"] == "submitted"] == ["a"]
     wait_for(lambda: len([e for e in agent.events() if e["event"] == "submitted"]) == 2,
              timeout=5, what="the queued message to be submitted")
@@ -211,7 +212,7 @@ def test_dialog_on_raise_dialog_enter_approves(start_fake_agent: Callable[..., F
     agent.wait_event("approved")
     screen = agent.wait_screen("? for shortcuts")
     assert "check in" not in screen
-    assert agent.box_lines() == ["❯"]
+    assert agent.box_lines() == ["❯\u00a0"]
 
 
 def test_dialog_esc_denies(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
@@ -226,9 +227,9 @@ def test_dialog_esc_denies(start_fake_agent: Callable[..., FakeAgentPane]) -> No
 def test_ctrl_c_twice_exits_to_shell(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
     agent = start_fake_agent()
     agent.keys("-l", "draft")
-    agent.wait_screen("❯ draft")
+    agent.wait_screen("❯\u00a0draft")
     agent.keys("C-c")  # clears the box
-    wait_for(lambda: agent.box_lines() == ["❯"], what="the box to clear")
+    wait_for(lambda: agent.box_lines() == ["❯\u00a0"], what="the box to clear")
     agent.keys("C-c", "C-c")
     agent.wait_event("exit")
 
@@ -241,7 +242,7 @@ def test_ctrl_c_twice_exits_to_shell(start_fake_agent: Callable[..., FakeAgentPa
 def test_exit_after_submit(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
     agent = start_fake_agent("--exit-after-submit", "--busy-seconds", "0")
     agent.keys("-l", "q")
-    agent.wait_screen("❯ q")
+    agent.wait_screen("❯\u00a0q")
     agent.keys("Enter")
     agent.wait_event("exit")
     assert [e["event"] for e in agent.events()] == ["submitted", "exit"]
@@ -250,13 +251,29 @@ def test_exit_after_submit(start_fake_agent: Callable[..., FakeAgentPane]) -> No
 def test_long_transcript_shows_last_lines_and_follows_resize(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
     agent = start_fake_agent("--busy-seconds", "0")
     agent.paste("\n".join(f"row {i}" for i in range(40)))
-    agent.wait_screen("row 39")
+    agent.wait_screen("[Pasted text #1 +39 lines]")
     time.sleep(0.4)  # past the settle delay
     agent.keys("Enter")
     agent.wait_screen("● OK")
     lines = agent.screen()
-    assert lines[-5:] == ["● OK", RULE, "❯", RULE, "  ? for shortcuts"]
-    assert lines[-6] == "  row 39" and "> row 0" not in lines
+    assert lines[-5:] == ["● OK", RULE, "❯\u00a0", RULE, "  ? for shortcuts"]
+    assert lines[-6] == "  row 39" and "❯ row 0" not in lines
     agent.tmux("resize-window", "-t", agent.pane_id, "-x", "60", "-y", "10")
     wait_for(lambda: "─" * 60 in agent.screen(), what="a redraw at the new width")
     assert len(agent.screen()) == 10
+
+
+def test_large_paste_collapses_and_trailing_whitespace_is_trimmed(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
+    """As Claude Code 2.1.328 does (tests/e2e/SCREENS.md): >3 lines or >800 chars collapse."""
+    agent = start_fake_agent("--busy-seconds", "0")
+    agent.paste("a\nb\nc")
+    agent.wait_screen("  c")
+    time.sleep(0.4)  # past the settle delay
+    agent.keys("Enter")
+    agent.wait_event("submitted")
+    agent.paste("1\n2\n3\n4   ")
+    agent.wait_screen("[Pasted text #1 +3 lines]")
+    time.sleep(0.4)
+    agent.keys("Enter")
+    wait_for(lambda: len([e for e in agent.events() if e["event"] == "submitted"]) == 2, what="second submission")
+    assert [e["text"] for e in agent.events() if e["event"] == "submitted"] == ["a\nb\nc", "1\n2\n3\n4"]

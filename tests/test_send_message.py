@@ -29,6 +29,7 @@ HARD_MESSAGES = {
     "key name C-c": "C-c",
     "non-ascii": "Grüße, 你好, ✓ done — ok 🚀",
     "tab": "a\tb",
+    "trailing backslash": "continue on the next line \\",
     "several KB": "\n".join(f"line {n}: " + "x" * 60 for n in range(80)),
 }
 

@@ -29,6 +29,7 @@ if command -v apt-get >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >&2
 elif command -v brew >/dev/null 2>&1; then
   # macOS ships cron and crontab; only tmux and shellcheck come from Homebrew.
+  # shellcheck disable=SC2086  # one package name per line
   pkgs=$(printf '%s\n' $missing | grep -v '^cron$' || true)
   if [ -n "$pkgs" ]; then
     echo "install_system_deps: installing $pkgs with brew" >&2

@@ -8,8 +8,15 @@ Claude Code 2.1.x to run a conversation offline:
   ``content_block_delta``, ``content_block_stop``, ``message_delta``,
   ``message_stop``) and non-streaming (one JSON message);
 * ``POST /v1/messages/count_tokens`` answers a small token count;
-* every other request gets ``200 {}`` (GET) or ``404`` (anything else), which the
-  CLI treats as "feature not available" and moves on.
+* every other request gets ``200 {}`` (GET), an empty 200 (HEAD) or ``404``
+  (other POSTs), which the CLI treats as "feature not available" and moves on.
+
+What 2.1.328 sends (logged with ``--log``): with
+``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`` only ``POST /v1/messages?beta=true``
+(streaming, 13 tools, one request per turn and one more per tool result); without
+it also ``HEAD /api/hello`` and a session-title request to a small model (no
+tools) before the first turn.  Each conversation request resends the whole
+history and ends with a role ``system`` message holding environment details.
 
 It records each **user turn**, i.e. the exact text typed into Claude's input box,
 and each ``tool_result`` that comes back after a scripted ``tool_use`` reply, so a
@@ -18,7 +25,7 @@ approved.
 
 Which requests are user turns: Claude sends several kinds of request to
 ``/v1/messages``.  The conversation itself carries the agent's ``tools``; the side
-requests (session title, prompt suggestions, ...) carry no tools.  A
+requests (session title, ...) carry none.  A
 conversation request whose last user message holds a text block (rather than
 only ``tool_result`` blocks) starts a new turn; the typed text is that message's
 last text block that is not a ``<system-reminder>`` Claude adds on its own.
@@ -113,7 +120,6 @@ class _State:
     scripted: list[ScriptedToolUse] = field(default_factory=list)
     reply_text: str = "OK"
     reply_delay: float = 0.0
-    in_flight: int = 0
 
 
 def _text_blocks(message: dict[str, Any]) -> list[str]:
@@ -389,11 +395,6 @@ class FakeAnthropicAPI:
         """Each distinct ``tool_result`` received so far (a tool call that ran or was refused)."""
         with self._state.cond:
             return list(self._state.tool_results)
-
-    def in_flight(self) -> int:
-        """How many conversation replies are being delayed or streamed right now."""
-        with self._state.cond:
-            return self._state.in_flight
 
     def wait_for_turns(self, n: int, timeout: float) -> list[str]:
         """Return ``turns()`` once it holds at least ``n`` prompts.

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""`status` for 5 projects with 4 agents each (goal: under 1 s).
+
+Starts a private tmux server (never the user's) with one session per project and one
+fake agent (tests/fake_agent.py, Claude Code's screens) per window, a real git
+repository per project with some uncommitted files, and times:
+- ``collect()`` + ``render_text()`` in-process (one tmux snapshot, git in parallel);
+- the whole command a person runs: ``python3 orchestrator_integration.py status``.
+
+Usage: python3 bench/bench_status.py [--projects 5] [--agents 4] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SUITE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(SUITE))
+import orc  # noqa: E402,F401
+from orc.project_config import load_config  # noqa: E402
+from orc.settings import load_settings  # noqa: E402
+from orc.status import collect, render_text, write_status_files  # noqa: E402
+from tmux_utils import Tmux  # noqa: E402
+
+GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com",
+           "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com"}
+
+
+def make_repo(path: Path, files: int) -> None:
+    path.mkdir(parents=True)
+    run = lambda *a: subprocess.run(["git", "-C", str(path), *a], check=True, capture_output=True, env=GIT_ENV)  # noqa: E731
+    run("init", "-q", "-b", "main")
+    for i in range(files):
+        (path / f"module{i}.py").write_text(f"value = {i}\n")
+    (path / "SPEC.md").write_text("spec\n")
+    run("add", "-A")
+    run("commit", "-q", "-m", "initial")
+    for i in range(0, files, 10):
+        (path / f"module{i}.py").write_text("changed\n")
+
+
+def setup(folder: Path, projects: int, agents: int, tmux: Tmux) -> Path:
+    config: dict[str, object] = {}
+    ready: list[Path] = []
+    for p in range(projects):
+        name = f"proj{p}"
+        repo = folder / name
+        make_repo(repo, 200)
+        team = []
+        for a in range(agents):
+            window = "PM" if a == 0 else f"Eng{a}"
+            team.append({"role": "project-manager" if a == 0 else f"engineer-{a}", "window": window})
+            flag = folder / f"{name}-{window}.ready"
+            ready.append(flag)
+            command = shlex.join([sys.executable, str(SUITE / "tests" / "fake_agent.py"), "--record",
+                                  str(folder / f"{name}-{window}.jsonl"), "--ready-file", str(flag)])
+            if tmux.has_session(name):
+                tmux.new_window(name, window, command, str(repo))
+            else:
+                tmux.new_session(name, window, command, str(repo), width=160, height=45)
+        config[name] = {"path": str(repo), "spec_file": "SPEC.md", "test_command": "true", "team": team}
+    file = folder / "project_configs.json"
+    file.write_text(json.dumps(config))
+    deadline = time.monotonic() + 60
+    while not all(f.exists() for f in ready):
+        if time.monotonic() > deadline:
+            raise SystemExit("bench: the fake agents did not start within 60 s")
+        time.sleep(0.05)
+    return file
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--projects", type=int, default=5)
+    parser.add_argument("--agents", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="orc-bench-status-") as name:
+        folder = Path(name)
+        socket = folder / "tmux.sock"
+        env = {**{k: v for k, v in os.environ.items() if k != "TMUX"}, "ORC_TMUX_SOCKET": str(socket),
+               "ORC_STATE_DIR": str(folder / "state"), "ORC_CRONTAB_FILE": str(folder / "crontab")}
+        tmux = Tmux(socket, shutil.which("tmux") or "tmux")
+        try:
+            file = setup(folder, args.projects, args.agents, tmux)
+            env["ORC_PROJECT_CONFIG"] = str(file)
+            settings = load_settings(env)
+            projects = list(load_config(file).projects)
+            inproc = []
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                statuses = collect(settings, tmux, projects)
+                render_text(statuses)
+                write_status_files(settings, statuses)
+                inproc.append(time.perf_counter() - start)
+            agents = sum(len(s.agents) for s in statuses)
+            states = sorted({a.state for s in statuses for a in s.agents})
+            command = [sys.executable, str(SUITE / "orchestrator_integration.py"), "status"]
+            cli = []
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                subprocess.run(command, env=env, check=True, capture_output=True)
+                cli.append(time.perf_counter() - start)
+        finally:
+            try:
+                tmux.run("kill-server")
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+    print(f"status of {args.projects} projects x {args.agents} agents ({agents} agents, states {states}), "
+          f"{args.repeat} runs each")
+    print(f"  collect+render+write (in-process): median {statistics.median(inproc) * 1000:.0f} ms, "
+          f"max {max(inproc) * 1000:.0f} ms")
+    print(f"  `orchestrator_integration.py status` (whole process): median {statistics.median(cli) * 1000:.0f} ms, "
+          f"max {max(cli) * 1000:.0f} ms  (goal < 1000 ms)")
+    return 0 if statistics.median(cli) < 1.0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

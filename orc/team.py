@@ -1,0 +1,497 @@
+"""Teams in tmux: deploy, restart, stop and broadcast; and the git actions run for a project.
+
+A project's team lives in one tmux session named in project_configs.json: a window per
+agent (project manager, engineers...), a shell window and an optional dev-server window.
+Everything here is idempotent where it can be: ``deploy`` run twice keeps the windows it
+finds, briefs only agents not briefed yet (an agent is known by its pane and process id,
+recorded in ``<state>/projects/<name>/briefed.json``), and replaces rather than adds its
+crontab lines.
+
+Agents start with tmux's ``remain-on-exit`` on, so an agent that exits leaves a dead
+pane with its last screen, which status reports as ``exited`` and ``restart`` respawns
+in place.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from orc import gitops
+from orc.delivery import Delivery, clean_text, deliver, fit_to_size, special_meaning
+from orc.locks import named_lock
+from orc.project_config import MANAGER_ROLE, Member, Project, cron_schedule
+from orc.settings import Settings
+from orc.state import log_event, private_dir, timestamp
+from orc.status import read_record, write_record
+from tmux_utils import Pane, TargetNotFound, Tmux, TmuxError
+
+POLL = 0.2
+SPEC_INLINE_BYTES = 3000   # a longer spec is named by path; the agent reads it itself
+SCREEN_LINES_ON_RESTART = 25
+
+MANAGER_DUTIES = (
+    "Your job: turn the spec into tasks, hand them to the engineers, check their work, keep quality high "
+    "and report progress. You talk to the engineers and to the orchestrator; engineers talk to you."
+)
+ENGINEER_DUTIES = (
+    "Your job: implement the tasks your project manager gives you, test them, and report back to the "
+    "project manager when a task is done or when you are blocked for more than 10 minutes."
+)
+
+DEFAULT_BRIEFING = """You are the {role} of the project "{project}" in {path}, working in tmux window {target}.
+{duties}
+Team (role: tmux target): {team}. Your project manager: {pm_target}.
+The spec is {spec_file}:
+{spec}
+Read {suite}/CLAUDE.md now: it explains messages, check-ins, status and the git rules of this team \
+(commit at least every 30 minutes; new work on a branch named {branch_prefix}<task>; tests: {test_command}).
+When you have read the spec and CLAUDE.md, reply here in one line with your first step."""
+
+
+def log_file(settings: Settings) -> Path:
+    return settings.state_dir / "integration.log"
+
+
+def _suite_command(settings: Settings) -> str:
+    return f"python3 {settings.suite_dir}/orchestrator_integration.py"
+
+
+# --- briefings ------------------------------------------------------------------------------
+
+
+def spec_text(project: Project) -> str:
+    try:
+        raw = project.spec_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return f"(the spec file {project.spec_file} cannot be read; ask the orchestrator for it)"
+    if len(raw.encode("utf-8")) > SPEC_INLINE_BYTES:
+        return f"(the spec is long: read all of {project.spec_file} before you start)"
+    return raw.strip()
+
+
+def briefing(settings: Settings, project: Project, member: Member) -> str:
+    """The briefing text for ``member``: its template (or the default) filled in."""
+    template = member.briefing or DEFAULT_BRIEFING
+    values = {
+        "project": project.name, "role": member.role, "window": member.window, "session": project.session,
+        "target": project.target(member), "pm_target": project.target(project.manager),
+        "team": ", ".join(f"{m.role}: {project.target(m)}" for m in project.team),
+        "spec_file": str(project.spec_file), "spec": spec_text(project), "suite": str(settings.suite_dir),
+        "check_in_minutes": str(project.check_in_interval // 60),
+        "commit_minutes": str(project.git_commit_interval // 60),
+        "branch_prefix": project.branch_prefix, "test_command": project.test_command_text or "(none configured)",
+        "path": str(project.path),
+        "duties": MANAGER_DUTIES if member.is_manager else ENGINEER_DUTIES,
+    }
+    text = clean_text(template.format_map(values))
+    if special_meaning(text):  # a template starting with ! / # @ would change meaning in Claude Code
+        text = "Briefing: " + text
+    return text
+
+
+def restart_briefing(settings: Settings, project: Project, member: Member, last_screen: list[str],
+                     backup_note: str) -> str:
+    """The briefing plus where the work stands: git state, recent commits, the old screen's end."""
+    facts = gitops.repo_facts(project.path)
+    lines = [
+        f"You were restarted (your previous session had stopped responding or ran out of context). "
+        f"Pick the work up where it stands.",
+        briefing(settings, project, member),
+        "",
+        "Where the work stands:",
+        f"- branch {facts.branch or '(detached)'}, {facts.uncommitted} uncommitted file(s); {backup_note}",
+        "- recent commits (git log):",
+        *[f"    {line}" for line in gitops.log_lines(project.path, 10)],
+    ]
+    if last_screen:
+        lines += ["- the last lines of your previous session's screen:", *[f"    {line}" for line in last_screen]]
+    return clean_text("\n".join(lines))
+
+
+# --- tmux helpers -----------------------------------------------------------------------------
+
+
+def session_windows(tmux: Tmux, session: str, panes: list[Pane] | None = None) -> dict[str, Pane]:
+    """The active pane of each window of ``session``, by window name."""
+    found: dict[str, Pane] = {}
+    for pane in tmux.list_panes() if panes is None else panes:
+        if pane.session == session and pane.pane_active:
+            found.setdefault(pane.window_name, pane)
+    return found
+
+
+_SHELL_SYNTAX = set(";&|<>()$`\\\n*?[]{}~#")
+
+
+def agent_command(settings: Settings, member: Member) -> str:
+    """The command line tmux runs for ``member``'s agent.
+
+    tmux runs it through the default shell; a shell that does not replace itself with the
+    last command (dash) stays the pane's foreground process, and the pane would read as
+    ``shell`` (no agent) to status and delivery. ``exec`` makes the agent the pane's own
+    process; a command using shell syntax is left as written.
+    """
+    command = member.command or settings.agent_command
+    if command.startswith("exec ") or _SHELL_SYNTAX & set(command.replace("'", "").replace('"', "")):
+        return command
+    return f"exec {command}"
+
+
+def _open_window(tmux: Tmux, project: Project, window: str, command: str) -> Pane:
+    cwd = str(project.path)
+    if tmux.has_session(project.session):
+        return tmux.new_window(project.session, window, command, cwd)
+    return tmux.new_session(project.session, window, command, cwd, width=200, height=50)
+
+
+def wait_ready(tmux: Tmux, settings: Settings, pane_ids: list[str], timeout: float) -> dict[str, str]:
+    """Poll until every pane's agent is idle or the deadline; return each pane's last state."""
+    deadline = time.monotonic() + timeout
+    states: dict[str, str] = {}
+    waiting = list(pane_ids)
+    while True:
+        for pane_id in list(waiting):
+            try:
+                states[pane_id] = tmux.look(pane_id, settings.agent_kind).state
+            except TargetNotFound:
+                states[pane_id] = "gone"
+            if states[pane_id] in ("idle", "gone", "dead"):
+                waiting.remove(pane_id)
+        if not waiting or time.monotonic() >= deadline:
+            return states
+        time.sleep(POLL)
+
+
+# --- deploy -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentReport:
+    project: str
+    role: str
+    target: str
+    started: bool
+    briefed: bool
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.briefed or self.detail.startswith("already briefed")
+
+
+@dataclass(frozen=True)
+class DeployReport:
+    project: str
+    agents: tuple[AgentReport, ...]
+    windows_opened: tuple[str, ...]
+    cron: tuple[str, ...]
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(a.ok for a in self.agents)
+
+
+def _briefed_record(settings: Settings, project: Project) -> dict[str, Any]:
+    return read_record(settings, project.name, "briefed") or {}
+
+
+def _brief(tmux: Tmux, settings: Settings, project: Project, member: Member, pane_id: str, text: str,
+           log_as: str) -> Delivery:
+    result = deliver(tmux, pane_id, fit_to_size(text, settings), settings, log_as=log_as)
+    if result.submitted:
+        record = _briefed_record(settings, project)
+        record[member.role] = {"pane": pane_id, "pid": tmux.pane_pid(pane_id), "at": timestamp()}
+        write_record(settings, project.name, "briefed", record)
+    return result
+
+
+def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeout: float,
+                   progress: Callable[[str], None] = lambda _: None) -> DeployReport:
+    """Bring ``project``'s team up: windows, agents, briefings, crontab lines. Idempotent."""
+    opened: list[str] = []
+    fresh: dict[str, str] = {}  # role -> pane id of agents that need a briefing
+    reports: list[AgentReport] = []
+    started: set[str] = set()
+    with named_lock(settings.state_dir, f"team-{project.name}", 120):
+        windows = session_windows(tmux, project.session)
+        briefed = _briefed_record(settings, project)
+        for member in project.team:
+            pane = windows.get(member.window)
+            if pane is None:
+                pane = _open_window(tmux, project, member.window, agent_command(settings, member))
+                tmux.keep_on_exit(pane.pane_id)
+                opened.append(member.window)
+                started.add(member.role)
+                progress(f"{project.name}: started {member.role} in {project.target(member)}")
+            entry = briefed.get(member.role)
+            try:
+                pid = tmux.pane_pid(pane.pane_id)
+            except TargetNotFound:
+                pid = -1
+            if isinstance(entry, dict) and entry.get("pane") == pane.pane_id and entry.get("pid") == pid:
+                reports.append(AgentReport(project.name, member.role, project.target(member), False, False,
+                                           f"already briefed at {entry.get('at')}"))
+            else:
+                fresh[member.role] = pane.pane_id
+        shell = os.environ.get("SHELL") or "/bin/sh"
+        extra = []
+        if project.shell_window:
+            extra.append((project.shell_window, shell))
+        if project.dev_server:
+            # The shell after the server keeps the window (and the server's last output) when it stops.
+            extra.append((project.dev_server.window, f"{project.dev_server.command}; exec {shlex.quote(shell)}"))
+        windows = session_windows(tmux, project.session)
+        for window, command in extra:
+            if window not in windows:
+                _open_window(tmux, project, window, command)
+                opened.append(window)
+
+        states = wait_ready(tmux, settings, list(fresh.values()), ready_timeout)
+        for role, pane_id in fresh.items():
+            member = project.member(role)
+            assert member is not None
+            target = project.target(member)
+            state = states.get(pane_id, "unknown")
+            if state != "idle":
+                why = {"waiting": "a dialog is showing (answer it in the window, then run deploy again)",
+                       "dead": "the agent exited at once (check its command in the window, then run restart)",
+                       "gone": "the window closed"}.get(state, f"not ready after {ready_timeout:g}s (state {state}); "
+                                                         "run deploy again once it is idle")
+                reports.append(AgentReport(project.name, role, target, role in started, False, why))
+                continue
+            result = _brief(tmux, settings, project, member, pane_id, briefing(settings, project, member), "brief")
+            progress(f"{project.name}: briefed {role}: {result.reason}" if result.submitted
+                     else f"{project.name}: briefing {role} failed: {result.reason}")
+            reports.append(AgentReport(project.name, role, target, role in started, result.submitted,
+                                       result.reason))
+    problems: list[str] = []
+    cron: list[str] = []
+    try:
+        cron = install_schedules(settings, project)
+    except Exception as exc:  # noqa: BLE001 - reported, deploy of the other projects goes on
+        problems.append(f"crontab lines not installed: {exc}")
+    log_event(log_file(settings), "deploy", project=project.name, opened=",".join(opened) or "-",
+              briefed=",".join(a.role for a in reports if a.briefed) or "-", problems="; ".join(problems) or None)
+    return DeployReport(project.name, tuple(reports), tuple(opened), tuple(cron), tuple(problems))
+
+
+# --- crontab lines: backups and recurring check-ins ------------------------------------------
+
+
+def backup_job_id(project: Project) -> str:
+    return f"bk-{project.name}"
+
+
+def _cron_env(settings: Settings, config_file: Path | None = None) -> dict[str, str]:
+    git_bin = shutil.which("git")
+    path_dirs = [str(Path(git_bin).parent)] if git_bin else []
+    path_dirs += [d for d in ("/usr/local/bin", "/usr/bin", "/bin") if d not in path_dirs]
+    return {
+        "ORC_STATE_DIR": str(settings.state_dir),
+        "ORC_PROJECT_CONFIG": str(config_file or settings.project_config),
+        "PATH": ":".join(path_dirs),  # cron's PATH is /usr/bin:/bin (PITFALLS 15); git may live elsewhere
+    }
+
+
+def checkin_note(settings: Settings, project: Project) -> str:
+    return (f"Scheduled check-in for {project.name} (every {project.check_in_interval // 60} minutes). "
+            f"Run `{_suite_command(settings)} status {project.name}`, then check on each engineer, "
+            f"make sure work is committed, and update your plan.")
+
+
+def install_schedules(settings: Settings, project: Project, config_file: Path | None = None) -> list[str]:
+    """Put ``project``'s backup line and its recurring check-in in place (replacing, never duplicating)."""
+    from orc.checkins import cancel_checkins, pending_checkins, schedule_checkin
+    from orc.crontab_store import CrontabStore
+
+    store = CrontabStore.from_settings(settings)
+    minutes = project.git_commit_interval // 60
+    job = store.add(
+        backup_job_id(project), cron_schedule(project.git_commit_interval, project.name),
+        [sys.executable, str(settings.suite_dir / "orc"), "integration", "backup", project.name],
+        env=_cron_env(settings, config_file), log=settings.state_dir / "cron.log",
+        info=f"git backup of {project.name} every {minutes}m",
+    )
+    done = [f"{job.job_id}: {job.schedule}"]
+    target = project.target(project.manager)
+    every = project.check_in_interval / 60
+    ours = [c for c in pending_checkins(settings) if c.target == target and c.every_minutes]
+    keep = [c for c in ours if c.every_minutes == every]
+    stale = [c.id for c in ours if c.every_minutes != every] + [c.id for c in keep[1:]]
+    if stale:
+        cancel_checkins(settings, stale)
+    if keep:
+        done.append(f"{keep[0].id}: check-in to {target} every {every:g}m (kept)")
+    else:
+        checkin = schedule_checkin(settings, every, checkin_note(settings, project), target, every_minutes=every)
+        done.append(f"{checkin.id}: check-in to {target} every {every:g}m")
+    return done
+
+
+def remove_schedules(settings: Settings, project: Project) -> list[str]:
+    """Remove ``project``'s backup line and every pending check-in to its session."""
+    from orc.checkins import cancel_checkins, pending_checkins
+    from orc.crontab_store import CrontabStore
+
+    removed = CrontabStore.from_settings(settings).remove([backup_job_id(project)])
+    ids = [c.id for c in pending_checkins(settings) if c.target.split(":", 1)[0].lstrip("=") == project.session]
+    if ids:
+        removed += cancel_checkins(settings, ids)
+    return removed
+
+
+# --- git actions for a project ------------------------------------------------------------------
+
+
+def run_backup(settings: Settings, project: Project, why: str = "timer") -> gitops.BackupResult:
+    """One backup of ``project`` under its lock, recorded for status and in ``git.log``."""
+    scratch = private_dir(settings.state_dir / "tmp")
+    try:
+        with named_lock(settings.state_dir, f"git-{project.name}", 300):
+            result = gitops.backup(project.path, max_files=project.max_files_per_commit, scratch_dir=scratch)
+    except gitops.GitError as exc:
+        result = gitops.BackupResult(None, None, 0, f"failed: {exc}")
+    write_record(settings, project.name, "last-backup", {
+        "at": time.time(), "ok": result.committed is not None or result.reason.startswith("skipped: nothing"),
+        "commit": result.committed, "ref": result.ref, "files": result.files, "reason": result.reason,
+    })
+    log_event(settings.state_dir / "git.log", "backup", project=project.name, why=why,
+              result="committed" if result.committed else "skipped", commit=result.committed,
+              files=result.files, reason=result.reason)
+    return result
+
+
+@dataclass(frozen=True)
+class StableResult:
+    tested: bool
+    passed: bool
+    tag: str | None
+    detail: str
+
+
+def run_tests(settings: Settings, project: Project, timeout: float) -> tuple[bool, str]:
+    """Run ``test_command`` in the project folder; record the outcome for status."""
+    command = project.test_command
+    assert command is not None
+    argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+    started = time.time()
+    try:
+        done = subprocess.run(argv, cwd=project.path, capture_output=True, text=True, errors="replace",
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+        passed, code = done.returncode == 0, done.returncode
+        tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
+    except subprocess.TimeoutExpired:
+        passed, code, tail = False, -1, [f"timed out after {timeout:g}s"]
+    except OSError as exc:
+        passed, code, tail = False, -1, [f"could not run: {exc}"]
+    write_record(settings, project.name, "last-test", {
+        "at": started, "ok": passed, "exit": code, "command": project.test_command_text,
+        "seconds": round(time.time() - started, 1), "tail": tail,
+    })
+    log_event(settings.state_dir / "git.log", "tests", project=project.name, ok=passed, exit=code)
+    summary = f"`{project.test_command_text}` {'passed' if passed else f'failed (exit {code})'}"
+    if not passed and tail:
+        summary += ": " + " | ".join(tail[-3:])
+    return passed, summary
+
+
+def run_stable(settings: Settings, project: Project, timeout: float) -> StableResult:
+    """Test, then tag HEAD ``stable-<feature>-<date>``; with require_tests, no tag unless they pass."""
+    repo = project.path
+    dirty = gitops.tracked_changes(repo)
+    if dirty:
+        return StableResult(False, False, None, f"{len(dirty)} uncommitted change(s) to tracked files "
+                            f"({', '.join(dirty[:5])}): commit first, so the tag marks what was tested")
+    tested = passed = False
+    detail = "no test_command configured"
+    if project.test_command is not None:
+        tested = True
+        passed, detail = run_tests(settings, project, timeout)
+    if not passed and project.require_tests:
+        return StableResult(tested, passed, None, f"{detail}; not tagged (require_tests is true)")
+    branch = gitops.current_branch(repo) or "detached"
+    feature = gitops.tag_part(branch.removeprefix(project.branch_prefix))
+    tag = f"stable-{feature}-{datetime.now():%Y%m%d-%H%M%S}"
+    commit = gitops.tag_head(repo, tag)
+    note = "" if passed else " (tests did not pass; tagged because require_tests is false)"
+    log_event(settings.state_dir / "git.log", "stable", project=project.name, tag=tag, commit=commit[:12])
+    return StableResult(tested, passed, tag, f"{detail}; tagged {commit[:12]} as {tag}{note}")
+
+
+# --- restart, stop, broadcast ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestartReport:
+    target: str
+    briefed: bool
+    detail: str
+
+
+def restart_agent(settings: Settings, tmux: Tmux, project: Project, member: Member,
+                  ready_timeout: float) -> RestartReport:
+    """Snapshot uncommitted work, stop the agent, start it again in its window, brief it anew."""
+    target = project.target(member)
+    backup = run_backup(settings, project, why=f"restart {member.role}")
+    backup_note = (f"a snapshot of the uncommitted work is in {backup.ref} (commit {backup.committed[:12]})"
+                   if backup.committed else f"backup: {backup.reason}")
+    with named_lock(settings.state_dir, f"team-{project.name}", 120):
+        pane = session_windows(tmux, project.session).get(member.window)
+        last_screen: list[str] = []
+        if pane is None:
+            pane = _open_window(tmux, project, member.window, agent_command(settings, member))
+        else:
+            try:
+                last_screen = [line for line in tmux.capture(pane.pane_id) if line.strip()][-SCREEN_LINES_ON_RESTART:]
+            except TmuxError:
+                last_screen = []
+            tmux.respawn(pane.pane_id, agent_command(settings, member), str(project.path))
+        tmux.keep_on_exit(pane.pane_id)
+        state = wait_ready(tmux, settings, [pane.pane_id], ready_timeout).get(pane.pane_id, "unknown")
+        if state != "idle":
+            detail = f"restarted, but the agent is not ready after {ready_timeout:g}s (state {state}); not briefed"
+            return RestartReport(target, False, f"{detail}; {backup_note}")
+        text = restart_briefing(settings, project, member, last_screen, backup_note)
+        result = _brief(tmux, settings, project, member, pane.pane_id, text, "restart-brief")
+    log_event(log_file(settings), "restart", project=project.name, role=member.role,
+              briefed=result.submitted, reason=result.reason)
+    return RestartReport(target, result.submitted, f"{result.reason}; {backup_note}")
+
+
+def stop_project(settings: Settings, tmux: Tmux, project: Project, kill: bool) -> list[str]:
+    """Remove the project's crontab lines; with ``kill``, snapshot the work and end its session."""
+    done = [f"removed {', '.join(removed)}" if (removed := remove_schedules(settings, project))
+            else "no crontab lines to remove"]
+    if kill:
+        if project.path.is_dir():
+            done.append(f"backup: {run_backup(settings, project, why='stop').reason}")
+        if tmux.has_session(project.session):
+            tmux.kill_session(project.session)
+            done.append(f"killed session {project.session}")
+        else:
+            done.append(f"no session {project.session} to kill")
+    else:
+        done.append(f"session {project.session} kept")
+    log_event(log_file(settings), "stop", project=project.name, kill=kill)
+    return done
+
+
+def broadcast(settings: Settings, tmux: Tmux, projects: list[Project], message: str) -> list[tuple[str, Delivery]]:
+    """Deliver ``message`` to every project manager; one result per project."""
+    text = fit_to_size(clean_text(f"[orchestrator to all project managers] {message}"), settings)
+    results = []
+    for project in projects:
+        pm = project.member(MANAGER_ROLE) or project.team[0]
+        results.append((project.name, deliver(tmux, project.target(pm), text, settings, log_as="broadcast")))
+    return results

@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""orchestrator_integration.py: run the teams described in project_configs.json.
+
+A thin command line over orc.project_config (the file), orc.team (tmux teams and git
+actions), orc.status (the status screen) and orc.learnings. Also reachable as
+``python3 <suite>/orc integration <command>`` (what the crontab lines run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import orc  # noqa: F401  (puts the suite's dependency folder on sys.path)
+from orc.cli import EXIT_OK, EXIT_USAGE, Parser, fail
+
+if TYPE_CHECKING:  # the modules themselves are imported after ensure_runtime() in main()
+    from orc.project_config import Project, ProjectsConfig
+    from orc.settings import Settings
+    from tmux_utils import Tmux
+
+PROG = "orchestrator_integration.py"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog=PROG,
+        description=(
+            "Deploy and watch teams of agents (a project manager and engineers per project) in tmux, "
+            "as described in project_configs.json (ORC_PROJECT_CONFIG or --config). The file is checked "
+            "on every use: each mistake is listed and nothing is started (exit 2). "
+            "Exit 0: done; 1: could not do it (one line on stderr says why); 2: bad usage or config."
+        ),
+        epilog=(
+            "examples:\n"
+            "  orchestrator_integration.py deploy --all\n"
+            "  orchestrator_integration.py status --watch\n"
+            "  orchestrator_integration.py restart webapp engineer"
+        ),
+    )
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="project config file (default: ORC_PROJECT_CONFIG or <suite>/project_configs.json)")
+    parser.add_argument("--debug", action="store_true", help="show a traceback on unexpected errors")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", parser_class=Parser)
+
+    def command(name: str, help_text: str, examples: list[str]) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           epilog="examples:\n" + "\n".join(f"  {PROG} {e}" for e in examples))
+        return p
+
+    p = command("validate", "check project_configs.json and the project folders; list every mistake",
+                ["validate", "--config ~/teams.json validate"])
+    p.add_argument("project", nargs="?", help="check only this project's folders (the whole file is always read)")
+
+    p = command("deploy", "start each project's tmux session and agents, brief them, install check-ins and backups",
+                ["deploy --all", "deploy webapp", "deploy webapp --ready-timeout 120"])
+    p.add_argument("project", nargs="?", help="the project to deploy")
+    p.add_argument("--all", action="store_true", help="deploy every project in the file")
+    p.add_argument("--ready-timeout", type=float, default=90.0, metavar="S",
+                   help="seconds to wait for each agent to show its input box (default 90)")
+
+    p = command("status", "one screen for all projects: agents, git, check-ins, tests, backups",
+                ["status", "status webapp --json", "status --watch 5"])
+    p.add_argument("project", nargs="?", help="only this project")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.add_argument("--watch", type=float, nargs="?", const=5.0, metavar="S",
+                   help="refresh every S seconds (default 5) until Ctrl-C")
+
+    p = command("backup", "snapshot uncommitted work to refs/orc/backup/<branch> (what cron runs)",
+                ["backup webapp", "backup webapp && git -C ~/projects/webapp log -1 refs/orc/backup/main"])
+    p.add_argument("project")
+
+    p = command("stable", "run the project's tests; on success tag HEAD stable-<feature>-<date>",
+                ["stable webapp", "stable webapp --timeout 600"])
+    p.add_argument("project")
+    p.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="test time limit (default 1800)")
+
+    p = command("branch", "create and switch to <branch_prefix><task> from a clean state",
+                ["branch webapp login-form", "branch webapp fix-123"])
+    p.add_argument("project")
+    p.add_argument("task", help="task name: letters, digits, '.', '_' or '-'")
+
+    p = command("restart", "snapshot the work, restart an agent in its window, brief it with where things stand",
+                ["restart webapp engineer", "restart webapp project-manager --ready-timeout 120"])
+    p.add_argument("project")
+    p.add_argument("role")
+    p.add_argument("--ready-timeout", type=float, default=90.0, metavar="S")
+
+    p = command("stop", "remove a project's crontab lines; with --kill also end its tmux session",
+                ["stop webapp", "stop webapp --kill", "stop --all"])
+    p.add_argument("project", nargs="?")
+    p.add_argument("--all", action="store_true", help="every project in the file")
+    p.add_argument("--kill", action="store_true", help="also snapshot the work and kill the session")
+
+    p = command("broadcast", "send a message to every project manager",
+                ["broadcast \"Demo at 15:00: get main green\"", "broadcast --project webapp \"Freeze merges\""])
+    p.add_argument("--project", action="append", metavar="NAME", help="only these projects (repeatable)")
+    p.add_argument("message", nargs="+")
+
+    p = command("learn", "append a dated learning to LEARNINGS.md",
+                ["learn \"Claude Code swallows an Enter sent within 150 ms of a paste\"",
+                 "learn --by webapp/engineer \"npm test needs NODE_ENV=test\""])
+    p.add_argument("--by", default="", metavar="WHO", help="who learned it (role or project/role)")
+    p.add_argument("--file", type=Path, metavar="FILE", help="knowledge base file (default <suite>/LEARNINGS.md)")
+    p.add_argument("text", nargs="+")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from orc.deps import ensure_runtime
+
+    ensure_runtime()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug or a broken environment: still one line, still exit 1
+        if args.debug:
+            raise
+        return fail(PROG, f"{type(exc).__name__}: {exc}; rerun with --debug for details")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from orc.project_config import ConfigError, check_paths, load_config, select
+    from orc.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        return fail(PROG, str(exc), EXIT_USAGE)
+    if args.command == "learn":
+        return _learn(args, settings)
+
+    config_file = (args.config or settings.project_config).expanduser().absolute()
+    try:
+        config = load_config(config_file)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{PROG}: error: {problem}", file=sys.stderr)
+        print(f"{PROG}: error: {len(exc.problems)} problem(s) in {config_file}; fix them and run again "
+              f"(nothing was started)", file=sys.stderr)
+        return EXIT_USAGE
+
+    name = getattr(args, "project", None)
+    if args.command in ("deploy", "stop"):
+        if args.all == bool(name):
+            return fail(PROG, f"give a project name or --all (projects: {', '.join(config.names())})", EXIT_USAGE)
+        if args.all:
+            name = None
+    try:
+        projects = select(config, name) if args.command != "broadcast" else _broadcast_projects(config, args.project)
+    except KeyError as exc:
+        return fail(PROG, str(exc.args[0]), EXIT_USAGE)
+
+    if args.command in ("validate", "deploy", "backup", "stable", "branch", "restart"):
+        problems = check_paths(config, projects)
+        if problems:
+            for problem in problems:
+                print(f"{PROG}: error: {problem}", file=sys.stderr)
+            print(f"{PROG}: error: {len(problems)} problem(s) with the project folders; nothing was started",
+                  file=sys.stderr)
+            return EXIT_USAGE
+    if args.command == "validate":
+        print(f"{config_file}: {len(config.projects)} project(s) OK: {', '.join(config.names())}")
+        return EXIT_OK
+
+    from tmux_utils import Tmux
+
+    tmux = Tmux(settings.tmux_socket, settings.tmux_bin)
+    handler = {
+        "deploy": _deploy, "status": _status, "backup": _backup, "stable": _stable, "branch": _branch,
+        "restart": _restart, "stop": _stop, "broadcast": _broadcast,
+    }[args.command]
+    code: int = handler(args, settings, tmux, projects, config_file)
+    return code
+
+
+def _broadcast_projects(config: ProjectsConfig, names: list[str] | None) -> list[Project]:
+    from orc.project_config import select
+
+    if not names:
+        return list(config.projects)
+    return [p for n in names for p in select(config, n)]
+
+
+def _deploy(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
+    from orc.team import deploy_project
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    failed = 0
+    for project in projects:
+        report = deploy_project(settings, tmux, project, args.ready_timeout, progress)
+        print(f"{project.name}: session {project.session} "
+              f"({'opened ' + ', '.join(report.windows_opened) if report.windows_opened else 'all windows already there'})")
+        for agent in report.agents:
+            state = "briefed" if agent.briefed else ("ok" if agent.ok else "NOT BRIEFED")
+            print(f"  {agent.role:<18} {agent.target:<28} {state}: {agent.detail}")
+        for line in report.cron:
+            print(f"  cron {line}")
+        for problem in report.problems:
+            print(f"  PROBLEM {problem}")
+        if not report.ok:
+            failed += 1
+    if failed:
+        return fail(PROG, f"{failed} project(s) not fully deployed (see above); fix what is named and run deploy again")
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
+    from orc.status import collect, render_text, to_json, write_status_files
+
+    while True:
+        statuses = collect(settings, tmux, projects)
+        write_status_files(settings, statuses)
+        if args.json:
+            text = json.dumps(to_json(statuses), indent=2) + "\n"
+        else:
+            text = render_text(statuses)
+        if args.watch:
+            sys.stdout.write("\x1b[H\x1b[2J" + text)  # clear the screen, then redraw
+            sys.stdout.flush()
+            time.sleep(args.watch)
+            continue
+        sys.stdout.write(text)
+        return EXIT_OK
+
+
+def _backup(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
+    from orc.team import run_backup
+
+    result = run_backup(settings, projects[0], why="command")
+    if result.committed or result.reason.startswith("skipped: nothing"):
+        print(f"{projects[0].name}: {result.reason}")
+        return EXIT_OK
+    return fail(PROG, f"{projects[0].name}: backup {result.reason}")
+
+
+def _stable(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
+    from orc.team import run_stable
+
+    result = run_stable(settings, projects[0], args.timeout)
+    if result.tag:
+        print(f"{projects[0].name}: {result.detail}")
+        return EXIT_OK
+    return fail(PROG, f"{projects[0].name}: {result.detail}")
+
+
+def _branch(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
+    import re
+
+    from orc import gitops
+
+    project = projects[0]
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}", args.task) or ".." in args.task \
+            or args.task.endswith(".lock"):
+        return fail(PROG, f"task name {args.task!r} is not usable in a branch name; use letters, digits, "
+                          f"'.', '_' or '-' (e.g. login-form)", EXIT_USAGE)
+    name = project.branch_prefix + args.task
+    try:
+        gitops.create_branch(project.path, name)
+    except gitops.GitError as exc:
+        return fail(PROG, f"{project.name}: branch {name} not created: {exc}")
+    print(f"{project.name}: created and switched to {name}")
+    return EXIT_OK
+
+
+def _restart(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
+    from orc.team import restart_agent
+
+    project = projects[0]
+    member = project.member(args.role)
+    if member is None:
+        return fail(PROG, f"{project.name} has no role {args.role!r}; roles: "
+                          f"{', '.join(m.role for m in project.team)}", EXIT_USAGE)
+    report = restart_agent(settings, tmux, project, member, args.ready_timeout)
+    if report.briefed:
+        print(f"{project.name}: restarted {member.role} in {report.target} and briefed it ({report.detail})")
+        return EXIT_OK
+    return fail(PROG, f"{project.name}: {member.role} in {report.target}: {report.detail}")
+
+
+def _stop(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
+    from orc.team import stop_project
+
+    for project in projects:
+        for line in stop_project(settings, tmux, project, args.kill):
+            print(f"{project.name}: {line}")
+    return EXIT_OK
+
+
+def _broadcast(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
+    from orc.team import broadcast
+
+    message = " ".join(args.message)
+    if not message.strip():
+        return fail(PROG, "the message is empty; say something", EXIT_USAGE)
+    failed = []
+    for name, result in broadcast(settings, tmux, projects, message):
+        if result.submitted:
+            print(f"{name}: sent to {result.target}")
+        else:
+            print(f"{PROG}: error: {name}: not submitted to {result.target}: {result.reason}", file=sys.stderr)
+            failed.append(name)
+    if failed:
+        return fail(PROG, f"not delivered to {', '.join(failed)}; see the reasons above and retry those")
+    return EXIT_OK
+
+
+def _learn(args: argparse.Namespace, settings: Settings) -> int:
+    from orc.learnings import BadLearning, append_learning
+
+    path = (args.file or settings.suite_dir / "LEARNINGS.md").expanduser()
+    try:
+        heading = append_learning(path, " ".join(args.text), settings.state_dir, who=args.by)
+    except BadLearning as exc:
+        return fail(PROG, str(exc), EXIT_USAGE)
+    print(f"added to {path}: {heading}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

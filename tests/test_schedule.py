@@ -1,0 +1,288 @@
+"""schedule_with_note.sh as a user and an agent run it: a real tmux server per test, the
+launcher run as a program, a scratch crontab file (ORC_CRONTAB_FILE) for speed; the real
+`crontab` binary in the tests marked so below."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from conftest import SUITE, run_script, wait_for
+from orc.checkins import parse_record
+from orc.crontab_store import cron_daemon_running, split_table
+from tmux_utils import Tmux
+
+NOTE = "Review auth implementation, assign next task"
+
+
+@pytest.fixture
+def env(orc_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    return {**orc_env, "ORC_CRONTAB_FILE": str(tmp_path / "crontab")}
+
+
+def schedule(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return run_script("schedule_with_note.sh", *args, env=env)
+
+
+def table(env: dict[str, str]) -> str:
+    path = Path(env["ORC_CRONTAB_FILE"])
+    return path.read_text() if path.exists() else ""
+
+
+def checkin_ids(env: dict[str, str]) -> list[str]:
+    _, jobs = split_table(table(env))
+    return sorted(job_id for job_id in jobs if job_id.startswith("ck-"))
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (except lock files, which a run may create) with its bytes."""
+    if not folder.exists():
+        return {}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.suffix != ".lock"}
+
+
+def scheduled_id(done: subprocess.CompletedProcess[str]) -> str:
+    match = re.search(r"check-in (ck-[0-9a-f]{8})", done.stdout)
+    assert match, done.stdout + done.stderr
+    return match.group(1)
+
+
+def test_documented_usage_prints_what_the_original_did_and_writes_one_line(env: dict[str, str], start_agent) -> None:
+    start_agent()
+    before = datetime.now().replace(microsecond=0)
+    done = schedule(env, "30", NOTE, "team:0")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"Scheduling check in 30 minutes with note: {NOTE}"
+    checkin_id = scheduled_id(done)
+    run_at = re.fullmatch(r"SCHEDULED TO RUN AT: (\d\d:\d\d:\d\d) \(in 30 minutes from (\d\d:\d\d:\d\d)\)", lines[-1])
+    assert run_at, lines[-1]
+    expected = before + timedelta(minutes=30)
+    assert run_at.group(1) in {(expected + timedelta(seconds=s)).strftime("%H:%M:%S") for s in range(0, 4)}
+    assert done.stderr == ""  # target exists, scratch crontab: nothing to warn about
+
+    text = table(env)
+    assert checkin_ids(env) == [checkin_id]
+    line = next(line for line in text.splitlines() if f"# orc:{checkin_id}" in line)
+    assert "Review" not in line and "auth" not in line  # never note text in cron (PITFALLS 12-13)
+    assert re.search(rf" # orc:{checkin_id} check-in due \d{{4}}-\d\d-\d\d {run_at.group(1)} for team:0$", line)
+    assert f"fire {checkin_id} >>" in line
+    for word in shlex.split(line.split(" # orc:")[0].replace("\\%", "%"))[5:]:
+        if "/" in word:  # ORC_STATE_DIR=/..., python, orc, >>log
+            assert os.path.isabs(word.split("=", 1)[-1].lstrip(">")), word
+    assert "* * * * *" in text and "@reboot" in text  # the sweep lines while anything is pending
+
+    state = Path(env["ORC_STATE_DIR"])
+    record = state / "checkins" / f"{checkin_id}.txt"
+    checkin = parse_record(record.read_text())
+    assert (checkin.note, checkin.target, checkin.state) == (NOTE, "team:0", "pending")
+    note = (state / "next_check_note.txt").read_text()
+    assert note.startswith("=== Next Check Note (") and "Scheduled for: 30 minutes" in note
+    assert note.endswith(f"\n\n{NOTE}\n")
+    assert f"scheduled id={checkin_id}" in (state / "checkins.log").read_text()
+    for path in (state, state / "checkins"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    for path in (record, state / "next_check_note.txt", state / "checkins.log"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_several_line_note_is_kept_intact(env: dict[str, str]) -> None:
+    note = "first line\n  indented second\n\n100% done; $(not run)"
+    done = schedule(env, "0.5", note, "team:0")
+    assert done.returncode == 0, done.stderr
+    record = Path(env["ORC_STATE_DIR"]) / "checkins" / f"{scheduled_id(done)}.txt"
+    assert parse_record(record.read_text()).note == note
+    assert "$(not run)" not in table(env)
+
+
+def test_inside_tmux_the_target_is_the_callers_own_pane(env: dict[str, str], tmux: Tmux, tmp_path: Path) -> None:
+    """An agent scheduling itself: no target, no ORC_TMUX_SOCKET; $TMUX and $TMUX_PANE decide."""
+    out = tmp_path / "out.txt"
+    inner_env = {k: v for k, v in env.items() if k in ("ORC_STATE_DIR", "ORC_CRONTAB_FILE")}
+    command = " ".join([
+        "env", *(shlex.quote(f"{k}={v}") for k, v in inner_env.items()),
+        shlex.quote(str(SUITE / "schedule_with_note.sh")), "5", "'check on yourself'",
+        ">", shlex.quote(str(out)), "2>&1; echo rc=$? >>", shlex.quote(str(out)), "; sleep 30",
+    ])
+    tmux.new_session("work", "dev", "bash", str(tmp_path))
+    tmux.new_window("work", "self", f"bash -c {shlex.quote(command)}", str(tmp_path))
+    wait_for(lambda: out.exists() and "rc=" in out.read_text(), what="the launcher to finish inside tmux")
+    assert "rc=0" in out.read_text(), out.read_text()
+    [checkin] = [parse_record(p.read_text()) for p in (Path(env["ORC_STATE_DIR"]) / "checkins").glob("ck-*.txt")]
+    assert checkin.target == "work:1.0"
+    assert checkin.tmux_socket == Path(env["ORC_TMUX_SOCKET"])
+
+
+def test_outside_tmux_the_default_target_is_used_and_said(env: dict[str, str]) -> None:
+    done = schedule(env, "5", NOTE)
+    assert done.returncode == 0, done.stderr
+    assert "for tmux-orc:0" in done.stdout
+    assert "ORC_DEFAULT_TARGET=tmux-orc:0" in done.stderr
+
+
+def test_a_target_that_does_not_exist_yet_is_accepted_with_a_warning(env: dict[str, str]) -> None:
+    done = schedule(env, "5", NOTE, "later:Backend-Dev")
+    assert done.returncode == 0, done.stderr
+    assert "no tmux session named 'later'" in done.stderr and "scheduled anyway" in done.stderr
+    assert len(checkin_ids(env)) == 1
+
+
+def test_a_time_in_the_current_minute_moves_to_crons_next_wakeup(env: dict[str, str]) -> None:
+    done = schedule(env, "0.01", NOTE, "team:0")
+    assert done.returncode == 0, done.stderr
+    assert "cron wakes once a minute" in done.stderr
+    checkin = parse_record(next((Path(env["ORC_STATE_DIR"]) / "checkins").glob("ck-*.txt")).read_text())
+    assert checkin.due.second == 0 and checkin.due > checkin.scheduled_at
+
+
+def test_list_and_cancel(env: dict[str, str]) -> None:
+    first = scheduled_id(schedule(env, "10", "first note\nsecond line", "team:0"))
+    second = scheduled_id(schedule(env, "--every", "30", "20", "recurring", "team:1"))
+    third = scheduled_id(schedule(env, "30", "third", "team:2"))
+    listed = schedule(env, "--list")
+    assert listed.returncode == 0
+    rows = listed.stdout.splitlines()
+    assert rows[0].split() == ["ID", "DUE", "TARGET", "STATE", "NOTE"]
+    assert [r.split()[0] for r in rows[1:]] == [first, second, third]
+    assert rows[1].split()[3:] == ["team:0", "pending", "first", "note"]
+    assert "every 30m" in rows[2]
+
+    done = schedule(env, "--cancel", first)
+    assert (done.returncode, done.stdout) == (0, f"Cancelled {first}\n")
+    assert checkin_ids(env) == sorted([second, third])
+    assert (Path(env["ORC_STATE_DIR"]) / "checkins" / "done" / f"{first}.txt").exists()
+    done = schedule(env, "--cancel", "all")
+    assert sorted(done.stdout.split()[1::2]) == sorted([second, third])
+    assert table(env) == ""  # no check-in pending: the sweep lines go too
+    assert schedule(env, "--list").stdout == "no check-ins pending\n"
+    log = (Path(env["ORC_STATE_DIR"]) / "checkins.log").read_text()
+    assert log.count(" cancelled ") == 3
+
+
+@pytest.mark.parametrize("args", [
+    ["0", NOTE, "team:0"],
+    ["-1", NOTE, "team:0"],
+    ["abc", NOTE, "team:0"],
+    ["nan", NOTE, "team:0"],
+    ["inf", NOTE, "team:0"],
+    ["43201", NOTE, "team:0"],
+    ["5", "", "team:0"],
+    ["5", "  \n\t ", "team:0"],
+    ["5", NOTE, "no-colon"],
+    ["5", NOTE, "a.b:0"],
+    ["5", "x" * 10001, "team:0"],
+    ["--every", "1", "5", NOTE, "team:0"],
+    ["--every", "zero", "5", NOTE, "team:0"],
+    ["5"],
+    [],
+    ["--cancel", "ck-00000000"],
+    ["--cancel", "not-an-id"],
+    ["--list", "5"],
+    ["--bogus"],
+], ids=lambda a: " ".join(a)[:40] or "nothing")
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(env: dict[str, str], args: list[str]) -> None:
+    existing = scheduled_id(schedule(env, "10", "already here", "team:0"))
+    state = Path(env["ORC_STATE_DIR"])
+    before = (table(env), snapshot(state))
+    done = schedule(env, *args)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("schedule_with_note.sh: error: ")
+    assert (table(env), snapshot(state)) == before
+    assert checkin_ids(env) == [existing]
+
+
+def test_a_missing_crontab_program_records_nothing_and_says_so(env: dict[str, str], tmp_path: Path) -> None:
+    env = {k: v for k, v in env.items() if k != "ORC_CRONTAB_FILE"}
+    env["ORC_CRONTAB_BIN"] = str(tmp_path / "no-crontab-here")
+    done = schedule(env, "5", NOTE, "team:0")
+    assert done.returncode == 1
+    assert "the check-in was not recorded" in done.stderr and "install cron" in done.stderr
+    assert not list((Path(env["ORC_STATE_DIR"]) / "checkins").glob("ck-*.txt"))
+
+
+def test_thirty_processes_scheduling_at_once_all_get_their_line(env: dict[str, str]) -> None:
+    launcher = str(SUITE / "schedule_with_note.sh")
+    procs = [subprocess.Popen([launcher, "5", f"note {n}", "team:0"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for n in range(30)]
+    results = [(p.wait(timeout=120), p.stdout.read() if p.stdout else "", p.stderr.read() if p.stderr else "")
+               for p in procs]
+    assert all(code == 0 for code, _, _ in results), [r for r in results if r[0]]
+    ids = sorted(re.search(r"check-in (ck-[0-9a-f]{8})", out).group(1) for _, out, _ in results)  # type: ignore[union-attr]
+    assert len(set(ids)) == 30
+    assert checkin_ids(env) == ids
+    assert table(env).count("* * * * *") == 1 and table(env).count("@reboot") == 1
+    for p in procs:
+        for stream in (p.stdout, p.stderr):
+            if stream:
+                stream.close()
+
+
+# --- with the real `crontab` -------------------------------------------------------------------------
+
+
+def crontab(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["crontab", *args], input=input, capture_output=True, text=True, timeout=30)
+
+
+USERS_LINES = "# the user's own\nMAILTO=\"\"\n17 3 * * * /usr/bin/true 50\\% of the time\n"
+
+
+@pytest.fixture
+def real_env(orc_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The user's real crontab, replaced by USERS_LINES during the test, restored after."""
+    if not shutil.which("crontab"):
+        pytest.skip("the `crontab` program is not installed (Debian: apt-get install cron)")
+    saved = crontab("-l")
+    assert crontab("-", input=USERS_LINES).returncode == 0
+    try:
+        yield dict(orc_env)
+    finally:
+        if saved.returncode == 0:
+            crontab("-", input=saved.stdout)
+        else:
+            crontab("-r")
+
+
+def test_real_crontab_schedule_list_cancel_leave_the_users_lines_exactly(real_env: dict[str, str]) -> None:
+    done = schedule(real_env, "30", NOTE, "team:0")
+    assert done.returncode == 0, done.stderr
+    checkin_id = scheduled_id(done)
+    listed = crontab("-l").stdout
+    assert listed.startswith(USERS_LINES)
+    assert f"# orc:{checkin_id} check-in due" in listed
+    assert schedule(real_env, "--cancel", checkin_id).returncode == 0
+    assert crontab("-l").stdout == USERS_LINES
+
+
+def test_real_crontab_thirty_processes_at_once(real_env: dict[str, str]) -> None:
+    launcher = str(SUITE / "schedule_with_note.sh")
+    procs = [subprocess.Popen([launcher, "5", f"note {n}", "team:0"], env=real_env, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True) for n in range(30)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 30
+    ids = {re.search(r"check-in (ck-[0-9a-f]{8})", out).group(1) for out in outs}  # type: ignore[union-attr]
+    _, jobs = split_table(crontab("-l").stdout)
+    assert {j for j in jobs if j.startswith("ck-")} == ids and len(ids) == 30
+    assert schedule(real_env, "--cancel", "all").returncode == 0
+    assert crontab("-l").stdout == USERS_LINES
+
+
+def test_no_cron_daemon_is_a_loud_warning_but_the_checkin_is_recorded(real_env: dict[str, str]) -> None:
+    if cron_daemon_running():
+        pytest.skip("a cron daemon is running on this machine; the warning is for when none is")
+    done = schedule(real_env, "30", NOTE, "team:0")
+    assert done.returncode == 0
+    assert "WARNING: no cron daemon is running" in done.stderr and "start" in done.stderr
+    assert f"# orc:{scheduled_id(done)}" in crontab("-l").stdout

@@ -1,0 +1,283 @@
+"""Teams from a config: deploy on a real tmux server with the fake agent, real git repositories,
+a scratch crontab (ORC_CRONTAB_FILE); then restart, broadcast, backup under cron's bare
+environment, stable, branch and stop through the command line a person uses."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FAKE_AGENT, SUITE, Agent, wait_for
+from test_gitops import make_repo, sh
+from tmux_utils import Tmux
+
+
+def fake_agent(tmp_path: Path, name: str, *options: str) -> tuple[str, Path]:
+    record = tmp_path / f"{name}.jsonl"
+    command = shlex.join([sys.executable, str(FAKE_AGENT), "--record", str(record), *options])
+    return command, record
+
+
+def submitted(record: Path) -> list[str]:
+    if not record.exists():
+        return []
+    return [str(e["text"]) for e in map(json.loads, record.read_text().splitlines()) if e.get("event") == "submitted"]
+
+
+def write_config(tmp_path: Path, projects: dict[str, dict[str, object]]) -> Path:
+    file = tmp_path / "project_configs.json"
+    file.write_text(json.dumps(projects, indent=2))
+    return file
+
+
+def project_entry(repo: Path, session: str, pm: str, dev: str, **extra: object) -> dict[str, object]:
+    return {
+        "path": str(repo), "session": session, "spec_file": "SPEC.md", "git_commit_interval": 1800,
+        "check_in_interval": 1800, "branch_prefix": "feature/", "test_command": "test -f app.py",
+        "constraints": {"max_files_per_commit": 20, "require_tests": True},
+        "team": [{"role": "project-manager", "window": "PM", "command": pm},
+                 {"role": "engineer", "window": "Dev", "command": dev}],
+        "shell_window": "Shell", **extra,
+    }
+
+
+@pytest.fixture
+def env(orc_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    return {**orc_env, "ORC_CRONTAB_FILE": str(tmp_path / "crontab"),
+            "ORC_PROJECT_CONFIG": str(tmp_path / "project_configs.json"), "SHELL": "/bin/sh"}
+
+
+def integration(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SUITE / "orchestrator_integration.py"), *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def repo_with_spec(path: Path) -> Path:
+    repo = make_repo(path)
+    (repo / "SPEC.md").write_text("Build a login form with email and password.\n")
+    sh(repo, "add", "SPEC.md")
+    sh(repo, "commit", "-q", "-m", "spec")
+    return repo
+
+
+@pytest.fixture
+def deployed(tmp_path: Path, env: dict[str, str], tmux: Tmux) -> dict[str, object]:
+    repo = repo_with_spec(tmp_path / "webapp")
+    pm, pm_record = fake_agent(tmp_path, "pm")
+    dev, dev_record = fake_agent(tmp_path, "dev")
+    write_config(tmp_path, {"webapp": project_entry(repo, "webapp", pm, dev)})
+    done = integration("deploy", "webapp", "--ready-timeout", "20", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {"repo": repo, "pm": pm_record, "dev": dev_record, "first": done}
+
+
+def test_deploy_starts_and_briefs_a_two_agent_team_and_installs_cron(deployed: dict[str, object], tmux: Tmux,
+                                                                    tmp_path: Path, env: dict[str, str]) -> None:
+    pm_record, dev_record, repo = deployed["pm"], deployed["dev"], deployed["repo"]
+    assert isinstance(pm_record, Path) and isinstance(dev_record, Path) and isinstance(repo, Path)
+    windows = sorted(p.window_name for p in tmux.list_windows() if p.session == "webapp")
+    assert windows == ["Dev", "PM", "Shell"]
+    for record, role in ((pm_record, "project-manager"), (dev_record, "engineer")):
+        briefs = submitted(record)
+        assert len(briefs) == 1, briefs
+        assert f"You are the {role} of the project \"webapp\"" in briefs[0]
+        assert str(repo / "SPEC.md") in briefs[0] and "Build a login form" in briefs[0]
+        assert f"{SUITE}/CLAUDE.md" in briefs[0]
+    crontab = (tmp_path / "crontab").read_text()
+    assert "# orc:bk-webapp git backup of webapp every 30m" in crontab
+    assert f"{SUITE}/orc integration backup webapp" in crontab
+    assert crontab.count(" # orc:ck-") == 1 and "every 30m for webapp:PM" in crontab
+
+    again = integration("deploy", "webapp", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "all windows already there" in again.stdout and "already briefed" in again.stdout
+    assert sorted(p.window_name for p in tmux.list_windows() if p.session == "webapp") == windows
+    assert len(submitted(pm_record)) == 1 and len(submitted(dev_record)) == 1
+    assert (tmp_path / "crontab").read_text().count(" # orc:") == crontab.count(" # orc:")
+
+
+def test_broadcast_restart_and_stop(deployed: dict[str, object], tmux: Tmux, tmp_path: Path,
+                                    env: dict[str, str]) -> None:
+    pm_record, dev_record, repo = deployed["pm"], deployed["dev"], deployed["repo"]
+    assert isinstance(pm_record, Path) and isinstance(dev_record, Path) and isinstance(repo, Path)
+    sent = integration("broadcast", "Demo at 15:00", env=env)
+    assert sent.returncode == 0, sent.stderr
+    wait_for(lambda: any("Demo at 15:00" in t for t in submitted(pm_record)), what="the broadcast")
+    assert not any("Demo" in t for t in submitted(dev_record))
+
+    (repo / "app.py").write_text("print('unsaved work')\n")
+    dev_pane = tmux.resolve("webapp:Dev").pane_id
+    old_pid = tmux.pane_pid(dev_pane)
+    done = integration("restart", "webapp", "engineer", "--ready-timeout", "20", env=env)
+    assert done.returncode == 0, done.stderr
+    assert tmux.resolve("webapp:Dev").pane_id == dev_pane and tmux.pane_pid(dev_pane) != old_pid
+    brief = submitted(dev_record)[-1]
+    assert "You were restarted" in brief and "recent commits" in brief and "spec" in brief
+    assert "refs/orc/backup/main" in brief
+    assert sh(repo, "show", "refs/orc/backup/main:app.py") == "print('unsaved work')\n"
+    assert (repo / "app.py").read_text() == "print('unsaved work')\n"
+
+    stopped = integration("stop", "webapp", "--kill", env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert " # orc:" not in (tmp_path / "crontab").read_text()
+    assert not tmux.has_session("webapp")
+
+
+def test_backup_line_runs_under_a_bare_cron_environment(deployed: dict[str, object], tmp_path: Path) -> None:
+    repo = deployed["repo"]
+    assert isinstance(repo, Path)
+    (repo / "app.py").write_text("print('work')\n")
+    (repo / ".env").write_text("SECRET=1\n")
+    line = next(l for l in (tmp_path / "crontab").read_text().splitlines() if "# orc:bk-webapp" in l)
+    command = line.split(None, 5)[5].rsplit(" # orc:", 1)[0].replace("\\%", "%")
+    bare = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "SHELL": "/bin/sh", "LOGNAME": "root"}
+    done = subprocess.run(["/bin/sh", "-c", command], env=bare, stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    files = sh(repo, "ls-tree", "-r", "--name-only", "refs/orc/backup/main").split()
+    assert "app.py" in files and ".env" not in files
+
+
+def test_stable_and_branch(tmp_path: Path, env: dict[str, str]) -> None:
+    repo = repo_with_spec(tmp_path / "api")
+    entry = project_entry(repo, "api", "true", "true")
+    failing = project_entry(repo, "api2", "true", "true", test_command="exit 3")
+    write_config(tmp_path, {"api": entry, "api2": failing})
+    bad = integration("stable", "api2", env=env)
+    assert bad.returncode == 1 and "failed (exit 3)" in bad.stderr and "not tagged" in bad.stderr
+    good = integration("stable", "api", env=env)
+    assert good.returncode == 0, good.stderr
+    assert sh(repo, "tag").startswith("stable-main-")
+    (repo / "app.py").write_text("dirty\n")
+    refused = integration("branch", "api", "login-form", env=env)
+    assert refused.returncode == 1 and "commit them first" in refused.stderr
+    sh(repo, "commit", "-q", "-am", "work")
+    made = integration("branch", "api", "login-form", env=env)
+    assert made.returncode == 0, made.stderr
+    assert sh(repo, "branch", "--show-current").strip() == "feature/login-form"
+    assert integration("branch", "api", "../x", env=env).returncode == 2
+
+
+def test_learn_appends_a_dated_entry(tmp_path: Path, env: dict[str, str]) -> None:
+    book = tmp_path / "LEARNINGS.md"
+    book.write_text("# Learnings\n\nseed\n")
+    done = integration("learn", "--file", str(book), "--by", "webapp/engineer", "Paste then wait before Enter", env=env)
+    assert done.returncode == 0, done.stderr
+    text = book.read_text()
+    assert text.startswith("# Learnings\n\nseed\n") and "(webapp/engineer): Paste then wait before Enter" in text
+
+
+def claude_md_commands() -> list[str]:
+    """Every line of the ```bash blocks in CLAUDE.md, in order."""
+    commands, inside = [], False
+    for line in (SUITE / "CLAUDE.md").read_text().splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            inside = stripped == "```bash"
+            continue
+        if inside and stripped:
+            commands.append(stripped)
+    return commands
+
+
+def copy_suite(dest: Path) -> Path:
+    """The suite as a person copies it onto a machine (dependencies linked, not rebuilt)."""
+    import shutil
+
+    dest.mkdir()
+    for name in ("orc",):
+        shutil.copytree(SUITE / name, dest / name, ignore=shutil.ignore_patterns("__pycache__", "e2e"))
+    for path in SUITE.iterdir():
+        if path.is_file() and path.suffix in (".sh", ".py", ".md", ".txt", ".json"):
+            shutil.copy2(path, dest / path.name)
+    (dest / ".deps").symlink_to(SUITE / ".deps")
+    return dest
+
+
+def test_every_command_in_claude_md_runs_as_written(tmp_path: Path, orc_env: dict[str, str], tmux: Tmux) -> None:
+    suite = copy_suite(tmp_path / "suite")
+    repo = repo_with_spec(tmp_path / "webapp")
+    (repo / "src").mkdir()
+    (repo / "src" / "app.py").write_text("v1\n")
+    sh(repo, "add", "src")
+    sh(repo, "commit", "-q", "-m", "src")
+    pm, _ = fake_agent(tmp_path, "pm")
+    dev, _ = fake_agent(tmp_path, "dev")
+    entry = project_entry(repo, "webapp", pm, dev, test_command="true")
+    (suite / "project_configs.json").write_text(json.dumps({"webapp": entry}))
+    env = {**orc_env, "ORC_CRONTAB_FILE": str(tmp_path / "crontab"), "ORC_DEFAULT_TARGET": "webapp:PM",
+           "SHELL": "/bin/sh"}
+    env.pop("ORC_PROJECT_CONFIG", None)  # the suite's own project_configs.json, as written
+
+    def run(command: str) -> subprocess.CompletedProcess[str]:
+        cwd = repo if command.startswith("git ") else suite
+        return subprocess.run(command, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+
+    first = run("python3 orchestrator_integration.py deploy --all")
+    assert first.returncode == 0, first.stdout + first.stderr
+    (repo / "src" / "app.py").write_text("work in progress\n")  # for the backup/restore lines
+    assert run("python3 orchestrator_integration.py backup webapp").returncode == 0
+    sh(repo, "commit", "-q", "-am", "wip")
+    commands = claude_md_commands()
+    assert len(commands) >= 20
+    for command in commands:
+        if command.startswith("crontab "):
+            continue  # the user's real crontab; this test uses a scratch one
+        done = run(command)
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+    assert (repo / "src" / "app.py").read_text() == "work in progress\n"
+    assert "npm test needs NODE_ENV=test" in (suite / "LEARNINGS.md").read_text()
+    assert not tmux.has_session("webapp")  # the last command of the team section kills it
+
+
+# --- the real Claude Code (end-to-end tier) -------------------------------------------------
+
+
+@pytest.fixture
+def claude_binary() -> Path:
+    done = subprocess.run(["bash", str(SUITE / "tests" / "e2e" / "install_claude.sh")], capture_output=True,
+                          text=True, timeout=600)
+    if done.returncode != 0:
+        pytest.skip(f"cannot install Claude Code: {done.stderr.strip().splitlines()[-1:]}")
+    return Path(done.stdout.strip())
+
+
+@pytest.mark.e2e
+def test_deploy_briefs_real_claude_code_and_status_sees_its_dialog(claude_binary: Path, tmp_path: Path,
+                                                                   env: dict[str, str], tmux: Tmux) -> None:
+    sys.path.insert(0, str(SUITE / "tests" / "e2e"))
+    from claude_harness import FAKE_API_KEY, claude_command, claude_env, prepare_claude_home
+    from fake_anthropic_api import FakeAnthropicAPI
+
+    repo = repo_with_spec(tmp_path / "webapp")
+    home = tmp_path / "home"
+    prepare_claude_home(home, repo, FAKE_API_KEY)
+    with FakeAnthropicAPI() as api:
+        command = claude_command(claude_binary, claude_env(home, api.base_url, FAKE_API_KEY), repo)
+        write_config(tmp_path, {"webapp": project_entry(repo, "webapp", command, command)})
+        done = integration("deploy", "webapp", "--ready-timeout", "60", env=env, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        turns = api.wait_for_turns(2, timeout=60)
+        assert any("You are the project-manager of the project \"webapp\"" in t for t in turns)
+        assert any("You are the engineer of the project \"webapp\"" in t for t in turns)
+        assert all("Build a login form" in t for t in turns)
+
+        # A tool call raises Claude's real permission dialog: status must list that agent first.
+        wait_for(lambda: tmux.look(tmux.resolve("webapp:Dev").pane_id).state == "idle", timeout=60,
+                 what="the engineer to finish its first turn")
+        api.script_next_reply_tool_use("Bash", {"command": "touch never.txt", "description": "touch"})
+        sent = subprocess.run([str(SUITE / "send_message.sh"), "webapp:Dev", "please run it"], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert sent.returncode == 0, sent.stderr
+        wait_for(lambda: tmux.look(tmux.resolve("webapp:Dev").pane_id).state == "waiting", timeout=60,
+                 what="the permission dialog")
+        status = integration("status", "--json", env=env)
+        data = json.loads(status.stdout)
+        assert data[0]["agents"][0]["role"] == "engineer" and data[0]["agents"][0]["state"] == "waiting"
+        assert not (repo / "never.txt").exists()

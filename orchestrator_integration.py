@@ -200,7 +200,7 @@ def _deploy(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
     failed = 0
     for project in projects:
-        report = deploy_project(settings, tmux, project, args.ready_timeout, progress)
+        report = deploy_project(settings, tmux, project, args.ready_timeout, progress, config_file)
         print(f"{project.name}: session {project.session} "
               f"({'opened ' + ', '.join(report.windows_opened) if report.windows_opened else 'all windows already there'})")
         for agent in report.agents:

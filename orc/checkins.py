@@ -38,7 +38,7 @@ from pathlib import Path
 from orc.crontab_store import BadCronJob, CronJob, CrontabStore, cron_quote, render_line
 from orc.delivery import clean_text
 from orc.settings import Settings
-from orc.state import log_event, private_dir, write_private_text
+from orc.state import append_line, log_event, private_dir, write_private_text
 from tmux_utils import BadTarget, parse_target
 
 CHECKIN_ID = re.compile(r"ck-[0-9a-f]{8,16}")
@@ -413,6 +413,8 @@ def schedule_checkin(settings: Settings, minutes: float, note: str, target: str,
     except BadCronJob as exc:
         raise BadCheckIn(str(exc)) from None
     private_dir(checkins_dir(settings))
+    if not cron_log(settings).exists():  # cron's `>>` would create it 0644 (umask 022)
+        append_line(cron_log(settings), f"{_show(now)} cron output of check-ins starts here")
     save_checkin(settings, checkin)
     try:
         sync_crontab(settings, add=checkin)

@@ -45,6 +45,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,8 @@ _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 # Vixie cron truncates commands at 1000 characters (PITFALLS 21); keep well below.
 MAX_LINE = 990
 WRITE_ATTEMPTS = 3
+# Seconds after the minute during which cron may be rereading its tables (see _write_text).
+RESCAN_GUARD = 2.5
 
 
 class CrontabError(RuntimeError):
@@ -240,6 +243,12 @@ class CrontabStore:
             Path(name).unlink(missing_ok=True)
         if done.returncode != 0:
             raise CrontabError(f"`crontab` refused the new table: {done.stderr.strip() or f'exit {done.returncode}'}")
+        # Cron rereads a table when the spool folder's mtime changed, compared to the second,
+        # and it looks at the start of each minute. A write in the same second as that look
+        # can go unseen until the next write: then write once more in a later second.
+        if time.time() % 60 < RESCAN_GUARD:
+            time.sleep(RESCAN_GUARD - time.time() % 60 + 0.05)
+            self._write_text(text)
 
     # --- the suite's lines ---------------------------------------------------------------------
 

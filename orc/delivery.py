@@ -203,9 +203,12 @@ def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Se
         # submit, and the agent trims trailing whitespace, so it receives the text exactly.
         text += " "
     tmux.paste(pane.pane_id, text)
-    typed = screen.wait(lambda s: s.state != state or bool(screen.box_text(s)), max(2.0, settings.submit_timeout))
+    # Wait for the text itself: a busy agent may finish its turn (busy -> idle) before the
+    # paste shows, so only a state that rules the text out ends the wait early.
+    typed = screen.wait(lambda s: s.state in ("typing", "waiting", "shell", "dead"), max(2.0, settings.submit_timeout))
     if typed.state != "typing":
-        return refuse(f"the pasted text did not appear in the input box (state now {typed.state}); not submitted")
+        return refuse(f"the pasted text did not show in the input box (state now {typed.state}); "
+                      "not submitted, and it may still arrive there unsent")
     # The Ink paste race (PITFALLS 5): an Enter too close to the paste becomes part of it.
     time.sleep(settings.paste_settle)
 

@@ -226,7 +226,9 @@ def _parse_project(c: _Checker, name: str, raw: object, base: Path) -> Project |
         return None
     before = len(c.problems)
     c.unknown_keys(name, raw, PROJECT_KEYS)
-    k = lambda key: f"{name}.{key}"  # noqa: E731
+
+    def k(key: str) -> str:
+        return f"{name}.{key}"
 
     path_text = c.text(k("path"), raw.get("path"), expected="the project's folder (absolute, ~/..., or relative to the config file)")
     path = _resolve_path(path_text, base).absolute() if path_text else Path()

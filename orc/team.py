@@ -217,7 +217,7 @@ def _brief(tmux: Tmux, settings: Settings, project: Project, member: Member, pan
 
 
 def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeout: float,
-                   progress: Callable[[str], None] = lambda _: None) -> DeployReport:
+                   progress: Callable[[str], None] = lambda _: None, config_file: Path | None = None) -> DeployReport:
     """Bring ``project``'s team up: windows, agents, briefings, crontab lines. Idempotent."""
     opened: list[str] = []
     fresh: dict[str, str] = {}  # role -> pane id of agents that need a briefing
@@ -259,8 +259,9 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
 
         states = wait_ready(tmux, settings, list(fresh.values()), ready_timeout)
         for role, pane_id in fresh.items():
-            member = project.member(role)
-            assert member is not None
+            found = project.member(role)
+            assert found is not None
+            member = found
             target = project.target(member)
             state = states.get(pane_id, "unknown")
             if state != "idle":
@@ -278,7 +279,7 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
     problems: list[str] = []
     cron: list[str] = []
     try:
-        cron = install_schedules(settings, project)
+        cron = install_schedules(settings, project, config_file)
     except Exception as exc:  # noqa: BLE001 - reported, deploy of the other projects goes on
         problems.append(f"crontab lines not installed: {exc}")
     log_event(log_file(settings), "deploy", project=project.name, opened=",".join(opened) or "-",

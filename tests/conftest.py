@@ -5,44 +5,19 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-SUITE = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(SUITE))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import orc  # noqa: E402,F401  (dependency path)
+from support import FAKE_AGENT, Agent, socket_path_of, wait_for  # noqa: E402
 from libtmux import Server  # noqa: E402
 
 from orc.settings import Settings, load_settings  # noqa: E402
-from tmux_utils import Pane, Tmux  # noqa: E402
-
-FAKE_AGENT = SUITE / "tests" / "fake_agent.py"
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05, what: str = "condition") -> object:
-    """Poll ``predicate`` until it returns something truthy; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def socket_path_of(server: Server) -> Path:
-    """Where libtmux's plugin server listens (it names a socket, tmux derives the path)."""
-    tmpdir = Path(os.environ.get("TMUX_TMPDIR", "/tmp"))
-    return tmpdir / f"tmux-{os.geteuid()}" / str(server.socket_name)
-
+from tmux_utils import Tmux  # noqa: E402
 
 @pytest.fixture
 def orc_env(server: Server, tmp_path: Path) -> dict[str, str]:
@@ -67,24 +42,6 @@ def tmux(settings: Settings) -> Tmux:
     return Tmux(settings.tmux_socket, settings.tmux_bin)
 
 
-@dataclass(frozen=True)
-class Agent:
-    """A fake agent running in a pane; ``record`` holds one JSON line per event it saw."""
-
-    pane: Pane
-    record: Path
-
-    def events(self) -> list[dict[str, object]]:
-        import json
-
-        if not self.record.exists():
-            return []
-        return [json.loads(line) for line in self.record.read_text().splitlines() if line.strip()]
-
-    def submitted(self) -> list[str]:
-        return [str(e["text"]) for e in self.events() if e.get("event") == "submitted"]
-
-
 @pytest.fixture
 def start_agent(tmux: Tmux, tmp_path: Path) -> Callable[..., Agent]:
     """Start the fake agent in a new window (session ``team``); wait until it draws its prompt."""
@@ -104,10 +61,3 @@ def start_agent(tmux: Tmux, tmp_path: Path) -> Callable[..., Agent]:
         return Agent(pane, record)
 
     return start
-
-
-def run_script(script: str, *args: str, env: dict[str, str], input: str | None = None, cwd: Path | None = None,
-               timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run one of the suite's launchers as a user would."""
-    return subprocess.run([str(SUITE / script), *args], env=env, input=input, capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout)

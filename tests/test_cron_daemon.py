@@ -11,13 +11,14 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from conftest import run_script, wait_for
+from support import run_script, wait_for
 from orc.checkins import done_dir, parse_record
 from orc.crontab_store import cron_daemon_running, split_table
 
@@ -49,6 +50,9 @@ def cron_daemon() -> Iterator[None]:
     daemon = subprocess.Popen([binary, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(cron_daemon_running, timeout=10, what=f"{binary} to start")
+        # The daemon reads the tables as it starts and then notices changes by the spool
+        # folder's mtime, to the second: a table written in that same second would go unseen.
+        time.sleep(2)
         yield
     finally:
         daemon.terminate()
@@ -77,11 +81,12 @@ def real_crontab() -> Iterator[None]:
 
 
 def minutes_until_second(seconds_past_minute: int = 8) -> float:
-    """The shortest delay whose due second falls in a minute cron has yet to start."""
+    """The shortest delay whose due second falls in a minute cron has yet to start, with
+    time for the table to be written before that minute begins."""
     now = datetime.now()
-    target = now.replace(second=seconds_past_minute, microsecond=0) + timedelta(minutes=1)
-    if (target - now).total_seconds() < 62 - 60 + seconds_past_minute and now.second > 55:
-        target += timedelta(minutes=1)  # too close to the minute boundary to be sure cron rereads the table
+    target = now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=seconds_past_minute)
+    if (target - now).total_seconds() < seconds_past_minute + 6:
+        target += timedelta(minutes=1)
     return round((target - now).total_seconds() / 60, 4)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SUITE, Agent, wait_for
+from support import SUITE, Agent, wait_for
 from orc.checkins import (
     CheckIn, done_dir, parse_record, pending_checkins, read_checkin, save_checkin, schedule_checkin,
 )

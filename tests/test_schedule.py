@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SUITE, run_script, wait_for
+from support import SUITE, run_script, wait_for
 from orc.checkins import parse_record
 from orc.crontab_store import cron_daemon_running, split_table
 from tmux_utils import Tmux

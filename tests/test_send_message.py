@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SUITE, Agent, run_script, wait_for
+from support import SUITE, Agent, run_script, wait_for
 from tmux_utils import Tmux
 
 HARD_MESSAGES = {
@@ -253,3 +253,14 @@ def test_runs_from_a_symlink_a_path_with_spaces_and_a_bare_environment(orc_env: 
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert agent.submitted() == ["from cron"]
+
+
+def test_back_to_back_messages_across_turn_ends(orc_env: dict[str, str], start_agent) -> None:
+    """Pastes that land while a turn ends (busy -> idle) are still proven, not misreported."""
+    agent = start_agent("--busy-seconds", "0.15")
+    messages = [f"message {n} of a quick burst" for n in range(8)]
+    for text in messages:
+        done = send(orc_env, "team:0", text)
+        assert done.returncode == 0, done.stderr
+    wait_for(lambda: len(agent.submitted()) == len(messages), what="every message")
+    assert agent.submitted() == messages

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SUITE, wait_for
+from support import SUITE, wait_for
 from orc.delivery import deliver
 from orc.project_config import parse_config
 from orc.settings import Settings, load_settings

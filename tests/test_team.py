@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAKE_AGENT, SUITE, Agent, wait_for
+from support import FAKE_AGENT, SUITE, Agent, wait_for
 from test_gitops import make_repo, sh
 from tmux_utils import Tmux
 
@@ -92,6 +92,7 @@ def test_deploy_starts_and_briefs_a_two_agent_team_and_installs_cron(deployed: d
     crontab = (tmp_path / "crontab").read_text()
     assert "# orc:bk-webapp git backup of webapp every 30m" in crontab
     assert f"{SUITE}/orc integration backup webapp" in crontab
+    assert f"ORC_PROJECT_CONFIG={tmp_path}/project_configs.json" in crontab  # cron finds the same file
     assert crontab.count(" # orc:ck-") == 1 and "every 30m for webapp:PM" in crontab
 
     again = integration("deploy", "webapp", env=env)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SUITE, wait_for
+from support import SUITE, wait_for
 from tmux_utils import BadTarget, TargetNotFound, Tmux, TmuxError, parse_target
 
 

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Benchmark schedule_with_note.sh: the time of one call with 0, 100 and 500 check-ins
+pending (the real `crontab` binary), and the delivery lag behind the due second under a
+real cron daemon (a fake agent in a private tmux server).
+
+Goals: median under 300 ms at 500 pending, growing no faster than the crontab's size;
+lag under 5 s. The user's crontab is saved first and restored exactly at the end; the
+tmux server is a private one on its own socket, never the default server.
+
+    python3 bench/bench_schedule.py            # both parts (the lag part needs a cron daemon or root)
+    python3 bench/bench_schedule.py --calls 15 --lag-runs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+SUITE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(SUITE))
+
+import orc  # noqa: E402,F401  (dependency path)
+from orc.checkins import done_dir, parse_record, schedule_checkin  # noqa: E402
+from orc.crontab_store import cron_daemon_running  # noqa: E402
+from orc.settings import load_settings  # noqa: E402
+
+
+def crontab(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["crontab", *args], input=input, capture_output=True, text=True, timeout=30)
+
+
+@contextmanager
+def users_crontab_kept() -> Iterator[None]:
+    saved = crontab("-l")
+    try:
+        yield
+    finally:
+        if saved.returncode == 0:
+            crontab("-", input=saved.stdout)
+        else:
+            crontab("-r")
+
+
+@contextmanager
+def cron_running() -> Iterator[bool]:
+    if cron_daemon_running():
+        yield True
+        return
+    binary = next((b for b in ("/usr/sbin/cron", "/usr/sbin/crond") if os.access(b, os.X_OK)), None)
+    if os.geteuid() != 0 or binary is None:
+        yield False
+        return
+    daemon = subprocess.Popen([binary, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2)  # its first table read must be in an earlier second than our first write
+    try:
+        yield True
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+
+
+def call_times(base_env: dict[str, str], pending: int, calls: int, work: Path) -> list[float]:
+    """Milliseconds per `schedule_with_note.sh` call with ``pending`` check-ins already there."""
+    env = {**base_env, "ORC_STATE_DIR": str(work / f"state-{pending}")}
+    settings = load_settings(env)
+    for n in range(pending):  # in-process: filling is not what is measured
+        schedule_checkin(settings, 600 + n, f"filler {n}", "bench:0")
+    times = []
+    for n in range(calls):
+        started = time.perf_counter()
+        done = subprocess.run([str(SUITE / "schedule_with_note.sh"), "30", f"bench note {n}", "bench:0"],
+                              env=env, capture_output=True, text=True)
+        times.append((time.perf_counter() - started) * 1000)
+        if done.returncode != 0:
+            raise SystemExit(f"bench: schedule failed: {done.stderr.strip()}")
+    subprocess.run([str(SUITE / "schedule_with_note.sh"), "--cancel", "all"], env=env, capture_output=True)
+    return times
+
+
+def delivery_lags(base_env: dict[str, str], runs: int, work: Path) -> list[float]:
+    """Seconds from due second to the fake agent's recorded submission, cron doing the firing."""
+    socket = work / "tmux.sock"
+    record, ready = work / "agent.jsonl", work / "agent.ready"
+    agent = shlex.join([sys.executable, str(SUITE / "tests" / "fake_agent.py"), "--record", str(record),
+                        "--ready-file", str(ready)])
+    tmux = shutil.which("tmux") or "tmux"
+    subprocess.run([tmux, "-S", str(socket), "new-session", "-d", "-s", "bench", "-x", "100", "-y", "30", agent],
+                   check=True)
+    env = {**base_env, "ORC_STATE_DIR": str(work / "state-lag"), "ORC_TMUX_SOCKET": str(socket)}
+    state = Path(env["ORC_STATE_DIR"])
+    lags: list[float] = []
+    try:
+        deadline = time.monotonic() + 10
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for _ in range(runs):
+            now = datetime.now()
+            target = now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=8)
+            if (target - now).total_seconds() < 14:
+                target += timedelta(minutes=1)
+            minutes = round((target - now).total_seconds() / 60, 4)
+            done = subprocess.run([str(SUITE / "schedule_with_note.sh"), str(minutes), "lag probe", "bench:0"],
+                                  env=env, capture_output=True, text=True)
+            checkin_id = re.search(r"check-in (ck-[0-9a-f]{8})", done.stdout)
+            if done.returncode != 0 or not checkin_id:
+                raise SystemExit(f"bench: schedule failed: {done.stderr.strip()}")
+            finished = done_dir(load_settings(env)) / f"{checkin_id.group(1)}.txt"
+            deadline = time.monotonic() + 150
+            while not finished.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if not finished.exists():
+                raise SystemExit(f"bench: {checkin_id.group(1)} was not delivered; see {state / 'cron.log'}")
+            due = parse_record(finished.read_text()).due
+            import json
+
+            events = [json.loads(line) for line in record.read_text().splitlines()]
+            submitted = [e for e in events if e["event"] == "submitted" and checkin_id.group(1) in e["text"]]
+            lags.append(submitted[0]["t"] - due.timestamp())
+    finally:
+        subprocess.run([tmux, "-S", str(socket), "kill-server"], capture_output=True)
+    return lags
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=21, help="timed calls per size (default 21)")
+    parser.add_argument("--sizes", default="0,100,500", help="pending check-ins before the calls")
+    parser.add_argument("--lag-runs", type=int, default=3, help="check-ins fired by cron (about 1 min each)")
+    args = parser.parse_args(argv)
+    if not shutil.which("crontab"):
+        print("bench: error: `crontab` is not installed; apt-get install cron", file=sys.stderr)
+        return 1
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("ORC_") and k != "TMUX"}
+    with tempfile.TemporaryDirectory(prefix="orc-bench-") as tmp, users_crontab_kept():
+        work = Path(tmp)
+        base_env["ORC_TMUX_SOCKET"] = str(work / "unused.sock")  # never the default server
+        print(f"{'pending':>8} {'crontab lines':>14} {'median ms':>10} {'p90 ms':>8} {'min ms':>8}")
+        for size in (int(s) for s in args.sizes.split(",")):
+            times = sorted(call_times(base_env, size, args.calls, work))
+            lines = size + 1 + 2
+            print(f"{size:>8} {lines:>14} {statistics.median(times):>10.0f} "
+                  f"{times[int(len(times) * 0.9) - 1]:>8.0f} {times[0]:>8.0f}")
+        if args.lag_runs:
+            with cron_running() as running:
+                if not running:
+                    print("delivery lag: skipped (no cron daemon, and not root to start one)")
+                    return 0
+                lags = delivery_lags(base_env, args.lag_runs, work)
+                print(f"delivery lag behind the due second under cron ({len(lags)} runs): "
+                      f"median {statistics.median(lags):.2f}s, max {max(lags):.2f}s "
+                      f"[{', '.join(f'{lag:.2f}' for lag in lags)}]")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

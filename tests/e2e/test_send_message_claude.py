@@ -1,0 +1,91 @@
+"""send_message.sh into the real Claude Code 2.1.x (offline, tests/e2e/conftest.py).
+
+The stand-in API records each user turn, so these tests assert exactly what the agent
+received, and whether a tool call was approved.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from support import run_script, wait_for
+from tmux_utils import Tmux
+
+pytestmark = pytest.mark.e2e
+
+# The issue's list of messages that the original suite lost or mangled.
+MESSAGES = [
+    "first line\nsecond line\n\nfourth after a blank",
+    "it's \"quoted\" and $(rm -rf ~) and `whoami` and $HOME",
+    "100% done, 50%% left",
+    "run the tests;",
+    "-n check the build",
+    "Enter",
+    "C-c",
+    "continue on the next line \\",
+    "Grüße, 你好, ✓ done — ok 🚀",
+    "\n".join(f"line {n}: " + "x" * 60 for n in range(80)),  # several KB, shown collapsed
+]
+
+
+def test_every_hard_message_arrives_as_one_exact_submission(start_claude, orc_env: dict[str, str]) -> None:
+    claude = start_claude()
+    for n, text in enumerate(MESSAGES, start=1):
+        done = run_script("send_message.sh", "team:claude", "-", env=orc_env, input=text)
+        assert done.returncode == 0, done.stderr
+        assert claude.api.wait_for_turns(n, timeout=30)[-1] == text
+    assert claude.api.turns() == MESSAGES
+    assert claude.api.tool_results() == []
+
+
+def test_into_a_busy_claude_the_message_is_queued_and_sent_after_the_turn(start_claude, orc_env: dict[str, str],
+                                                                         tmux: Tmux) -> None:
+    claude = start_claude()
+    claude.api.set_reply_delay(4)
+    assert run_script("send_message.sh", "team:claude", "first turn", env=orc_env).returncode == 0
+    claude.api.wait_for_turns(1, timeout=30)  # the reply is held back: Claude stays busy
+    assert tmux.look(claude.pane.pane_id).state == "busy"
+    done = run_script("send_message.sh", "team:claude", "queued behind it", env=orc_env)
+    assert done.returncode == 0, done.stderr
+    claude.api.set_reply_delay(0)
+    assert claude.api.wait_for_turns(2, timeout=30) == ["first turn", "queued behind it"]
+
+
+def test_refuses_while_the_permission_dialog_shows(start_claude, orc_env: dict[str, str], tmux: Tmux) -> None:
+    claude = start_claude()
+    marker = claude.workdir / "tool-ran.txt"
+    claude.api.script_next_reply_tool_use("Bash", {"command": f"touch {marker}", "description": "make a marker"})
+    assert run_script("send_message.sh", "team:claude", "please run the tool", env=orc_env).returncode == 0
+    wait_for(lambda: tmux.look(claude.pane.pane_id).state == "waiting", timeout=30, what="the permission dialog")
+
+    done = run_script("send_message.sh", "team:claude", "an incoming message", env=orc_env)
+    assert done.returncode == 1
+    assert "dialog" in done.stderr and len(done.stderr.splitlines()) == 1
+    time.sleep(1.0)  # a deliberate window in which an approved tool would have run
+    assert not marker.exists()
+    assert claude.api.tool_results() == []
+    assert "an incoming message" not in "\n".join(tmux.capture(claude.pane.pane_id))
+
+    tmux.send_key(claude.pane.pane_id, "Escape")  # decline, as the person would
+    wait_for(lambda: tmux.look(claude.pane.pane_id).state == "idle", timeout=30, what="idle after declining")
+    assert claude.api.turns() == ["please run the tool"]
+    assert not marker.exists()
+
+
+def test_refuses_when_claude_has_exited_to_a_shell(start_claude, orc_env: dict[str, str], tmux: Tmux,
+                                                   tmp_path: Path) -> None:
+    claude = start_claude(in_shell=True)
+    tmux.send_key(claude.pane.pane_id, "C-c")  # Ctrl-C twice on an empty box exits Claude Code
+    tmux.send_key(claude.pane.pane_id, "C-c")
+    wait_for(lambda: tmux.look(claude.pane.pane_id).state == "shell", timeout=30, what="the shell after /exit")
+
+    victim = tmp_path / "ran-as-a-command"
+    done = run_script("send_message.sh", "team:claude", f"touch {victim}", env=orc_env)
+    assert done.returncode == 1
+    assert "shell" in done.stderr
+    time.sleep(0.5)  # a deliberate window in which a typed command would have run
+    assert not victim.exists()
+    assert "touch" not in "\n".join(tmux.capture(claude.pane.pane_id))

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""send_message.sh into an idle real Claude Code: time to a proven submission.
+
+Starts a private tmux server, the pinned Claude Code CLI (tests/e2e/install_claude.sh)
+offline against the loopback stand-in API, and sends N messages one after another
+through ``send_message.sh``, waiting for the agent to be idle again between them.
+Each message's time is the whole command, from start to its exit with proof. The
+stand-in API records every prompt, so "submitted" is checked against what it received.
+
+Usage: python3 bench/bench_delivery.py [--messages 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SUITE = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(SUITE), str(SUITE / "tests" / "e2e")]
+import orc  # noqa: E402,F401
+from claude_harness import FAKE_API_KEY, claude_command, claude_env, prepare_claude_home  # noqa: E402
+from fake_anthropic_api import FakeAnthropicAPI  # noqa: E402
+
+from tmux_utils import Tmux  # noqa: E402
+
+
+def wait_state(tmux: Tmux, pane_id: str, state: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while tmux.look(pane_id).state != state:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: Claude Code did not become {state} in {timeout:g}s")
+        time.sleep(0.05)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=20)
+    args = parser.parse_args(argv)
+    installed = subprocess.run(["bash", str(SUITE / "tests/e2e/install_claude.sh")], capture_output=True, text=True)
+    if installed.returncode != 0:
+        raise SystemExit(f"bench: cannot install Claude Code: {installed.stderr.strip()}")
+    binary = Path(installed.stdout.strip())
+    with tempfile.TemporaryDirectory(prefix="orc-bench-") as folder, FakeAnthropicAPI() as api:
+        root = Path(folder)
+        tmux = Tmux(root / "tmux.sock", shutil.which("tmux") or "tmux")
+        env = {**os.environ, "ORC_TMUX_SOCKET": str(tmux.socket), "ORC_STATE_DIR": str(root / "state")}
+        env.pop("TMUX", None)
+        home, work = root / "home", root / "work"
+        prepare_claude_home(home, work, FAKE_API_KEY)
+        pane = tmux.new_session("bench", "claude", claude_command(binary, claude_env(home, api.base_url, FAKE_API_KEY), work),
+                                str(work), width=100, height=30)
+        try:
+            wait_state(tmux, pane.pane_id, "idle")
+            times, failures = [], 0
+            for n in range(args.messages):
+                text = f"benchmark message {n}: please acknowledge"
+                start = time.perf_counter()
+                done = subprocess.run([str(SUITE / "send_message.sh"), "bench:claude", text], env=env,
+                                      capture_output=True, text=True)
+                elapsed = time.perf_counter() - start
+                if done.returncode != 0 or api.wait_for_turns(n + 1 - failures, timeout=30)[-1] != text:
+                    failures += 1
+                    print(f"  message {n}: NOT submitted: {done.stderr.strip()}", file=sys.stderr)
+                else:
+                    times.append(elapsed)
+                wait_state(tmux, pane.pane_id, "idle")
+        finally:
+            subprocess.run([tmux.binary, "-S", str(tmux.socket), "kill-server"], capture_output=True)
+    print(f"messages: {args.messages}, submitted: {len(times)}, not submitted: {failures}")
+    if times:
+        print(f"median: {statistics.median(times):.2f} s, worst: {max(times):.2f} s, best: {min(times):.2f} s")
+    return 0 if failures == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

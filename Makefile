@@ -21,7 +21,7 @@ claude:          ## install the pinned Claude Code CLI into .deps/npm (end-to-en
 	bash tests/e2e/install_claude.sh >/dev/null
 
 demo: system deps ## a private tmux session with a stand-in agent that receives a scheduled check-in
-	bash tools/demo.sh
+	$(PY) tools/demo.py
 
 test: system dev-deps claude ## the whole suite: unit tier and end-to-end tier (real Claude Code, real cron)
 	$(PYTEST) tests

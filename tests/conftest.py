@@ -19,6 +19,15 @@ from libtmux import Server  # noqa: E402
 from orc.settings import Settings, load_settings  # noqa: E402
 from tmux_utils import Tmux  # noqa: E402
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Load libtmux's plugin (the ``server`` fixture) also when pytest runs without the
+    Makefile's PYTHONPATH, where its entry point is not visible at start-up."""
+    if not config.pluginmanager.has_plugin("libtmux"):
+        import libtmux.pytest_plugin
+
+        config.pluginmanager.register(libtmux.pytest_plugin, "libtmux")
+
+
 @pytest.fixture
 def orc_env(server: Server, tmp_path: Path) -> dict[str, str]:
     """Environment for running the suite against this test's tmux server and state folder."""

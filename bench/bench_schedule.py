@@ -23,52 +23,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 SUITE = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(SUITE))
+sys.path[:0] = [str(SUITE), str(SUITE / "tests")]
 
 import orc  # noqa: E402,F401  (dependency path)
 from orc.checkins import done_dir, parse_record, schedule_checkin  # noqa: E402
-from orc.crontab_store import cron_daemon_running  # noqa: E402
+from support import cron_daemon_started, users_crontab_replaced  # noqa: E402
 from orc.settings import load_settings  # noqa: E402
-
-
-def crontab(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["crontab", *args], input=input, capture_output=True, text=True, timeout=30)
-
-
-@contextmanager
-def users_crontab_kept() -> Iterator[None]:
-    saved = crontab("-l")
-    try:
-        yield
-    finally:
-        if saved.returncode == 0:
-            crontab("-", input=saved.stdout)
-        else:
-            crontab("-r")
-
-
-@contextmanager
-def cron_running() -> Iterator[bool]:
-    if cron_daemon_running():
-        yield True
-        return
-    binary = next((b for b in ("/usr/sbin/cron", "/usr/sbin/crond") if os.access(b, os.X_OK)), None)
-    if os.geteuid() != 0 or binary is None:
-        yield False
-        return
-    daemon = subprocess.Popen([binary, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(2)  # its first table read must be in an earlier second than our first write
-    try:
-        yield True
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)
 
 
 def call_times(base_env: dict[str, str], pending: int, calls: int, work: Path) -> list[float]:
@@ -143,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: error: `crontab` is not installed; apt-get install cron", file=sys.stderr)
         return 1
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("ORC_") and k != "TMUX"}
-    with tempfile.TemporaryDirectory(prefix="orc-bench-") as tmp, users_crontab_kept():
+    with tempfile.TemporaryDirectory(prefix="orc-bench-") as tmp, users_crontab_replaced(None):
         work = Path(tmp)
         base_env["ORC_TMUX_SOCKET"] = str(work / "unused.sock")  # never the default server
         print(f"{'pending':>8} {'crontab lines':>14} {'median ms':>10} {'p90 ms':>8} {'min ms':>8}")
@@ -153,10 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{size:>8} {lines:>14} {statistics.median(times):>10.0f} "
                   f"{times[int(len(times) * 0.9) - 1]:>8.0f} {times[0]:>8.0f}")
         if args.lag_runs:
-            with cron_running() as running:
-                if not running:
-                    print("delivery lag: skipped (no cron daemon, and not root to start one)")
-                    return 0
+            with cron_daemon_started() as missing:
+                if missing:
+                    print(f"delivery lag: not measured: {missing}")
+                    return 1
                 lags = delivery_lags(base_env, args.lag_runs, work)
                 print(f"delivery lag behind the due second under cron ({len(lags)} runs): "
                       f"median {statistics.median(lags):.2f}s, max {max(lags):.2f}s "

@@ -252,10 +252,37 @@ def _fire_argv(settings: Settings, python: str, *args: str) -> list[str]:
     return [python, str(settings.suite_dir / "orc"), "fire", *args]
 
 
+def wake_minute(checkin: CheckIn) -> datetime:
+    """The minute the check-in's own line fires: its due minute, but never the minute it was
+    scheduled in (cron looked at that one already). A check-in due before its wake minute is
+    kept to its second by a waiter process (:func:`start_waiter`); the line is the safety net."""
+    due_minute = checkin.due.astimezone().replace(second=0, microsecond=0)
+    first_wake = checkin.scheduled_at.astimezone().replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return max(due_minute, first_wake)
+
+
+def start_waiter(settings: Settings, checkin: CheckIn) -> None:
+    """Run ``orc fire <id>`` detached now: it sleeps until the due second and delivers.
+
+    Only for a check-in due before cron can wake for it. If the waiter is lost (a reboot),
+    the crontab line or the sweep delivers it, late; the check-in's lock and record make
+    sure it is delivered once whoever gets there first.
+    """
+    import subprocess
+
+    with open(cron_log(settings), "a", encoding="utf-8") as log_file:
+        subprocess.Popen(
+            _fire_argv(settings, checkin.python, checkin.id),
+            env={**os.environ, **_fire_env(settings)}, cwd=str(settings.suite_dir),
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+
 def checkin_line(settings: Settings, checkin: CheckIn) -> CronJob:
-    """The crontab line that fires ``checkin`` in its due minute (cron's local time)."""
+    """The crontab line that fires ``checkin`` in its wake minute (cron's local time)."""
+    wake = wake_minute(checkin)
     due = checkin.due.astimezone()
-    schedule = f"{due.minute} {due.hour} {due.day} {due.month} *"
+    schedule = f"{wake.minute} {wake.hour} {wake.day} {wake.month} *"
     info = f"check-in due {due:%Y-%m-%d %H:%M:%S}"
     if checkin.every_minutes:
         info += f" every {format_minutes(checkin.every_minutes)}m"
@@ -358,11 +385,8 @@ def validate_target(target: str) -> str:
 
 
 def due_time(now: datetime, minutes: float) -> datetime:
-    """When the check-in can be delivered: ``minutes`` from now to the second, but never in
-    the current minute (cron wakes at the start of a minute; one already begun is gone)."""
-    due = now + timedelta(seconds=math.ceil(minutes * 60))
-    earliest = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    return max(due, earliest)
+    """When the check-in is due: ``minutes`` from now, rounded up to the second."""
+    return now + timedelta(seconds=math.ceil(minutes * 60))
 
 
 def _new_id(settings: Settings) -> str:
@@ -421,6 +445,8 @@ def schedule_checkin(settings: Settings, minutes: float, note: str, target: str,
     except BaseException:
         record_path(settings, checkin.id).unlink(missing_ok=True)
         raise
+    if checkin.due < wake_minute(checkin):
+        start_waiter(settings, checkin)
     write_note_file(settings, checkin)
     log(settings, "scheduled", checkin, due=_show(checkin.due), target=target,
         every=format_minutes(every_minutes) if every_minutes else None, note=checkin.first_line[:80])

@@ -145,10 +145,6 @@ def main(argv: list[str] | None = None) -> int:
         return fail(PROG, f"{type(exc).__name__}: {exc}; rerun with --debug for details")
     report(checkin, args.note)
     warnings = [how, target_warning(settings, target)]
-    requested = checkin.scheduled_at.timestamp() + checkin.requested_minutes * 60
-    if checkin.due.timestamp() - requested >= 1:
-        warnings.append(f"cron wakes once a minute: due at {checkin.due.astimezone():%H:%M:%S}, "
-                        f"{checkin.due.timestamp() - requested:.0f}s after the time asked for")
     if settings.crontab_file is None and cron_daemon_running() is False:
         warnings.append(f"WARNING: no cron daemon is running, so nothing will fire until one does; "
                         f"{how_to_start_cron()}. The check-in is recorded and will be delivered (late) then.")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from tmux_utils import Pane  # noqa: E402
 FAKE_AGENT = SUITE / "tests" / "fake_agent.py"
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05, what: str = "condition") -> object:
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition", interval: float = 0.05) -> object:
     """Poll ``predicate`` until it returns something truthy; fail the test at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -64,3 +66,75 @@ def run_script(script: str, *args: str, env: dict[str, str], input: str | None =
     """Run one of the suite's launchers as a user would."""
     return subprocess.run([str(SUITE / script), *args], env=env, input=input, capture_output=True, text=True,
                           cwd=cwd, timeout=timeout)
+
+
+# --- the real crontab and cron daemon (tests and bench/bench_schedule.py) ---------------------------
+
+
+def crontab(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real ``crontab`` program (PITFALLS 18: its stderr is never the table)."""
+    return subprocess.run(["crontab", *args], input=input, capture_output=True, text=True, timeout=30)
+
+
+@contextmanager
+def users_crontab_replaced(lines: str | None) -> Iterator[None]:
+    """The user's crontab replaced by ``lines`` (None: left as it is) while the block runs,
+    then restored exactly, or removed again if there was none; the restore is checked."""
+    if not shutil.which("crontab"):
+        pytest.skip("the `crontab` program is not installed (Debian: apt-get install cron)")
+    saved = crontab("-l")
+    had_one = saved.returncode == 0
+    assert had_one or "no crontab" in saved.stderr.lower(), saved.stderr
+    if lines is not None:
+        assert crontab("-", input=lines).returncode == 0
+    try:
+        yield
+    finally:
+        if had_one:
+            crontab("-", input=saved.stdout)
+        else:
+            crontab("-r")
+        after = crontab("-l")
+        assert (after.stdout if after.returncode == 0 else None) == (saved.stdout if had_one else None)
+
+
+def find_cron() -> str | None:
+    for name in ("/usr/sbin/cron", "/usr/sbin/crond"):
+        if os.access(name, os.X_OK):
+            return name
+    return shutil.which("cron") or shutil.which("crond")
+
+
+@contextmanager
+def cron_daemon_started() -> Iterator[str | None]:
+    """A running cron daemon: the machine's own, or one started here (as root) and stopped
+    after. Yields None when it runs, else why none could be started."""
+    from orc.crontab_store import cron_daemon_running
+
+    if cron_daemon_running():
+        yield None
+        return
+    binary = find_cron()
+    if os.geteuid() != 0 or binary is None:
+        yield ("no cron daemon runs and starting one needs root (CI runs as root): `sudo service cron start`"
+               if binary else "cron is not installed (Debian: apt-get install cron; `make system` installs it)")
+        return
+    # -f: stay in the foreground as our child, so we stop exactly the daemon we started.
+    daemon = subprocess.Popen([binary, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not cron_daemon_running():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{binary} did not start")
+            time.sleep(0.05)
+        # The daemon reads the tables as it starts and then notices changes by the spool
+        # folder's mtime, to the second: a table written in that same second would go unseen.
+        time.sleep(2)
+        yield None
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()

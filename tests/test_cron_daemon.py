@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from support import run_script, wait_for
+from support import crontab, cron_daemon_started, run_script, users_crontab_replaced, wait_for
 from orc.checkins import done_dir, parse_record
 from orc.crontab_store import cron_daemon_running, split_table
 
@@ -27,57 +27,21 @@ pytestmark = pytest.mark.e2e
 USERS_LINES = "# the user's own line, kept as is\n0 4 * * * /usr/bin/true\n"
 
 
-def find_cron() -> str | None:
-    for name in ("/usr/sbin/cron", "/usr/sbin/crond"):
-        if os.access(name, os.X_OK):
-            return name
-    return shutil.which("cron") or shutil.which("crond")
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cron_daemon() -> Iterator[None]:
-    """A running cron daemon: the machine's own, or one started here and stopped after."""
-    if cron_daemon_running():
+    """A running cron daemon: the machine's own, or one started here and stopped after the
+    module (so later modules see a machine without one, as the no-cron warning test needs).
+    Under CI (which runs as root) not getting one is a failure, never a skip."""
+    with cron_daemon_started() as missing:
+        if missing:
+            (pytest.fail if os.environ.get("CI") else pytest.skip)(missing)
         yield
-        return
-    if os.geteuid() != 0:
-        pytest.skip("no cron daemon runs and starting one needs root (CI runs as root); "
-                    "start it with `sudo service cron start` to run this tier")
-    binary = find_cron()
-    if binary is None:
-        pytest.skip("cron is not installed (Debian: apt-get install cron; `make system` installs it)")
-    # -f: stay in the foreground as our child, so we stop exactly the daemon we started.
-    daemon = subprocess.Popen([binary, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(cron_daemon_running, timeout=10, what=f"{binary} to start")
-        # The daemon reads the tables as it starts and then notices changes by the spool
-        # folder's mtime, to the second: a table written in that same second would go unseen.
-        time.sleep(2)
-        yield
-    finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
-
-
-def crontab(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["crontab", *args], input=input, capture_output=True, text=True, timeout=30)
 
 
 @pytest.fixture
 def real_crontab() -> Iterator[None]:
-    saved = crontab("-l")
-    assert crontab("-", input=USERS_LINES).returncode == 0
-    try:
+    with users_crontab_replaced(USERS_LINES):
         yield
-    finally:
-        if saved.returncode == 0:
-            crontab("-", input=saved.stdout)
-        else:
-            crontab("-r")
 
 
 def minutes_until_second(seconds_past_minute: int = 8) -> float:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from support import crontab, users_crontab_replaced
+
 from orc.crontab_store import (
     BadCronJob, CronJob, CrontabMissing, CrontabStore, merge_table, parse_line, render_line, split_table,
 )
@@ -174,28 +176,11 @@ def test_a_missing_crontab_program_is_one_clear_error(tmp_path: Path) -> None:
 # --- the real crontab -----------------------------------------------------------------------------------
 
 
-def crontab(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["crontab", *args], input=input, capture_output=True, text=True, timeout=30)
-
-
 @pytest.fixture
 def real_crontab() -> Iterator[str]:
     """The user's crontab replaced by FOREIGN for the test and restored afterwards, exactly."""
-    if not shutil.which("crontab"):
-        pytest.skip("the `crontab` program is not installed (Debian: apt-get install cron)")
-    saved = crontab("-l")
-    had_one = saved.returncode == 0
-    assert had_one or "no crontab" in saved.stderr.lower(), saved.stderr
-    assert crontab("-", input=FOREIGN).returncode == 0
-    try:
+    with users_crontab_replaced(FOREIGN):
         yield FOREIGN
-    finally:
-        if had_one:
-            crontab("-", input=saved.stdout)
-        else:
-            crontab("-r")
-        after = crontab("-l")
-        assert (after.stdout if after.returncode == 0 else None) == (saved.stdout if had_one else None)
 
 
 def test_real_crontab_keeps_the_users_lines_exactly(real_crontab: str, tmp_path: Path) -> None:

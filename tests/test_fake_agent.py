@@ -15,21 +15,11 @@ from typing import Any, Callable, Iterator
 import libtmux
 import pytest
 
+from support import wait_for
+
 FAKE_AGENT = Path(__file__).with_name("fake_agent.py")
 RULE = "─" * 100
 SHELL = "/bin/sh"
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Polls predicate until it returns something truthy; fails the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 @dataclass

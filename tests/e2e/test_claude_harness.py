@@ -21,6 +21,7 @@ from libtmux import Server
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from support import wait_for  # noqa: E402
 from claude_harness import FAKE_API_KEY, claude_command, claude_env, prepare_claude_home  # noqa: E402
 from fake_anthropic_api import FakeAnthropicAPI  # noqa: E402
 
@@ -31,32 +32,6 @@ IDLE_FOOTER = "? for shortcuts"  # shown only while the input box is empty and n
 INPUT_PROMPT = "❯\u00a0"  # the input box prompt; the transcript echo uses "❯ " (plain space)
 DIALOG_QUESTION = "Do you want to proceed?"
 BUSY_FOOTER = "esc to interrupt"
-
-
-def poll(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.1) -> object:
-    """Return the first truthy value of ``predicate()``; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-@pytest.fixture(scope="session")
-def claude_binary() -> Path:
-    """The pinned native Claude Code binary, installed on first use."""
-    try:
-        done = subprocess.run(
-            ["bash", str(HERE / "install_claude.sh")], capture_output=True, text=True, timeout=600
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"cannot install Claude Code: {exc}")
-    if done.returncode != 0:
-        pytest.skip(f"cannot install Claude Code: {done.stderr.strip().splitlines()[-1:]}")
-    return Path(done.stdout.strip())
 
 
 @pytest.fixture
@@ -72,12 +47,6 @@ def tmux_server() -> Iterator[Server]:
         # tmux 3.3a leaves the socket file behind after kill-server.
         socket_dir = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.geteuid()}"
         (socket_dir / name).unlink(missing_ok=True)
-
-
-@pytest.fixture
-def fake_api() -> Iterator[FakeAnthropicAPI]:
-    with FakeAnthropicAPI() as api:
-        yield api
 
 
 @dataclass(frozen=True)
@@ -132,7 +101,7 @@ def claude_pane(claude_binary: Path, tmux_server: Server, fake_api: FakeAnthropi
     assert session.active_pane is not None
     target = str(session.active_pane.pane_id)
     pane = ClaudePane(tmux_server, target, workdir)
-    poll(lambda: is_idle(pane.screen()), 30, "Claude's idle input box")
+    wait_for(lambda: is_idle(pane.screen()), 30, what="Claude's idle input box")
     return pane
 
 
@@ -153,8 +122,8 @@ def test_typed_prompt_reaches_the_api_exactly(
     first_line = prompt.splitlines()[0]
     # Proof on screen too: the prompt is echoed into the transcript with "❯ " and
     # the input box empties again once the reply has landed.
-    poll(lambda: f"❯ {first_line}" in claude_pane.screen(), 20, "the echoed prompt")
-    poll(lambda: is_idle(claude_pane.screen()), 20, "idle after the reply")
+    wait_for(lambda: f"❯ {first_line}" in claude_pane.screen(), 20, what="the echoed prompt")
+    wait_for(lambda: is_idle(claude_pane.screen()), 20, what="idle after the reply")
     assert fake_api.turns() == [prompt]
     assert fake_api.tool_results() == []
 
@@ -168,7 +137,7 @@ def test_bash_tool_use_raises_the_permission_dialog_and_is_not_run(
     )
     claude_pane.submit("please run the tool e2e-d1a9", tmp_path / "buffer.txt")
 
-    screen = str(poll(lambda: (s := claude_pane.screen()) and DIALOG_QUESTION in s and s, 20, "the permission dialog"))
+    screen = str(wait_for(lambda: (s := claude_pane.screen()) and DIALOG_QUESTION in s and s, 20, what="the permission dialog"))
     assert "❯ 1. Yes" in screen
     assert "Esc to cancel" in screen
     assert f"touch {marker}" in screen
@@ -182,7 +151,7 @@ def test_bash_tool_use_raises_the_permission_dialog_and_is_not_run(
     assert not marker.exists()
 
     claude_pane.press("Escape")
-    poll(lambda: is_idle(claude_pane.screen()), 20, "idle after declining")
+    wait_for(lambda: is_idle(claude_pane.screen()), 20, what="idle after declining")
     assert not marker.exists()
 
     # Claude reports the refusal only with its next request.
@@ -198,11 +167,11 @@ def test_bash_tool_use_approved_sends_a_tool_result(
 ) -> None:
     marker = claude_pane.workdir / "approved.txt"
     claude_pane.submit(f"run it [[fake-bash: touch {marker}]]", tmp_path / "buffer.txt")
-    poll(lambda: DIALOG_QUESTION in claude_pane.screen(), 20, "the permission dialog")
+    wait_for(lambda: DIALOG_QUESTION in claude_pane.screen(), 20, what="the permission dialog")
     time.sleep(0.5)  # deliberate: an Enter in the dialog's first instant is ignored (SCREENS.md)
     claude_pane.press("Enter")
 
     results = fake_api.wait_for_tool_results(1, timeout=20)
     assert not results[0].is_error
     assert marker.exists()
-    poll(lambda: is_idle(claude_pane.screen()), 20, "idle after the tool ran")
+    wait_for(lambda: is_idle(claude_pane.screen()), 20, what="idle after the tool ran")

@@ -82,3 +82,27 @@ def test_cron_delivers_a_checkin_within_5s_of_its_due_second(cron_daemon: None, 
 
 def done_dir_path(state: Path, checkin_id: str) -> Path:
     return state / "checkins" / "done" / f"{checkin_id}.txt"
+
+
+def test_after_a_downtime_cron_delivers_it_once_marked_late(cron_daemon: None, real_crontab: None,
+                                                          orc_env: dict[str, str], start_agent) -> None:
+    """The machine was off at the due time: the record says due 3 minutes ago (it is plain
+    text by design). Cron's own sweep line delivers it at its next minute, once, marked late."""
+    agent = start_agent()
+    done = run_script("schedule_with_note.sh", "10", "missed while asleep", "team:0", env=orc_env)
+    assert done.returncode == 0, done.stderr
+    checkin_id = re.search(r"check-in (ck-[0-9a-f]{8})", done.stdout).group(1)  # type: ignore[union-attr]
+    state = Path(orc_env["ORC_STATE_DIR"])
+    record = state / "checkins" / f"{checkin_id}.txt"
+    overdue = (datetime.now().astimezone() - timedelta(minutes=3)).replace(microsecond=0)
+    record.write_text(re.sub(r"(?m)^due: .*$", f"due: {overdue.isoformat()}", record.read_text()))
+
+    wait_for(lambda: done_dir_path(state, checkin_id).exists(), timeout=150, interval=0.2,
+             what=f"cron's sweep to deliver {checkin_id} (cron log: {state / 'cron.log'})")
+    [text] = agent.submitted()
+    assert text.startswith(f"[check-in {checkin_id} due {overdue:%H:%M:%S}, LATE by 3m")
+    assert text.endswith("] missed while asleep")
+    assert "late" in (state / "checkins.log").read_text()
+    wait_for(lambda: not any(j.startswith(("ck-", "orc-")) for j in split_table(crontab("-l").stdout)[1]),
+             timeout=90, what="the suite's lines to leave the crontab")
+    assert agent.submitted() == [text]  # the check-in's own line, if it ran, found nothing to do

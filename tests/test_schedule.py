@@ -10,6 +10,7 @@ import shlex
 import shutil
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -288,3 +289,21 @@ def test_no_cron_daemon_is_a_loud_warning_but_the_checkin_is_recorded(real_env: 
     assert done.returncode == 0
     assert "WARNING: no cron daemon is running" in done.stderr and "start" in done.stderr
     assert f"# orc:{scheduled_id(done)}" in crontab("-l").stdout
+
+
+def test_nothing_of_the_suite_stays_in_the_crontab_once_nothing_is_pending(env: dict[str, str], start_agent) -> None:
+    """One check-in delivered by the sweep, the other cancelled: no suite line may remain."""
+    agent = start_agent()
+    delivered = scheduled_id(schedule(env, "5", "delivered by the sweep", "team:0"))
+    cancelled = scheduled_id(schedule(env, "10", "cancelled", "team:0"))
+    record = Path(env["ORC_STATE_DIR"]) / "checkins" / f"{delivered}.txt"
+    # Make the first one overdue, as after a downtime (the record is plain text, by design).
+    record.write_text(re.sub(r"(?m)^due: .*$", f"due: {(datetime.now().astimezone() - timedelta(minutes=1)).isoformat()}",
+                             record.read_text()))
+    sweep = subprocess.run([sys.executable, str(SUITE / "orc"), "fire", "--sweep"], env=env, capture_output=True,
+                           text=True)
+    assert f"{delivered}=delivered" in sweep.stdout, sweep.stdout + sweep.stderr
+    assert len(agent.submitted()) == 1
+    assert split_table(table(env))[1].keys() >= {cancelled}
+    assert schedule(env, "--cancel", "all").returncode == 0
+    assert split_table(table(env))[1] == {}

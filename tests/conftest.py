@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support import FAKE_AGENT, Agent, socket_path_of, wait_for  # noqa: E402
+from support import FAKE_AGENT, SUITE, Agent, socket_path_of, wait_for  # noqa: E402
 from libtmux import Server  # noqa: E402
 
 from orc.settings import Settings, load_settings  # noqa: E402
@@ -70,3 +71,14 @@ def start_agent(tmux: Tmux, tmp_path: Path) -> Callable[..., Agent]:
         return Agent(pane, record)
 
     return start
+
+
+@pytest.fixture(scope="session")
+def claude_binary() -> Path:
+    """The pinned Claude Code binary (end-to-end tier), installed into .deps/npm on first use.
+
+    A failed install fails the test: CI must not pass by skipping the real agent."""
+    done = subprocess.run(["bash", str(SUITE / "tests" / "e2e" / "install_claude.sh")], capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, f"cannot install Claude Code: {done.stderr.strip()}"
+    return Path(done.stdout.strip())

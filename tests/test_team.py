@@ -240,15 +240,6 @@ def test_every_command_in_claude_md_runs_as_written(tmp_path: Path, orc_env: dic
 # --- the real Claude Code (end-to-end tier) -------------------------------------------------
 
 
-@pytest.fixture
-def claude_binary() -> Path:
-    done = subprocess.run(["bash", str(SUITE / "tests" / "e2e" / "install_claude.sh")], capture_output=True,
-                          text=True, timeout=600)
-    if done.returncode != 0:
-        pytest.skip(f"cannot install Claude Code: {done.stderr.strip().splitlines()[-1:]}")
-    return Path(done.stdout.strip())
-
-
 @pytest.mark.e2e
 def test_deploy_briefs_real_claude_code_and_status_sees_its_dialog(claude_binary: Path, tmp_path: Path,
                                                                    env: dict[str, str], tmux: Tmux) -> None:

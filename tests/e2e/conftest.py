@@ -3,7 +3,6 @@ test's own tmux server, talking to a loopback stand-in of the Messages API."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,16 +18,6 @@ from fake_anthropic_api import FakeAnthropicAPI  # noqa: E402
 
 from support import wait_for  # noqa: E402
 from tmux_utils import Pane, Tmux  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def claude_binary() -> Path:
-    """The pinned Claude Code binary, installed into .deps/npm on first use.
-
-    A failed install fails the tier: CI must not pass by skipping the real agent."""
-    done = subprocess.run(["bash", str(HERE / "install_claude.sh")], capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, f"cannot install Claude Code: {done.stderr.strip()}"
-    return Path(done.stdout.strip())
 
 
 @pytest.fixture

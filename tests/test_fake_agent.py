@@ -44,6 +44,14 @@ class FakeAgentPane:
     def wait_screen(self, needle: str, timeout: float = 5.0) -> str:
         return str(wait_for(lambda: needle in (s := self.screen_text()) and s, timeout, f"{needle!r} on screen"))
 
+    def submit(self, text: str, shown: str) -> None:
+        """Paste ``text``, wait until ``shown`` is on screen, then press Enter after the
+        settle delay (a deliberate pause, so the Enter is a keypress of its own)."""
+        self.paste(text)
+        self.wait_screen(shown)
+        time.sleep(0.4)
+        self.keys("Enter")
+
     def events(self) -> list[dict[str, Any]]:
         if not self.record.exists():
             return []
@@ -155,10 +163,7 @@ def test_typed_text_and_enter_in_one_send_keys_is_swallowed(start_fake_agent: Ca
 
 def test_backslash_enter_inserts_newline(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
     agent = start_fake_agent()
-    agent.paste("line one\\")
-    agent.wait_screen("line one\\")
-    time.sleep(0.4)  # past the settle delay, so the Enter is a real keypress
-    agent.keys("Enter")
+    agent.submit("line one\\", "line one\\")
     wait_for(lambda: agent.box_lines() == ["❯\u00a0line one", ""], what="a newline in the box")
     agent.keys("-l", "x")
     wait_for(lambda: agent.box_lines() == ["❯\u00a0line one", "  x"], what="second line typed")
@@ -188,10 +193,7 @@ def test_busy_screen_and_queued_message(start_fake_agent: Callable[..., FakeAgen
 
 def test_dialog_on_raise_dialog_enter_approves(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
     agent = start_fake_agent("--busy-seconds", "0.1")
-    agent.paste("please RAISE_DIALOG now")
-    agent.wait_screen("RAISE_DIALOG now")
-    time.sleep(0.4)  # past the settle delay
-    agent.keys("Enter")
+    agent.submit("please RAISE_DIALOG now", "RAISE_DIALOG now")
     screen = agent.wait_screen("Do you want to proceed?")
     assert " ❯ 1. Yes" in screen
     assert screen.rstrip().splitlines()[-1] == " Esc to cancel"
@@ -240,10 +242,7 @@ def test_exit_after_submit(start_fake_agent: Callable[..., FakeAgentPane]) -> No
 
 def test_long_transcript_shows_last_lines_and_follows_resize(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
     agent = start_fake_agent("--busy-seconds", "0")
-    agent.paste("\n".join(f"row {i}" for i in range(40)))
-    agent.wait_screen("[Pasted text #1 +39 lines]")
-    time.sleep(0.4)  # past the settle delay
-    agent.keys("Enter")
+    agent.submit("\n".join(f"row {i}" for i in range(40)), "[Pasted text #1 +39 lines]")
     agent.wait_screen("● OK")
     lines = agent.screen()
     assert lines[-5:] == ["● OK", RULE, "❯\u00a0", RULE, "  ? for shortcuts"]
@@ -256,14 +255,8 @@ def test_long_transcript_shows_last_lines_and_follows_resize(start_fake_agent: C
 def test_large_paste_collapses_and_trailing_whitespace_is_trimmed(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
     """As Claude Code 2.1.328 does (tests/e2e/SCREENS.md): >3 lines or >800 chars collapse."""
     agent = start_fake_agent("--busy-seconds", "0")
-    agent.paste("a\nb\nc")
-    agent.wait_screen("  c")
-    time.sleep(0.4)  # past the settle delay
-    agent.keys("Enter")
+    agent.submit("a\nb\nc", "  c")
     agent.wait_event("submitted")
-    agent.paste("1\n2\n3\n4   ")
-    agent.wait_screen("[Pasted text #1 +3 lines]")
-    time.sleep(0.4)
-    agent.keys("Enter")
+    agent.submit("1\n2\n3\n4   ", "[Pasted text #1 +3 lines]")
     wait_for(lambda: len([e for e in agent.events() if e["event"] == "submitted"]) == 2, what="second submission")
     assert [e["text"] for e in agent.events() if e["event"] == "submitted"] == ["a\nb\nc", "1\n2\n3\n4"]

@@ -14,6 +14,7 @@ tmux server is a private one on its own socket, never the default server.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -53,8 +54,26 @@ def call_times(base_env: dict[str, str], pending: int, calls: int, work: Path) -
     return times
 
 
-def delivery_lags(base_env: dict[str, str], runs: int, work: Path) -> list[float]:
-    """Seconds from due second to the fake agent's recorded submission, cron doing the firing."""
+def minutes_for_cron(now: datetime) -> float:
+    """A delay whose due second is in a minute cron has yet to start (cron fires its line)."""
+    target = now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=8)
+    if (target - now).total_seconds() < 14:
+        target += timedelta(minutes=1)
+    return round((target - now).total_seconds() / 60, 4)
+
+
+def minutes_for_waiter(now: datetime) -> float:
+    """0.1 minutes, due inside the current minute: the detached waiter keeps the second."""
+    if now.second > 50:  # a deliberate wait for a clock position, so the due stays in this minute
+        time.sleep(61 - now.second)
+    return 0.1
+
+
+def delivery_lags(base_env: dict[str, str], runs: int, work: Path, minutes_for=minutes_for_cron,  # type: ignore[no-untyped-def]
+                  name: str = "lag") -> list[float]:
+    """Seconds from due second to the fake agent's recorded submission."""
+    work = work / name
+    work.mkdir()
     socket = work / "tmux.sock"
     record, ready = work / "agent.jsonl", work / "agent.ready"
     agent = shlex.join([sys.executable, str(SUITE / "tests" / "fake_agent.py"), "--record", str(record),
@@ -70,11 +89,7 @@ def delivery_lags(base_env: dict[str, str], runs: int, work: Path) -> list[float
         while not ready.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         for _ in range(runs):
-            now = datetime.now()
-            target = now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=8)
-            if (target - now).total_seconds() < 14:
-                target += timedelta(minutes=1)
-            minutes = round((target - now).total_seconds() / 60, 4)
+            minutes = minutes_for(datetime.now())
             done = subprocess.run([str(SUITE / "schedule_with_note.sh"), str(minutes), "lag probe", "bench:0"],
                                   env=env, capture_output=True, text=True)
             checkin_id = re.search(r"check-in (ck-[0-9a-f]{8})", done.stdout)
@@ -87,8 +102,6 @@ def delivery_lags(base_env: dict[str, str], runs: int, work: Path) -> list[float
             if not finished.exists():
                 raise SystemExit(f"bench: {checkin_id.group(1)} was not delivered; see {state / 'cron.log'}")
             due = parse_record(finished.read_text()).due
-            import json
-
             events = [json.loads(line) for line in record.read_text().splitlines()]
             submitted = [e for e in events if e["event"] == "submitted" and checkin_id.group(1) in e["text"]]
             lags.append(submitted[0]["t"] - due.timestamp())
@@ -102,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=21, help="timed calls per size (default 21)")
     parser.add_argument("--sizes", default="0,100,500", help="pending check-ins before the calls")
     parser.add_argument("--lag-runs", type=int, default=3, help="check-ins fired by cron (about 1 min each)")
+    parser.add_argument("--waiter-runs", type=int, default=3, help="sub-minute check-ins kept by the waiter")
     args = parser.parse_args(argv)
     if not shutil.which("crontab"):
         print("bench: error: `crontab` is not installed; apt-get install cron", file=sys.stderr)
@@ -116,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             lines = size + 1 + 2
             print(f"{size:>8} {lines:>14} {statistics.median(times):>10.0f} "
                   f"{times[int(len(times) * 0.9) - 1]:>8.0f} {times[0]:>8.0f}")
+        if args.waiter_runs:
+            lags = delivery_lags(base_env, args.waiter_runs, work, minutes_for_waiter, "waiter")
+            print(f"delivery lag of a 0.1-minute check-in kept by the waiter ({len(lags)} runs): "
+                  f"median {statistics.median(lags):.2f}s, max {max(lags):.2f}s")
         if args.lag_runs:
             with cron_daemon_started() as missing:
                 if missing:

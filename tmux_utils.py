@@ -3,10 +3,10 @@
 
 Every tmux command goes through :meth:`Tmux.run`: an argument list (never a shell
 string), the server selected explicitly by socket path, and a :class:`TmuxError`
-carrying the command and tmux's stderr when tmux complains. libtmux gives the
-typed objects where they fit (creating sessions and windows); reading panes,
-pasting and capturing go through ``run`` because they need stdin, exact targets
-and batched commands.
+carrying the command and tmux's stderr when tmux complains. libtmux creates sessions
+and windows, where its typed objects fit (its errors become :class:`TmuxError` too);
+reading panes, pasting and capturing go through ``run`` because they need stdin,
+exact targets and batched commands, which libtmux does not offer.
 
 Run as a script it prints a snapshot of every pane on the server:
 ``python3 tmux_utils.py`` (readable text) or ``python3 tmux_utils.py --json``.
@@ -23,9 +23,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orc  # noqa: F401  (puts the suite's dependency folder on sys.path)
 from orc.agent_state import classify
+
+if TYPE_CHECKING:
+    import libtmux
 
 SEP = "\x1f"  # unit separator: cannot appear in tmux names typed by a person
 PANE_FORMAT = SEP.join(
@@ -315,19 +319,45 @@ class Tmux:
     def leave_copy_mode(self, pane_id: str) -> None:
         self.run("send-keys", "-t", pane_id, "-X", "cancel")
 
+    def _libtmux(self) -> libtmux.Server:
+        # Imported here, not at the top: `python3 tmux_utils.py` in a copied suite builds
+        # its dependency folder in main() before anything needs libtmux.
+        import libtmux
+
+        return libtmux.Server(socket_path=self.socket, tmux_bin=self.binary)
+
     def new_session(self, name: str, window_name: str, command: str, cwd: str, width: int = 200, height: int = 50) -> Pane:
         """Start a detached session whose first window runs ``command``; return its pane."""
-        out = self.run(
-            "new-session", "-d", "-P", "-F", "#{pane_id}", "-s", name, "-n", window_name,
-            "-x", str(width), "-y", str(height), "-c", cwd, command,
-        )
-        return self.pane(out.strip())
+        from libtmux.exc import LibTmuxException
+
+        try:
+            session = self._libtmux().new_session(
+                session_name=name, window_name=window_name, window_command=command, start_directory=cwd,
+                x=width, y=height, attach=False,
+            )
+            pane_id = session.active_pane.pane_id if session.active_pane else None
+        except LibTmuxException as exc:
+            raise TmuxError(["new-session", "-s", name], str(exc), 1) from None
+        if pane_id is None:
+            raise TmuxError(["new-session", "-s", name], "the new session has no pane", 1)
+        return self.pane(pane_id)
 
     def new_window(self, session: str, window_name: str, command: str, cwd: str) -> Pane:
-        out = self.run(
-            "new-window", "-d", "-P", "-F", "#{pane_id}", "-t", f"={session}:", "-n", window_name, "-c", cwd, command,
-        )
-        return self.pane(out.strip())
+        """Add a window running ``command`` to the session named exactly ``session``."""
+        from libtmux.exc import LibTmuxException
+
+        try:
+            found = self._libtmux().sessions.get(session_name=session, default=None)
+            if found is None:
+                raise TargetNotFound(f"no tmux session named {session!r} on {self.socket}")
+            window = found.new_window(window_name=window_name, window_shell=command, start_directory=cwd,
+                                      attach=False)
+            pane_id = window.active_pane.pane_id if window.active_pane else None
+        except LibTmuxException as exc:
+            raise TmuxError(["new-window", "-t", session], str(exc), 1) from None
+        if pane_id is None:
+            raise TmuxError(["new-window", "-t", session], "the new window has no pane", 1)
+        return self.pane(pane_id)
 
     def respawn(self, pane_id: str, command: str, cwd: str) -> None:
         """Replace whatever runs in the pane with ``command`` (kills it first)."""

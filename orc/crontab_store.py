@@ -248,7 +248,11 @@ class CrontabStore:
         # can go unseen until the next write: then write once more in a later second.
         if time.time() % 60 < RESCAN_GUARD:
             time.sleep(RESCAN_GUARD - time.time() % 60 + 0.05)
-            self._write_text(text)
+            # Only while the table is still ours: the user's `crontab -e` (or anyone) may have
+            # written meanwhile, and an older table must never be written back over theirs.
+            # Their write moved the spool folder's mtime anyway, which is all this is for.
+            if self.read_text() == text:
+                self._write_text(text)
 
     # --- the suite's lines ---------------------------------------------------------------------
 

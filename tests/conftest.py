@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support import FAKE_AGENT, SUITE, Agent, socket_path_of, wait_for  # noqa: E402
+from support import FAKE_AGENT, SUITE, Agent, crontab, socket_path_of, wait_for  # noqa: E402
 from libtmux import Server  # noqa: E402
 
 from orc.settings import Settings, load_settings  # noqa: E402
@@ -27,6 +28,19 @@ def pytest_configure(config: pytest.Config) -> None:
         import libtmux.pytest_plugin
 
         config.pluginmanager.register(libtmux.pytest_plugin, "libtmux")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def users_crontab_untouched() -> Iterator[None]:
+    """The whole run leaves the real user's crontab exactly as it found it (a few tests
+    replace it for a while; a write landing after their restore would show here)."""
+    if not shutil.which("crontab"):
+        yield
+        return
+    before = crontab("-l")
+    yield
+    after = crontab("-l")
+    assert (after.returncode, after.stdout) == (before.returncode, before.stdout), "the run changed your crontab"
 
 
 @pytest.fixture

@@ -201,3 +201,22 @@ def test_real_crontab_that_does_not_exist_yet_is_created(real_crontab: str, tmp_
     assert store.read_text() == ""
     store.add("ck-00000001", "1 2 3 4 *", [PY, "/orc"])
     assert [j.job_id for j in store.jobs()] == ["ck-00000001"]
+
+
+def test_the_rescan_rewrite_never_writes_back_over_a_newer_table(real_crontab: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write in the first seconds of a minute is repeated later so cron sees it; if the user
+    edited the crontab in between, their table must stay.
+
+    Fault injection only: ``time.time`` is pinned to 0.5 s past a minute, and the pause
+    before the repeat write is replaced by the user's own edit through the real `crontab`.
+    """
+    import orc.crontab_store as store_module
+
+    users_edit = real_crontab + "30 1 * * * /usr/bin/true users-edit\n"
+    monkeypatch.setattr(store_module.time, "time", lambda: 1_800_000_000.5)  # 0.5 s past a minute
+    monkeypatch.setattr(store_module.time, "sleep", lambda _seconds: crontab("-", input=users_edit))
+    store = CrontabStore(tmp_path / "state")
+    with pytest.raises(store_module.CrontabError, match="kept changing"):
+        store.add("ck-00000002", "1 2 3 4 *", [PY, "/orc"])  # each verify sees the user's table
+    assert crontab("-l").stdout == users_edit

@@ -335,12 +335,9 @@ class Tmux:
                 session_name=name, window_name=window_name, window_command=command, start_directory=cwd,
                 x=width, y=height, attach=False,
             )
-            pane_id = session.active_pane.pane_id if session.active_pane else None
         except LibTmuxException as exc:
             raise TmuxError(["new-session", "-s", name], str(exc), 1) from None
-        if pane_id is None:
-            raise TmuxError(["new-session", "-s", name], "the new session has no pane", 1)
-        return self.pane(pane_id)
+        return self._created(session.active_pane, ["new-session", "-s", name])
 
     def new_window(self, session: str, window_name: str, command: str, cwd: str) -> Pane:
         """Add a window running ``command`` to the session named exactly ``session``."""
@@ -352,12 +349,15 @@ class Tmux:
                 raise TargetNotFound(f"no tmux session named {session!r} on {self.socket}")
             window = found.new_window(window_name=window_name, window_shell=command, start_directory=cwd,
                                       attach=False)
-            pane_id = window.active_pane.pane_id if window.active_pane else None
         except LibTmuxException as exc:
             raise TmuxError(["new-window", "-t", session], str(exc), 1) from None
-        if pane_id is None:
-            raise TmuxError(["new-window", "-t", session], "the new window has no pane", 1)
-        return self.pane(pane_id)
+        return self._created(window.active_pane, ["new-window", "-t", session])
+
+    def _created(self, pane: libtmux.Pane | None, command: list[str]) -> Pane:
+        """Our record of the pane libtmux just created (tmux names none for a failed start)."""
+        if pane is None or pane.pane_id is None:
+            raise TmuxError(command, "tmux created no pane", 1)
+        return self.pane(pane.pane_id)
 
     def respawn(self, pane_id: str, command: str, cwd: str) -> None:
         """Replace whatever runs in the pane with ``command`` (kills it first)."""

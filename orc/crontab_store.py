@@ -298,16 +298,6 @@ class CrontabStore:
         self.edit(put)
         return job
 
-    def put_jobs(self, new: Iterable[CronJob]) -> None:
-        """Add or replace several rendered jobs in one write."""
-        batch = list(new)
-
-        def put(jobs: dict[str, CronJob]) -> None:
-            for job in batch:
-                jobs[job.job_id] = job
-
-        self.edit(put)
-
     def remove(self, job_ids: Iterable[str]) -> list[str]:
         """Remove the suite's lines with these ids; return the ids that were there."""
         targets = list(job_ids)

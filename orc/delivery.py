@@ -24,7 +24,7 @@ from datetime import datetime
 from filelock import Timeout
 
 from orc.agent_profiles import AgentProfile, profile_for
-from orc.agent_state import classify, find_input_box
+from orc.agent_state import find_input_box
 from orc.locks import pane_lock
 from orc.settings import Settings
 from orc.state import log_event, private_dir, write_private_text
@@ -95,10 +95,6 @@ class _Screen:
 
     def look(self) -> PaneSnapshot:
         return self.tmux.look(self.pane_id, self.kind)
-
-    def box_text(self, snap: PaneSnapshot) -> str:
-        box = find_input_box(snap.lines, self.profile)
-        return box.text if box else ""
 
     def echoes(self, snap: PaneSnapshot, mark: str) -> int:
         """How often ``mark`` appears above the input box (the transcript)."""

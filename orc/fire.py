@@ -11,7 +11,6 @@ looks for the check-in's id on the agent's screen before typing it again.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -142,7 +141,7 @@ def attempt(settings: Settings, checkin: CheckIn, why: str) -> str:
     if done >= give_up:
         failed = replace(trying, last_reason=result.reason)
         log(settings, "failed", failed, target=checkin.target, attempts=failed.attempts, reason=result.reason)
-        tell_fallback(target_settings if settings.fallback_target else settings, failed, result.reason)
+        tell_fallback(target_settings, failed, result.reason)
         conclude(settings, failed, "failed", done)
         return "failed"
     retry = done + timedelta(seconds=settings.checkin_retry_seconds)

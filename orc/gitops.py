@@ -20,7 +20,6 @@ import os
 import re
 import subprocess
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,13 +100,6 @@ def git(repo: Path, *args: str, index_file: Path | None = None, env: dict[str, s
 # --- reading ------------------------------------------------------------------------------
 
 
-def is_work_tree(repo: Path) -> bool:
-    if not repo.is_dir():
-        return False
-    result = git(repo, "rev-parse", "--is-inside-work-tree", check=False)
-    return result.returncode == 0 and result.stdout.strip() == "true"
-
-
 def git_path(repo: Path, name: str) -> Path:
     """Where git keeps ``name`` for this work tree (right for linked worktrees too)."""
     out = git(repo, "rev-parse", "--git-path", name).stdout.strip()
@@ -136,23 +128,6 @@ def head_commit(repo: Path) -> str | None:
     """HEAD's commit id; None on a branch with no commit yet."""
     result = git(repo, "rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
     return result.stdout.strip() or None
-
-
-def changed_paths(repo: Path) -> list[str]:
-    """Uncommitted paths (staged, unstaged, untracked; ignored files left out)."""
-    out = git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all").stdout
-    paths: list[str] = []
-    entries = out.split("\0")
-    i = 0
-    while i < len(entries):
-        entry = entries[i]
-        i += 1
-        if len(entry) < 4:
-            continue
-        paths.append(entry[3:])
-        if entry[0] in "RC":  # a rename is followed by its source path
-            i += 1
-    return paths
 
 
 def tracked_changes(repo: Path) -> list[str]:
@@ -332,11 +307,6 @@ def backup(repo: Path, *, max_files: int, message: str | None = None, scratch_di
 # --- branches and tags --------------------------------------------------------------------
 
 
-def valid_ref_name(name: str) -> bool:
-    result = git(Path.cwd(), "check-ref-format", f"refs/heads/{name}", check=False)
-    return result.returncode == 0
-
-
 def create_branch(repo: Path, name: str) -> None:
     """Create and switch to ``name`` from a clean state; :class:`GitError` explains a refusal."""
     busy = busy_reason(repo)
@@ -363,17 +333,6 @@ def tag_head(repo: Path, tag: str) -> str:
 def log_lines(repo: Path, count: int = 10) -> list[str]:
     result = git(repo, "log", f"-{count}", "--format=%h %cr %s", check=False)
     return result.stdout.splitlines()
-
-
-def wait_unlocked(repo: Path, seconds: float) -> bool:
-    """Wait up to ``seconds`` for index.lock to go (an agent's commit in flight); True if gone."""
-    lock = git_path(repo, "index.lock")
-    deadline = time.monotonic() + seconds
-    while lock.exists():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 _SAFE_TAG_PART = re.compile(r"[^A-Za-z0-9._-]+")

@@ -104,8 +104,8 @@ def restart_briefing(settings: Settings, project: Project, member: Member, last_
     """The briefing plus where the work stands: git state, recent commits, the old screen's end."""
     facts = gitops.repo_facts(project.path)
     lines = [
-        f"You were restarted (your previous session had stopped responding or ran out of context). "
-        f"Pick the work up where it stands.",
+        "You were restarted (your previous session had stopped responding or ran out of context). "
+        "Pick the work up where it stands.",
         briefing(settings, project, member),
         "",
         "Where the work stands:",
@@ -160,11 +160,10 @@ def wait_ready(tmux: Tmux, settings: Settings, pane_ids: list[str], timeout: flo
     states: dict[str, str] = {}
     waiting = list(pane_ids)
     while True:
+        # One snapshot of the server per poll: two tmux calls, however many agents start.
+        now = {s.pane.pane_id: s.state for s in tmux.snapshot(last_lines=0, agent_kind=settings.agent_kind)}
         for pane_id in list(waiting):
-            try:
-                states[pane_id] = tmux.look(pane_id, settings.agent_kind).state
-            except TargetNotFound:
-                states[pane_id] = "gone"
+            states[pane_id] = now.get(pane_id, "gone")
             if states[pane_id] in ("idle", "gone", "dead"):
                 waiting.remove(pane_id)
         if not waiting or time.monotonic() >= deadline:

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from support import crontab, cron_daemon_started, run_script, users_crontab_replaced, wait_for
-from orc.checkins import done_dir, parse_record
-from orc.crontab_store import cron_daemon_running, split_table
+from orc.checkins import parse_record
+from orc.crontab_store import split_table
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +64,7 @@ def test_cron_delivers_a_checkin_within_5s_of_its_due_second(cron_daemon: None, 
     listed = crontab("-l").stdout
     assert listed.startswith(USERS_LINES) and f"# orc:{checkin_id} check-in due" in listed
 
-    wait_for(lambda: (done_dir_file := done_dir_path(state, checkin_id)).exists(), timeout=150,
+    wait_for(lambda: done_dir_path(state, checkin_id).exists(), timeout=150,
              interval=0.2, what=f"cron to deliver {checkin_id} (cron log: {state / 'cron.log'})")
     submitted = [e for e in agent.events() if e.get("event") == "submitted"]
     assert [e["text"] for e in submitted] == [f"[check-in {checkin_id} due {due.astimezone():%H:%M:%S}] {note}"]

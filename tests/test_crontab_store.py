@@ -7,7 +7,6 @@ and restores the crontab exactly as it was afterwards.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator

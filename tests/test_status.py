@@ -13,7 +13,7 @@ import pytest
 from support import SUITE, wait_for
 from orc.delivery import deliver
 from orc.project_config import parse_config
-from orc.settings import Settings, load_settings
+from orc.settings import load_settings
 from orc.status import collect, render_text
 from test_gitops import make_repo
 from test_team import fake_agent

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from support import FAKE_AGENT, SUITE, Agent, wait_for
+from support import FAKE_AGENT, SUITE, wait_for
 from test_gitops import make_repo, sh
 from tmux_utils import Tmux
 

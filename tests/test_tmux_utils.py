@@ -152,3 +152,12 @@ def test_snapshot_gives_each_pane_its_own_screen(tmux: Tmux, tmp_path: Path) -> 
     snaps = wait_for(all_drawn, what="every pane to print its word")
     for snap in snaps:  # type: ignore[attr-defined]
         assert f"own-{snap.pane.window_name[1:]}" in snap.lines
+
+
+def test_find_windows_by_exact_name_across_sessions(tmux: Tmux, tmp_path: Path) -> None:
+    tmux.new_session("alpha", "Backend-Dev", "sh", str(tmp_path))
+    tmux.new_window("alpha", "Backend-Dev-2", "sh", str(tmp_path))
+    tmux.new_session("beta", "Backend-Dev", "sh", str(tmp_path))
+    found = tmux.find_windows("Backend-Dev")
+    assert [(p.session, p.window_name) for p in found] == [("alpha", "Backend-Dev"), ("beta", "Backend-Dev")]
+    assert tmux.find_windows("Backend") == []

@@ -7,11 +7,10 @@ Run: PYTHONPATH=/tmp/probe/deps python3 -m pytest -m e2e tests/e2e/test_claude_h
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 

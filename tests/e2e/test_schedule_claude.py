@@ -12,7 +12,7 @@ import pytest
 
 from orc.checkins import parse_record
 from support import run_script, wait_for
-from test_cron_daemon import cron_daemon, minutes_until_second, real_crontab  # noqa: F401  (fixtures)
+from test_cron_daemon import cron_daemon, minutes_until_second, real_crontab  # noqa: F401,F811  (fixtures, found by name)
 from tmux_utils import Tmux
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support import FAKE_AGENT, SUITE, Agent, crontab, socket_path_of, wait_for  # noqa: E402
+from support import FAKE_AGENT, SUITE, Agent, crontab, machine_lock, socket_path_of, wait_for  # noqa: E402
 from libtmux import Server  # noqa: E402
 
 from orc.settings import Settings, load_settings  # noqa: E402
@@ -37,9 +37,11 @@ def users_crontab_untouched() -> Iterator[None]:
     if not shutil.which("crontab"):
         yield
         return
-    before = crontab("-l")
+    with machine_lock():
+        before = crontab("-l")
     yield
-    after = crontab("-l")
+    with machine_lock():
+        after = crontab("-l")
     assert (after.returncode, after.stdout) == (before.returncode, before.stdout), "the run changed your crontab"
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import tempfile
 import shutil
 import subprocess
 import sys
@@ -71,6 +73,41 @@ def run_script(script: str, *args: str, env: dict[str, str], input: str | None =
 # --- the real crontab and cron daemon (tests and bench/bench_schedule.py) ---------------------------
 
 
+_MACHINE_LOCK_PATH = Path(tempfile.gettempdir()) / f"orc-tests-{os.geteuid()}-real-crontab.lock"
+_machine_lock_depth = 0
+_machine_lock_file: object = None
+
+
+@contextmanager
+def machine_lock(timeout: float = 1800) -> Iterator[None]:
+    """Hold the one lock that every test run on this machine takes before it touches the
+    user's real crontab or the cron daemon, so that two runs at once (a developer's and a
+    benchmark, say) never see each other's lines. Reentrant within a process."""
+    global _machine_lock_depth, _machine_lock_file
+    if _machine_lock_depth == 0:
+        handle = open(_MACHINE_LOCK_PATH, "a")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.close()
+                    pytest.fail(f"another test run held {_MACHINE_LOCK_PATH} for {timeout:.0f}s")
+                time.sleep(0.2)
+        _machine_lock_file = handle
+    _machine_lock_depth += 1
+    try:
+        yield
+    finally:
+        _machine_lock_depth -= 1
+        if _machine_lock_depth == 0:
+            handle = _machine_lock_file
+            _machine_lock_file = None
+            handle.close()  # type: ignore[attr-defined]  (closing releases the flock)
+
+
 def crontab(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real ``crontab`` program (PITFALLS 18: its stderr is never the table)."""
     return subprocess.run(["crontab", *args], input=input, capture_output=True, text=True, timeout=30)
@@ -82,6 +119,11 @@ def users_crontab_replaced(lines: str | None) -> Iterator[None]:
     then restored exactly, or removed again if there was none; the restore is checked."""
     if not shutil.which("crontab"):
         pytest.skip("the `crontab` program is not installed (Debian: apt-get install cron)")
+    with machine_lock():
+        yield from _replaced_while_locked(lines)
+
+
+def _replaced_while_locked(lines: str | None) -> Iterator[None]:
     saved = crontab("-l")
     had_one = saved.returncode == 0
     assert had_one or "no crontab" in saved.stderr.lower(), saved.stderr
@@ -109,6 +151,11 @@ def find_cron() -> str | None:
 def cron_daemon_started() -> Iterator[str | None]:
     """A running cron daemon: the machine's own, or one started here (as root) and stopped
     after. Yields None when it runs, else why none could be started."""
+    with machine_lock():
+        yield from _daemon_while_locked()
+
+
+def _daemon_while_locked() -> Iterator[str | None]:
     from orc.crontab_store import cron_daemon_running
 
     if cron_daemon_running():

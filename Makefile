@@ -28,13 +28,13 @@ claude:          ## install the pinned Claude Code CLI into .deps/npm (end-to-en
 demo: system deps ## a private tmux session with a stand-in agent that receives a scheduled check-in
 	$(PY) tools/demo.py
 
-test: system dev-deps claude ## the whole suite: unit tier and end-to-end tier (real Claude Code, real cron)
-	$(PYTEST) tests
+test: system claude ## the whole suite on every Python 3.9-3.13 found: everything on the oldest and newest, smoke between
+	$(PY) tools/matrix.py
 
-test-fast: system dev-deps ## the unit tier only (no real Claude Code, no cron daemon)
+test-fast: system dev-deps ## the unit tier only, on one Python: PY=python3 (no real Claude Code, no cron daemon)
 	$(PYTEST) -m "not e2e" tests
 
-e2e: system dev-deps claude ## the end-to-end tier only
+e2e: system dev-deps claude ## the end-to-end tier only, on one Python: PY=python3
 	$(PYTEST) -m e2e tests
 
 bench: system deps claude ## run the benchmarks whose figures are in the README
@@ -43,7 +43,7 @@ bench: system deps claude ## run the benchmarks whose figures are in the README
 lint:            ## shellcheck the launchers, mypy --strict the Python
 	bash tools/install_system_deps.sh shellcheck
 	shellcheck *.sh tools/*.sh tests/e2e/*.sh .ci/run
-	PYTHONPATH=$(DEPS)/python:$(DEPS)/dev $(PY) -m mypy --strict orc tmux_utils.py orchestrator_integration.py
+	PYTHONPATH=$(DEPS)/python:$(DEPS)/dev $(PY) -m mypy --strict orc tmux_utils.py orchestrator_integration.py tools/pythons.py tools/matrix.py
 
 clean:           ## remove installed dependencies (state/ is kept: it holds your notes)
 	rm -rf .deps bundle .pytest_cache .mypy_cache

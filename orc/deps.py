@@ -118,13 +118,21 @@ def _install_lock(target: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _fresh_folder(final: Path) -> Path:
+    """An empty folder beside ``final`` that replaces it once filled. Readable by all like any
+    folder of the suite (packages and wheels are no secret; mkdtemp would make it 0700)."""
+    fresh = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.new-"))
+    fresh.chmod(0o755)
+    return fresh
+
+
 def install(target: Path, requirements: Path, log: Path, *, bundle: Path | None = None,
             per_platform: bool = False) -> None:
     """(Re)build ``target`` from ``requirements``, from ``bundle`` only when given.
 
     pip fills a fresh folder beside the target, which replaces the old set only once it is
     complete, so a failed install leaves the previous set (if any) as it was."""
-    fresh = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.new-"))
+    fresh = _fresh_folder(target)
     try:
         source = ["--no-index", "--find-links", str(bundle)] if bundle is not None else []
         _run_pip(["install", "--no-input", "--target", str(fresh), *source, "-r", str(requirements)], log,
@@ -220,7 +228,7 @@ def make_bundle(bundle: Path = BUNDLE_DIR, requirements: Path = SUITE_DIR / "req
     what was there); return their file names. Every runtime package is pinned in
     requirements.txt, dependencies of dependencies too, so ``--no-deps`` fetches exactly them."""
     bundle.parent.mkdir(parents=True, exist_ok=True)
-    fresh = Path(tempfile.mkdtemp(dir=bundle.parent, prefix=".wheels.new-"))
+    fresh = _fresh_folder(bundle)
     log = install_log()
     try:
         for tested in TESTED_PYTHONS:

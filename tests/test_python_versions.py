@@ -153,6 +153,7 @@ def test_a_copy_built_with_3_13_then_run_with_3_9_builds_its_own_set_and_schedul
 # --- the quiet first run ----------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_the_first_run_says_one_line_and_pip_talks_only_to_the_log(tmp_path: Path) -> None:
     copy = fresh_copy(tmp_path)
     env = person_env(tmp_path, sys.executable)
@@ -171,6 +172,7 @@ def test_the_first_run_says_one_line_and_pip_talks_only_to_the_log(tmp_path: Pat
     assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
 
 
+@pytest.mark.smoke
 def test_a_failed_install_is_one_error_line_naming_the_log_and_installs_nothing(tmp_path: Path) -> None:
     """Offline, no bundle: exit 1, and the line says where pip's own words are. The state
     folder comes from `.env` here (python-dotenv, which reads it normally, is not there yet)."""
@@ -195,6 +197,7 @@ def test_a_failed_install_is_one_error_line_naming_the_log_and_installs_nothing(
 # --- offline copies ---------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_make_bundle_then_a_copy_without_any_package_index_starts_from_the_bundle(tmp_path: Path) -> None:
     made = fresh_copy(tmp_path, "with bundle")
     bundled = subprocess.run(["make", "-C", str(made), "bundle", f"PY={sys.executable}"], capture_output=True,
@@ -236,6 +239,7 @@ def _logging_tmux(folder: Path) -> tuple[Path, Path]:
     return wrapper, log
 
 
+@pytest.mark.smoke
 def test_sessions_and_windows_are_made_by_the_configured_tmux(server: Server, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """With the configured tmux also first on PATH, both libtmux releases (0.46 for Python
@@ -250,6 +254,7 @@ def test_sessions_and_windows_are_made_by_the_configured_tmux(server: Server, tm
     assert "new-session" in calls and "new-window" in calls
 
 
+@pytest.mark.smoke
 def test_a_tmux_libtmux_cannot_run_is_never_swapped_for_another(server: Server, tmp_path: Path) -> None:
     """A tmux that is not the first on PATH: libtmux 0.62 runs it; libtmux 0.46 can only run
     the one on PATH, so the suite refuses rather than drive a different tmux."""

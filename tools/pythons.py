@@ -24,7 +24,9 @@ SUITE = Path(__file__).resolve().parent.parent
 if str(SUITE) not in sys.path:
     sys.path.insert(0, str(SUITE))
 
-from orc import TESTED_PYTHONS as SUPPORTED  # noqa: E402  (the one list of supported versions)
+from orc import TESTED_PYTHONS  # noqa: E402  (the one list of supported versions)
+
+SUPPORTED = TESTED_PYTHONS
 
 _ASK = "import sys; print('%d.%d' % sys.version_info[:2])"
 

@@ -147,15 +147,16 @@ def install(target: Path, requirements: Path, log: Path, *, bundle: Path | None 
             shutil.rmtree(fresh, ignore_errors=True)
 
 
-def _ensure(target: Path, requirements: Path, what: str, *, per_platform: bool = False) -> None:
+def _ensure(target: Path, requirements: Path, what: str, *, bundled: bool = False, per_platform: bool = False) -> None:
     """Build ``target`` unless it is current: one line on stderr while pip runs, its output
-    in the log, and on failure one error line naming the log (exit 1)."""
+    in the log, and on failure one error line naming the log (exit 1). ``bundled`` sets
+    come from the folder's bundle alone when it has one."""
     if is_current(target, requirements, per_platform=per_platform):
         return
     with _install_lock(target):
         if is_current(target, requirements, per_platform=per_platform):
             return  # another command built it while we waited
-        bundle = BUNDLE_DIR if bundle_wheels() else None
+        bundle = BUNDLE_DIR if bundled and bundle_wheels() else None
         log = install_log()
         version = "{}.{}".format(*sys.version_info[:2])
         source = f"from {BUNDLE_DIR.relative_to(SUITE_DIR)}" if bundle else "from the package index"
@@ -164,7 +165,7 @@ def _ensure(target: Path, requirements: Path, what: str, *, per_platform: bool =
         try:
             install(target, requirements, log, bundle=bundle, per_platform=per_platform)
         except (OSError, InstallFailed) as exc:
-            fix = ("the bundle lacks a wheel: run `make bundle` again on a machine with network access"
+            fix = ("was the bundle made before requirements.txt changed? run `make bundle` again where there is network"
                    if bundle else "it needs network access to a package index, or a bundle made by `make bundle`")
             raise SystemExit(f"{PROG}: error: could not install {what} for Python {version} ({exc}); {fix}") from None
     # The folder did not exist when `orc` put it on sys.path: forget that it was missing.
@@ -179,11 +180,12 @@ def ensure_runtime() -> None:
     machine without ``.deps`` (or with a set for another Python) repairs itself on first use.
     Python versions below the floor never get here: importing ``orc`` refuses them.
     """
-    _ensure(DEPS_DIR, SUITE_DIR / "requirements.txt", "dependencies")
+    _ensure(DEPS_DIR, SUITE_DIR / "requirements.txt", "dependencies", bundled=True)
 
 
 def ensure_dev() -> None:
-    """The test tools (pytest, mypy) beside the runtime set, for this Python and platform."""
+    """The test tools (pytest, mypy) beside the runtime set, for this Python and platform
+    (always from the package index: the bundle carries the runtime wheels only)."""
     _ensure(DEV_DEPS_DIR, SUITE_DIR / "requirements-dev.txt", "test tools", per_platform=True)
 
 

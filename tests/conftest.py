@@ -3,11 +3,13 @@ state in a temp folder, and agents started in panes of that server."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,9 +23,22 @@ from libtmux import Server  # noqa: E402
 from orc.settings import Settings, load_settings  # noqa: E402
 from tmux_utils import Tmux  # noqa: E402
 
+def _the_python_under_test_is_python3() -> None:
+    """Every program the tests start (the launchers, `python3 orchestrator_integration.py`
+    typed as CLAUDE.md writes it, cron lines) runs the interpreter running the tests, not
+    whichever `python3` is first on PATH: `make test` runs the suite once per Python version
+    (docs/python-and-dependencies.md), and each run must test its own version."""
+    folder = Path(tempfile.mkdtemp(prefix="orc-tests-python-"))
+    (folder / "python3").symlink_to(sys.executable)
+    atexit.register(shutil.rmtree, folder, True)
+    os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.environ["ORC_PYTHON"] = sys.executable
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Load libtmux's plugin (the ``server`` fixture) also when pytest runs without the
     Makefile's PYTHONPATH, where its entry point is not visible at start-up."""
+    _the_python_under_test_is_python3()
     if not config.pluginmanager.has_plugin("libtmux"):
         import libtmux.pytest_plugin
 
@@ -86,6 +101,7 @@ def orc_env(server: Server, tmp_path: Path) -> dict[str, str]:
     """Environment for running the suite against this test's tmux server and state folder."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORC_") and k != "TMUX"}
     env.update(
+        ORC_PYTHON=sys.executable,
         ORC_TMUX_SOCKET=str(socket_path_of(server)),
         ORC_STATE_DIR=str(tmp_path / "state"),
         ORC_SUBMIT_TIMEOUT="2",

@@ -1,21 +1,26 @@
 # Tmux Orchestrator: `make help` lists the targets. Each recipe is one short command;
 # the scripts it calls install whatever is missing by themselves.
 PY ?= python3
-PYTEST = PYTHONPATH=.deps/python:.deps/dev $(PY) -m pytest
+# One dependency set per Python minor version (docs/python-and-dependencies.md).
+DEPS = .deps/$(shell $(PY) -c 'import sys; print("py%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PYTEST = PYTHONPATH=$(DEPS)/python:$(DEPS)/dev $(PY) -m pytest
 
-.PHONY: help deps system dev-deps claude demo test test-fast e2e bench lint clean
+.PHONY: help deps system dev-deps bundle claude demo test test-fast e2e bench lint clean
 
 help:            ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' Makefile | sed 's/:.*## /\t/' | expand -t 14
 
-deps:            ## install the pinned Python dependencies into .deps/python
+deps:            ## install the pinned Python dependencies into .deps/py<X.Y>/python
 	$(PY) orc deps
 
 system:          ## install tmux and cron if missing (apt-get or brew)
 	bash tools/install_system_deps.sh tmux cron
 
-dev-deps: deps   ## install the test tools into .deps/dev
+dev-deps: deps   ## install the test tools into .deps/py<X.Y>/dev
 	$(PY) orc deps --dev
+
+bundle:          ## put the wheels for Python 3.9 to 3.13 into bundle/wheels, for copies on machines without network
+	$(PY) orc deps --bundle
 
 claude:          ## install the pinned Claude Code CLI into .deps/npm (end-to-end tier)
 	bash tests/e2e/install_claude.sh >/dev/null
@@ -23,13 +28,13 @@ claude:          ## install the pinned Claude Code CLI into .deps/npm (end-to-en
 demo: system deps ## a private tmux session with a stand-in agent that receives a scheduled check-in
 	$(PY) tools/demo.py
 
-test: system dev-deps claude ## the whole suite: unit tier and end-to-end tier (real Claude Code, real cron)
-	$(PYTEST) tests
+test: system claude ## the whole suite on every Python 3.9-3.13 found: everything on the oldest and newest, smoke between
+	$(PY) tools/matrix.py
 
-test-fast: system dev-deps ## the unit tier only (no real Claude Code, no cron daemon)
+test-fast: system dev-deps ## the unit tier only, on one Python: PY=python3 (no real Claude Code, no cron daemon)
 	$(PYTEST) -m "not e2e" tests
 
-e2e: system dev-deps claude ## the end-to-end tier only
+e2e: system dev-deps claude ## the end-to-end tier only, on one Python: PY=python3
 	$(PYTEST) -m e2e tests
 
 bench: system deps claude ## run the benchmarks whose figures are in the README
@@ -38,7 +43,7 @@ bench: system deps claude ## run the benchmarks whose figures are in the README
 lint:            ## shellcheck the launchers, mypy --strict the Python
 	bash tools/install_system_deps.sh shellcheck
 	shellcheck *.sh tools/*.sh tests/e2e/*.sh .ci/run
-	PYTHONPATH=.deps/python:.deps/dev $(PY) -m mypy --strict orc tmux_utils.py orchestrator_integration.py
+	PYTHONPATH=$(DEPS)/python:$(DEPS)/dev $(PY) -m mypy --strict orc tmux_utils.py orchestrator_integration.py tools/pythons.py tools/matrix.py
 
 clean:           ## remove installed dependencies (state/ is kept: it holds your notes)
-	rm -rf .deps .pytest_cache .mypy_cache
+	rm -rf .deps bundle .pytest_cache .mypy_cache

@@ -15,9 +15,12 @@ Run as a script it prints a snapshot of every pane on the server:
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -320,11 +323,28 @@ class Tmux:
         self.run("send-keys", "-t", pane_id, "-X", "cancel")
 
     def _libtmux(self) -> libtmux.Server:
+        """A libtmux server object that runs this tmux binary on this socket.
+
+        The one place that knows the libtmux releases apart (docs/python-and-dependencies.md):
+        0.62 (Python 3.10+) takes ``tmux_bin``; 0.46 (the newest for Python 3.9) has no such
+        parameter, swallows it unnoticed, and runs the first ``tmux`` on PATH. Rather than let
+        it drive another tmux than the one configured, that case is an error naming the fix.
+        """
         # Imported here, not at the top: `python3 tmux_utils.py` in a copied suite builds
         # its dependency folder in main() before anything needs libtmux.
         import libtmux
 
-        return libtmux.Server(socket_path=self.socket, tmux_bin=self.binary)
+        if "tmux_bin" in inspect.signature(libtmux.Server).parameters:
+            return libtmux.Server(socket_path=self.socket, tmux_bin=self.binary)
+        on_path = shutil.which("tmux")
+        configured = shutil.which(self.binary)
+        if on_path is None or configured is None or not os.path.samefile(on_path, configured):
+            raise TmuxError(
+                [self.binary, "new-session"],
+                f"libtmux {libtmux.__version__} (the release for Python {sys.version_info[0]}.{sys.version_info[1]}) "
+                f"can only run the tmux first on PATH ({on_path or 'none'}), not {self.binary}; put its folder "
+                "first on PATH or run the suite with Python 3.10+ (ORC_PYTHON)", 1)
+        return libtmux.Server(socket_path=self.socket)
 
     def new_session(self, name: str, window_name: str, command: str, cwd: str, width: int = 200, height: int = 50) -> Pane:
         """Start a detached session whose first window runs ``command``; return its pane."""

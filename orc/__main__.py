@@ -5,8 +5,8 @@ working directory without exporting PYTHONPATH, which would leak into the agents
 and tmux servers the suite starts.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: this file must compile on old interpreters too,
+# so that importing `orc` below can tell a person which Python versions work.
 import importlib
 import sys
 from pathlib import Path

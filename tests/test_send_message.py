@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -246,7 +247,7 @@ def test_runs_from_a_symlink_a_path_with_spaces_and_a_bare_environment(orc_env: 
     bare = {
         "PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "LOGNAME": "cron", "SHELL": "/bin/sh",
         "ORC_TMUX_SOCKET": orc_env["ORC_TMUX_SOCKET"], "ORC_STATE_DIR": orc_env["ORC_STATE_DIR"],
-        "ORC_PYTHON": shutil.which("python3") or "python3",
+        "ORC_PYTHON": sys.executable,
         "ORC_TMUX_BIN": shutil.which("tmux") or "tmux",
     }
     done = subprocess.run([str(bin_dir / "send_message"), "team:0", "from cron"], env=bare, cwd="/",

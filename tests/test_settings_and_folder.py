@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import orc
 from support import SUITE
 from orc.settings import SettingsError, default_socket, load_settings
 
@@ -61,6 +62,6 @@ def test_a_copied_suite_without_its_dependency_folder_rebuilds_it(tmp_path: Path
                           timeout=600)
     assert done.returncode == 0, done.stderr
     assert "installing dependencies" in done.stderr and done.stdout.startswith("usage: send_message.sh")
-    assert (copy / ".deps" / "python" / "libtmux").is_dir()
+    assert (copy / ".deps" / orc.PYTHON_TAG / "python" / "libtmux").is_dir()
     again = subprocess.run([str(copy / "send_message.sh"), "--help"], env=env, capture_output=True, text=True)
     assert again.returncode == 0 and again.stderr == ""  # built once, then used as it is

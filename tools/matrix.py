@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""`make test`: the test suite on every supported Python this machine has.
+
+The plan (docs/python-and-dependencies.md has the reasons and the measured times):
+
+- the oldest and the newest version found run everything: the fast tier and the
+  end-to-end tier (the real Claude Code CLI, a real cron daemon);
+- each version between them runs the smoke subset (``-m smoke``): the paths where an
+  interpreter or a dependency release could differ, in a fraction of the time.
+
+The interpreter running this script (make's ``$(PY)``) stands for its own version. Under CI
+(``CI`` set, as CI runs ``.ci/run``), Python 3.9 and the newest supported one must be found,
+else one error line and exit 1: a run on one interpreter must not pass for one on all.
+Each interpreter gets its own dependency set first (``orc deps --dev``). The last line adds
+up the runs: ``total: N passed, N failed``. Exit 0 only when every run passed.
+
+Usage: python3 tools/matrix.py [--plan]       (--plan: print what would run, run nothing)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SUITE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(SUITE / "tools"))
+sys.path.insert(0, str(SUITE))
+
+from pythons import SUPPORTED, find_pythons  # noqa: E402
+
+PROG = "make test"
+REQUIRED_UNDER_CI = (SUPPORTED[0], SUPPORTED[-1])
+
+
+@dataclass(frozen=True)
+class Run:
+    version: str
+    python: str
+    everything: bool  # the whole suite; else the smoke subset of the fast tier
+
+    @property
+    def what(self) -> str:
+        return "everything (fast and end-to-end tiers)" if self.everything else "smoke subset (-m smoke)"
+
+    def pytest_args(self) -> list[str]:
+        return ["tests"] if self.everything else ["-m", "smoke", "tests"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run: Run
+    returncode: int
+    seconds: float
+    counts: dict[str, int]
+
+
+def under_ci(environ: dict[str, str] | None = None) -> bool:
+    value = (os.environ if environ is None else environ).get("CI", "")
+    return value.lower() not in ("", "0", "false", "no")
+
+
+def plan(found: dict[str, str]) -> list[Run]:
+    """Oldest and newest run everything; the ones between run the smoke subset."""
+    versions = [v for v in SUPPORTED if v in found]
+    if not versions:
+        return []
+    ends = {versions[0], versions[-1]}
+    return [Run(v, found[v], v in ends) for v in versions]
+
+
+def _counts(summary: str) -> dict[str, int]:
+    """{"passed": 12, "failed": 1, ...} from pytest's closing line."""
+    return {word: int(number) for number, word in re.findall(r"(\d+) (passed|failed|errors?|skipped)", summary)}
+
+
+def execute(run: Run) -> Outcome:
+    tag = "py" + run.version
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    started = time.monotonic()
+    deps = subprocess.run([run.python, str(SUITE / "orc"), "deps", "--dev"], cwd=SUITE, env=env)
+    if deps.returncode != 0:
+        return Outcome(run, deps.returncode, time.monotonic() - started, {"errors": 1})
+    env["PYTHONPATH"] = os.pathsep.join(str(SUITE / ".deps" / tag / part) for part in ("python", "dev"))
+    process = subprocess.Popen([run.python, "-m", "pytest", *run.pytest_args()], cwd=SUITE, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    assert process.stdout is not None
+    last = ""
+    for line in process.stdout:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        if re.search(r"\d+ (passed|failed|errors?|skipped|deselected)", line):
+            last = line
+    returncode = process.wait()
+    if returncode == 5:  # pytest: no test was selected, which is a broken plan, not a pass
+        returncode = 1
+    return Outcome(run, returncode, time.monotonic() - started, _counts(last))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python3 tools/matrix.py",
+        description="Run the test suite on every supported Python found (what `make test` does).",
+        epilog="examples:\n  make test\n  python3 tools/matrix.py --plan\n  CI=true python3 tools/matrix.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--plan", action="store_true", help="print the interpreters found and what each runs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    own = "{}.{}".format(*sys.version_info[:2])
+    found = find_pythons([v for v in SUPPORTED if v != own])
+    if own in SUPPORTED:
+        found[own] = sys.executable
+    missing = [v for v in REQUIRED_UNDER_CI if v not in found]
+    if under_ci() and missing:
+        looked = ", ".join(f"python{v}" for v in missing)
+        print(f"{PROG}: error: CI must test Python {' and '.join(REQUIRED_UNDER_CI)}, but Python {' and '.join(missing)} "
+              f"{'was' if len(missing) == 1 else 'were'} not found (looked for {looked} on PATH and in pyenv's "
+              "versions folder); install it on the CI machine", file=sys.stderr)
+        return 1
+    runs = plan(found)
+    if not runs:
+        print(f"{PROG}: error: no Python {SUPPORTED[0]} to {SUPPORTED[-1]} found; install one", file=sys.stderr)
+        return 1
+    for run in runs:
+        print(f"{PROG}: Python {run.version} ({run.python}): {run.what}", flush=True)
+    not_found = [v for v in SUPPORTED if v not in found]
+    if not_found:
+        print(f"{PROG}: not found here, so not tested: Python {', '.join(not_found)}", flush=True)
+    if args.plan:
+        return 0
+
+    outcomes = []
+    for run in runs:
+        print(f"\n{PROG}: ==> Python {run.version} ({run.python}): {run.what}", flush=True)
+        outcomes.append(execute(run))
+    print(f"\n{PROG}: summary")
+    for outcome in outcomes:
+        shown = ", ".join(f"{n} {w}" for w, n in outcome.counts.items()) or "no count"
+        status = "ok" if outcome.returncode == 0 else f"FAILED (exit {outcome.returncode})"
+        print(f"  Python {outcome.run.version:<5} {outcome.run.what:<40} {outcome.seconds:6.0f} s  {shown}  {status}")
+    passed = sum(o.counts.get("passed", 0) for o in outcomes)
+    failed = sum(o.counts.get("failed", 0) + o.counts.get("error", 0) + o.counts.get("errors", 0) for o in outcomes)
+    failed += sum(1 for o in outcomes if o.returncode != 0 and not o.counts.get("failed") and not o.counts.get("error")
+                  and not o.counts.get("errors"))
+    print(f"total: {passed} passed, {failed} failed")
+    return 0 if all(o.returncode == 0 for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

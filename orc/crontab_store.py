@@ -159,6 +159,77 @@ def render_line(job_id: str, schedule: str, argv: Sequence[str], *, env: Mapping
     return job
 
 
+@dataclass(frozen=True)
+class JobCommand:
+    """A suite line's command taken apart: what :func:`render_line` was given."""
+
+    env: dict[str, str]
+    argv: list[str]
+    log: Path | None
+
+
+def parse_command(job: CronJob) -> JobCommand | None:
+    """The environment, argument list and log of a line the suite wrote; None for a command
+    of another shape (a person rewrote it by hand: then it is left as it is)."""
+    try:
+        # Cron turns \% back into % before sh sees the command (see cron_quote).
+        words = shlex.split(job.command.replace("\\%", "%"))
+    except ValueError:
+        return None
+    env: dict[str, str] = {}
+    while words and "=" in words[0] and _ENV_NAME.fullmatch(words[0].split("=", 1)[0]):
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    log: Path | None = None
+    if len(words) >= 2 and words[-1] == "2>&1" and words[-2].startswith(">>"):
+        log = Path(words[-2][2:])
+        words = words[:-2]
+    if not words or not os.path.isabs(words[0]):
+        return None
+    return JobCommand(env, words, log)
+
+
+def suite_folder_of(job: CronJob) -> Path | None:
+    """The suite folder a line runs (``<folder>/orc`` is its second word), if it says."""
+    parsed = parse_command(job)
+    if parsed is None or len(parsed.argv) < 2 or Path(parsed.argv[1]).name != "orc":
+        return None
+    return Path(parsed.argv[1]).parent
+
+
+def is_left_behind(job: CronJob) -> bool:
+    """Whether the line runs a suite folder, or uses a state folder, that no longer exists
+    (the folder was moved or deleted: cron would run it every time, failing, silently)."""
+    parsed = parse_command(job)
+    if parsed is None:
+        return False
+    folder = suite_folder_of(job)
+    state = parsed.env.get("ORC_STATE_DIR")
+    return (folder is not None and not (folder / "orc").exists()) or (state is not None and not Path(state).is_dir())
+
+
+def _moved(path: str, mapping: Sequence[tuple[str, str]]) -> str:
+    for old, new in mapping:
+        if path == old or path.startswith(old.rstrip("/") + "/"):
+            return new + path[len(old):]
+    return path
+
+
+def rewrite_paths(job: CronJob, mapping: Sequence[tuple[str, str]]) -> CronJob | None:
+    """``job`` with every path under an old folder moved under the new one (``mapping``:
+    (old, new) pairs, tried in order); same id, schedule and info. None when the command
+    is not one the suite wrote, or nothing in it changes."""
+    parsed = parse_command(job)
+    if parsed is None:
+        return None
+    env = {name: _moved(value, mapping) for name, value in parsed.env.items()}
+    argv = [_moved(word, mapping) for word in parsed.argv]
+    log = Path(_moved(str(parsed.log), mapping)) if parsed.log is not None else None
+    if (env, argv, log) == (parsed.env, parsed.argv, parsed.log):
+        return None
+    return render_line(job.job_id, job.schedule, argv, env=env, log=log, info=job.info)
+
+
 def split_table(text: str) -> tuple[list[str], dict[str, CronJob]]:
     """The table's lines and the suite's jobs among them, by id."""
     lines = text.splitlines()

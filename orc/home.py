@@ -251,7 +251,7 @@ def adopt(settings: Settings) -> list[str]:
     :class:`AdoptRefused`) while the original still exists on this host with pending
     check-ins: both would deliver them."""
     from orc.checkins import checkins_dir, log, parse_record, save_checkin, sync_crontab
-    from orc.crontab_store import CronJob, CrontabStore
+    from orc.crontab_store import CronJob, CrontabStore, is_left_behind, parse_command
     from orc.locks import named_lock
 
     folder = settings.state_dir / FOREIGN_DIR
@@ -267,11 +267,20 @@ def adopt(settings: Settings) -> list[str]:
             raise AdoptRefused(f"the original {origin.folder} still exists and has pending check-ins, so both folders "
                                f"would deliver them; cancel them there (`{origin.folder}/schedule_with_note.sh "
                                f"--cancel all`) or delete that folder, then run --adopt again")
+        if origin is not None and (origin.host, origin.user) == (here.host, here.user):
+            # What the original finished (delivered, cancelled) since the copy stays finished.
+            records = [p for p in records if not (origin.state / "checkins" / "done" / p.name).exists()]
         ids = [p.stem for p in records]
+        if not ids:
+            continue
 
         def drop_originals(jobs: dict[str, CronJob]) -> None:
-            for checkin_id in ids:
-                jobs.pop(checkin_id, None)
+            for job_id, job in list(jobs.items()):
+                parsed = parse_command(job)
+                of_origin = (origin is not None and parsed is not None
+                             and parsed.env.get("ORC_STATE_DIR") == str(origin.state))
+                if (job_id in ids and (of_origin or is_left_behind(job))) or (of_origin and is_left_behind(job)):
+                    del jobs[job_id]  # the original's lines for them, and its folder's lines if it is gone
 
         CrontabStore.from_settings(settings).edit(drop_originals)
         private_dir(checkins_dir(settings))

@@ -18,7 +18,7 @@ dev-deps: deps   ## install the test tools into .deps/dev
 	$(PY) orc deps --dev
 
 claude:          ## install the pinned Claude Code CLI into .deps/npm (end-to-end tier)
-	bash tests/e2e/install_claude.sh >/dev/null
+	@bash tests/e2e/install_claude.sh >/dev/null || { echo "make: the Claude Code CLI could not be installed (npm's error above), so the end-to-end tier cannot run; the fast tier runs alone with: make test-fast" >&2; exit 1; }
 
 demo: system deps ## a private tmux session with a stand-in agent that receives a scheduled check-in
 	$(PY) tools/demo.py

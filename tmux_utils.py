@@ -409,6 +409,17 @@ def _split_marked(out: str, token: str) -> dict[str, str]:
 # --- command line ------------------------------------------------------------------
 
 
+def _positive_count(text: str) -> int:
+    """argparse type for a count: a whole number of at least 1 (else bad usage, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a count; give 1 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tmux_utils.py",
@@ -421,7 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.add_argument("--lines", type=int, default=10, metavar="N", help="last N screen lines per pane (default 10)")
+    parser.add_argument("--lines", type=_positive_count, default=10, metavar="N",
+                        help="last N screen lines per pane, at least 1 (default 10)")
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
     return parser
 

@@ -493,13 +493,12 @@ def validate_minutes(value: float | str, what: str = "minutes", minimum: float =
 
 
 def validate_note(note: str, settings: Settings) -> str:
+    """The note as it will be kept. A note over ORC_MAX_MESSAGE_BYTES is kept whole: when it
+    is delivered, the same code as send_message.sh's (:func:`orc.delivery.fit_to_size`)
+    saves it to a file and types a pointer to it (docs/delivery.md)."""
     cleaned = clean_text(note)
     if not cleaned.strip():
         raise BadCheckIn("the note is empty; say what the check-in is for")
-    size = len(cleaned.encode("utf-8"))
-    if size > settings.max_message_bytes:
-        raise BadCheckIn(f"the note is {size} bytes, over the {settings.max_message_bytes}-byte cap "
-                         f"(ORC_MAX_MESSAGE_BYTES); put the details in a file and name the file in the note")
     return cleaned
 
 

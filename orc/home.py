@@ -8,7 +8,8 @@ home changed is the crontab read.
 
 * Same home: nothing to do.
 * A **copy** (the recorded state folder still exists, or the home is another host's or
-  another user's): the pending check-ins belong to the original, which delivers them. The
+  another user's, unless the paths are the same and this crontab holds lines of this state
+  folder: then only the machine's name changed): the pending check-ins belong to the original, which delivers them. The
   copy sets the records aside under ``state/foreign/<when>-<host>-<hash>/`` (moved, never
   deleted), starts with an empty schedule, says so once on stderr, and records its own
   home. ``schedule_with_note.sh --adopt`` takes them over deliberately.
@@ -139,7 +140,7 @@ def check_home(settings: Settings) -> HomeChange | None:
                 record_home(settings)
                 return None
         change: HomeChange | None
-        if is_copy(recorded, here):
+        if is_copy(recorded, here) and not _same_installation_renamed(settings, recorded, here):
             change = _set_aside(settings, recorded, here)
         else:
             change = _moved_here(settings, recorded, here)
@@ -147,6 +148,21 @@ def check_home(settings: Settings) -> HomeChange | None:
     if change is not None:
         print(f"orc: {change.message}", file=sys.stderr)
     return change
+
+
+def _same_installation_renamed(settings: Settings, recorded: Home, here: Home) -> bool:
+    """Same folder and state paths, another host name or user name: a machine whose name
+    changed (a container restarted) rather than a copy, when this crontab holds lines of
+    this very state folder (a copy from another machine brings none)."""
+    if (recorded.folder, recorded.state) != (here.folder, here.state):
+        return False
+    from orc.crontab_store import CrontabStore, parse_command
+
+    for job in CrontabStore.from_settings(settings).jobs():
+        parsed = parse_command(job)
+        if parsed is not None and parsed.env.get("ORC_STATE_DIR") == str(here.state):
+            return True
+    return False
 
 
 def _pending_ids(state: Path) -> list[str]:

@@ -295,3 +295,21 @@ def test_copy_suite_helper_copies_what_git_tracks(tmp_path: Path) -> None:
     assert not (folder / "state").exists() and (folder / "schedule_with_note.sh").stat().st_mode & 0o111
     assert sys.executable  # the copy runs with the same interpreter as the tests
     assert Path(SUITE) != folder
+
+
+def test_a_machine_whose_name_changed_keeps_its_schedule(tmp_path: Path, env: dict[str, str],
+                                                         crontab_file: Path) -> None:
+    """A container restarted with a new host name: same paths, its lines in this crontab. Not
+    a copy: nothing is set aside. The same home.txt with no lines here is a copy from elsewhere."""
+    folder = copy_suite(tmp_path / "suite")
+    pending = scheduled_id(schedule(folder, env, "30", "still mine", "team:0"))
+    home = folder / "state" / "home.txt"
+    home.write_text(re.sub(r"(?m)^host: .*$", "host: the-old-name", home.read_text()))
+    listed = schedule(folder, env, "--list")
+    assert pending in listed.stdout and "copied" not in listed.stderr
+    assert "host: the-old-name" not in home.read_text()
+
+    home.write_text(re.sub(r"(?m)^host: .*$", "host: another-machine", home.read_text()))
+    crontab_file.write_text(USERS)  # brought from another machine: none of its lines are here
+    listed = schedule(folder, env, "--list")
+    assert pending not in listed.stdout and "copied from" in listed.stderr and "another-machine" in listed.stderr

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The one module that runs tmux (STYLE rule 2).
+"""The one module that runs tmux (docs/README.md, "One path to tmux").
 
 Every tmux command goes through :meth:`Tmux.run`: an argument list (never a shell
 string), the server selected explicitly by socket path, and a :class:`TmuxError`
@@ -66,7 +66,7 @@ class NoServerError(TmuxError):
 
 
 class TargetNotFound(LookupError):
-    """The target names no pane on this server (never silently another one: PITFALLS 11)."""
+    """The target names no pane on this server (never silently another one: docs/delivery.md, "Exact targets")."""
 
 
 class BadTarget(ValueError):
@@ -244,7 +244,7 @@ class Tmux:
         except TmuxError as exc:
             raise TargetNotFound(f"pane {pane_id} is gone ({exc.stderr})") from None
         found = _parse_pane_line(out.rstrip("\n"))
-        if found.pane_id != pane_id:  # display-message falls back to another pane (PITFALLS 11)
+        if found.pane_id != pane_id:  # display-message falls back to another pane (docs/delivery.md, "Exact targets")
             raise TargetNotFound(f"pane {pane_id} is gone")
         return found
 
@@ -287,7 +287,7 @@ class Tmux:
     # --- acting --------------------------------------------------------------------
 
     def paste(self, pane_id: str, text: str) -> None:
-        """Paste ``text`` into a pane byte-exact (PITFALLS 6).
+        """Paste ``text`` into a pane byte-exact (docs/delivery.md, "Typing text safely").
 
         The text travels on stdin into a uniquely named buffer (no argv limits, no
         key-name or ``;`` parsing), and is pasted with bracketed-paste markers when
@@ -377,7 +377,7 @@ class Tmux:
     def pane_pid(self, pane_id: str) -> int:
         """Process id of the program running in the pane (changes when it is respawned)."""
         out = self.run("display-message", "-p", "-t", pane_id, "#{pane_id} #{pane_pid}").split()
-        if len(out) != 2 or out[0] != pane_id:  # display-message falls back to another pane (PITFALLS 11)
+        if len(out) != 2 or out[0] != pane_id:  # display-message falls back to another pane (docs/delivery.md, "Exact targets")
             raise TargetNotFound(f"pane {pane_id} is gone")
         return int(out[1])
 

@@ -42,7 +42,9 @@ from orc.state import append_line, log_event, private_dir, write_private_text
 from tmux_utils import BadTarget, parse_target
 
 CHECKIN_ID = re.compile(r"ck-[0-9a-f]{8,16}")
-MAX_MINUTES = 30 * 24 * 60        # 30 days: a dated crontab line must never come round again (PITFALLS 19)
+# 30 days: a dated crontab line must never come round again (docs/scheduling.md,
+# "Cron has no one-shot jobs").
+MAX_MINUTES = 30 * 24 * 60
 MIN_EVERY_MINUTES = 5.0           # a recurring check-in more often than this is a busy loop, not a check-in
 LATE_AFTER = timedelta(seconds=60)  # beyond one cron minute the delay is worth telling the agent
 PENDING_STATES = ("pending", "deferred", "delivering")

@@ -1,8 +1,8 @@
 """What cron runs: ``orc fire <id>`` (one check-in, at its due second) and ``orc fire --sweep``
 (every overdue or retry-due check-in; also the crontab's repair).
 
-Cron starts these in a bare environment (PITFALLS 15): the line carries the state folder,
-the record carries the tmux binary and socket recorded at scheduling time. Whoever runs,
+Cron starts these in a bare environment (docs/scheduling.md, "Cron's bare environment"):
+the line carries the state folder, the record carries the tmux binary and socket recorded at scheduling time. Whoever runs,
 the check-in's own lock and its state in the record decide: a check-in is delivered once.
 A run that finds the state ``delivering`` knows the previous run died mid-delivery and
 looks for the check-in's id on the agent's screen before typing it again.

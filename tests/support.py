@@ -109,7 +109,7 @@ def machine_lock(timeout: float = 1800) -> Iterator[None]:
 
 
 def crontab(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real ``crontab`` program (PITFALLS 18: its stderr is never the table)."""
+    """Run the real ``crontab`` program (docs/scheduling.md, "No crontab yet": its stderr is never the table)."""
     return subprocess.run(["crontab", *args], input=input, capture_output=True, text=True, timeout=30)
 
 

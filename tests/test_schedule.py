@@ -75,7 +75,7 @@ def test_documented_usage_prints_what_the_original_did_and_writes_one_line(env: 
     text = table(env)
     assert checkin_ids(env) == [checkin_id]
     line = next(line for line in text.splitlines() if f"# orc:{checkin_id}" in line)
-    assert "Review" not in line and "auth" not in line  # never note text in cron (PITFALLS 12-13)
+    assert "Review" not in line and "auth" not in line  # never note text in cron (docs/scheduling.md, "No free text in a line")
     assert re.search(rf" # orc:{checkin_id} check-in due \d{{4}}-\d\d-\d\d {run_at.group(1)} for team:0$", line)
     assert f"fire {checkin_id} >>" in line
     for word in shlex.split(line.split(" # orc:")[0].replace("\\%", "%"))[5:]:

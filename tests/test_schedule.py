@@ -197,7 +197,6 @@ def test_list_and_cancel(env: dict[str, str]) -> None:
     ["5", "  \n\t ", "team:0"],
     ["5", NOTE, "no-colon"],
     ["5", NOTE, "a.b:0"],
-    ["5", "x" * 10001, "team:0"],
     ["--every", "1", "5", NOTE, "team:0"],
     ["--every", "zero", "5", NOTE, "team:0"],
     ["5"],

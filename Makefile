@@ -23,7 +23,7 @@ bundle:          ## put the wheels for Python 3.9 to 3.13 into bundle/wheels, fo
 	$(PY) orc deps --bundle
 
 claude:          ## install the pinned Claude Code CLI into .deps/npm (end-to-end tier)
-	bash tests/e2e/install_claude.sh >/dev/null
+	@bash tests/e2e/install_claude.sh >/dev/null || { echo "make: the Claude Code CLI could not be installed (npm's error above), so the end-to-end tier cannot run; the fast tier runs alone with: make test-fast" >&2; exit 1; }
 
 demo: system deps ## a private tmux session with a stand-in agent that receives a scheduled check-in
 	$(PY) tools/demo.py

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The one module that runs tmux (STYLE rule 2).
+"""The one module that runs tmux (docs/README.md, "One path to tmux").
 
 Every tmux command goes through :meth:`Tmux.run`: an argument list (never a shell
 string), the server selected explicitly by socket path, and a :class:`TmuxError`
@@ -69,7 +69,7 @@ class NoServerError(TmuxError):
 
 
 class TargetNotFound(LookupError):
-    """The target names no pane on this server (never silently another one: PITFALLS 11)."""
+    """The target names no pane on this server (never silently another one: docs/delivery.md, "Exact targets")."""
 
 
 class BadTarget(ValueError):
@@ -247,7 +247,7 @@ class Tmux:
         except TmuxError as exc:
             raise TargetNotFound(f"pane {pane_id} is gone ({exc.stderr})") from None
         found = _parse_pane_line(out.rstrip("\n"))
-        if found.pane_id != pane_id:  # display-message falls back to another pane (PITFALLS 11)
+        if found.pane_id != pane_id:  # display-message falls back to another pane (docs/delivery.md, "Exact targets")
             raise TargetNotFound(f"pane {pane_id} is gone")
         return found
 
@@ -290,7 +290,7 @@ class Tmux:
     # --- acting --------------------------------------------------------------------
 
     def paste(self, pane_id: str, text: str) -> None:
-        """Paste ``text`` into a pane byte-exact (PITFALLS 6).
+        """Paste ``text`` into a pane byte-exact (docs/delivery.md, "Typing text safely").
 
         The text travels on stdin into a uniquely named buffer (no argv limits, no
         key-name or ``;`` parsing), and is pasted with bracketed-paste markers when
@@ -397,7 +397,7 @@ class Tmux:
     def pane_pid(self, pane_id: str) -> int:
         """Process id of the program running in the pane (changes when it is respawned)."""
         out = self.run("display-message", "-p", "-t", pane_id, "#{pane_id} #{pane_pid}").split()
-        if len(out) != 2 or out[0] != pane_id:  # display-message falls back to another pane (PITFALLS 11)
+        if len(out) != 2 or out[0] != pane_id:  # display-message falls back to another pane (docs/delivery.md, "Exact targets")
             raise TargetNotFound(f"pane {pane_id} is gone")
         return int(out[1])
 
@@ -429,6 +429,17 @@ def _split_marked(out: str, token: str) -> dict[str, str]:
 # --- command line ------------------------------------------------------------------
 
 
+def _positive_count(text: str) -> int:
+    """argparse type for a count: a whole number of at least 1 (else bad usage, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a count; give 1 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tmux_utils.py",
@@ -441,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.add_argument("--lines", type=int, default=10, metavar="N", help="last N screen lines per pane (default 10)")
+    parser.add_argument("--lines", type=_positive_count, default=10, metavar="N",
+                        help="last N screen lines per pane, at least 1 (default 10)")
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
     return parser
 

@@ -35,14 +35,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from orc.crontab_store import BadCronJob, CronJob, CrontabStore, cron_quote, render_line
+from orc.crontab_store import BadCronJob, CronJob, CrontabStore, cron_quote, render_line, split_table
 from orc.delivery import clean_text
 from orc.settings import Settings
 from orc.state import append_line, log_event, private_dir, write_private_text
 from tmux_utils import BadTarget, parse_target
 
 CHECKIN_ID = re.compile(r"ck-[0-9a-f]{8,16}")
-MAX_MINUTES = 30 * 24 * 60        # 30 days: a dated crontab line must never come round again (PITFALLS 19)
+# 30 days: a dated crontab line must never come round again (docs/scheduling.md,
+# "Cron has no one-shot jobs").
+MAX_MINUTES = 30 * 24 * 60
 MIN_EVERY_MINUTES = 5.0           # a recurring check-in more often than this is a busy loop, not a check-in
 LATE_AFTER = timedelta(seconds=60)  # beyond one cron minute the delay is worth telling the agent
 PENDING_STATES = ("pending", "deferred", "delivering")
@@ -81,6 +83,9 @@ class CheckIn:
     next_try: datetime | None = None
     last_reason: str = ""
     finished_at: datetime | None = None
+    # The schedule of the crontab line the suite last wrote for it ("-": none yet, or a
+    # record from before this field). A line that no longer matches it was edited by a person.
+    cron_line: str = "-"
 
     @property
     def first_line(self) -> str:
@@ -151,6 +156,7 @@ def render_record(checkin: CheckIn) -> str:
         ("tmux_socket", str(checkin.tmux_socket)),
         ("tmux_bin", checkin.tmux_bin),
         ("python", checkin.python),
+        ("cron_line", checkin.cron_line),
     ]
     head = "".join(f"{key}: {value}\n" for key, value in fields)
     return f"# Tmux Orchestrator check-in; the note follows the blank line.\n{head}\n{checkin.note}\n"
@@ -182,6 +188,7 @@ def parse_record(text: str) -> CheckIn:
         next_try=_time(values.get("next_try", "-")),
         last_reason="" if values.get("last_reason", "-") == "-" else values["last_reason"],
         finished_at=_time(values.get("finished_at", "-")),
+        cron_line=values.get("cron_line", "-"),
     )
 
 
@@ -278,11 +285,12 @@ def start_waiter(settings: Settings, checkin: CheckIn) -> None:
         )
 
 
-def checkin_line(settings: Settings, checkin: CheckIn) -> CronJob:
-    """The crontab line that fires ``checkin`` in its wake minute (cron's local time)."""
+def checkin_line(settings: Settings, checkin: CheckIn, schedule: str | None = None) -> CronJob:
+    """The crontab line that fires ``checkin`` in its wake minute (cron's local time), or at
+    ``schedule`` (a line a person moved keeps the person's fields)."""
     wake = wake_minute(checkin)
     due = checkin.due.astimezone()
-    schedule = f"{wake.minute} {wake.hour} {wake.day} {wake.month} *"
+    schedule = schedule or f"{wake.minute} {wake.hour} {wake.day} {wake.month} *"
     info = f"check-in due {due:%Y-%m-%d %H:%M:%S}"
     if checkin.every_minutes:
         info += f" every {format_minutes(checkin.every_minutes)}m"
@@ -313,19 +321,41 @@ def _any_pending(settings: Settings) -> bool:
     return any(checkins_dir(settings).glob("ck-*.txt")) if checkins_dir(settings).is_dir() else False
 
 
+def _ours(settings: Settings, jobs: dict[str, CronJob]) -> dict[str, CronJob]:
+    return {job_id: job for job_id, job in jobs.items() if _is_ours(settings, job)}
+
+
+def all_lines_vanished(settings: Settings, jobs: dict[str, CronJob]) -> bool:
+    """Whether none of the lines this folder's schedule needs (its pending check-ins', its
+    sweep's) is in the table: a crontab replaced wholesale (by another tool, or restored
+    from an old copy) rather than a person deleting one check-in (docs/scheduling.md)."""
+    ours = _ours(settings, jobs)
+    needed = {c.id for c in pending_checkins(settings)} | set(sweep_ids(settings))
+    return not any(job_id in ours for job_id in needed)
+
+
 def sync_crontab(settings: Settings, *, add: CheckIn | None = None, remove: list[str] | None = None,
                  reconcile: bool = False) -> None:
     """One read-modify-write of the crontab that leaves the suite's check-in lines matching
     the records: ``add``'s line written, ``remove``'s lines gone, and the sweep and boot
-    lines there exactly while any check-in is pending. With ``reconcile`` (the sweep),
-    every pending record gets its line back and lines of this state folder whose record
-    is gone are removed (a user's ``crontab -e`` may have dropped or kept stale ones)."""
+    lines there exactly while any check-in is pending.
+
+    With ``reconcile`` (the sweep): this folder's lines whose record is gone are removed;
+    a line whose paths are not this folder's is put right (a moved folder). A missing line
+    is put back only for a record the suite has not yet written a line for, or when every
+    one of the suite's lines vanished at once (a crontab replaced wholesale): a single
+    line a person deleted is their decision, and :func:`honour_crontab_edits` cancels the
+    check-in instead (docs/scheduling.md, "The crontab is yours too")."""
     store = CrontabStore.from_settings(settings)
     python = add.python if add else sys.executable
+    reinstalled: list[str] = []
 
     def change(jobs: dict[str, CronJob]) -> None:
+        reinstalled.clear()
         for job_id in remove or []:
-            jobs.pop(job_id, None)
+            job = jobs.get(job_id)
+            if job is not None and _is_ours(settings, job):
+                del jobs[job_id]  # another folder's line with this id is that folder's business
         if add is not None:
             jobs[add.id] = checkin_line(settings, add)
         # Decided under the crontab lock: a schedule that raced us has written its record
@@ -333,14 +363,23 @@ def sync_crontab(settings: Settings, *, add: CheckIn | None = None, remove: list
         pending = pending_checkins(settings) if reconcile else []
         any_pending = add is not None or bool(pending) or _any_pending(settings)
         if reconcile:
+            ours = _ours(settings, jobs)
+            vanished = all_lines_vanished(settings, jobs)
             pending_ids = {c.id for c in pending}
-            for job_id, job in list(jobs.items()):
-                if CHECKIN_ID.fullmatch(job_id) and job_id not in pending_ids and _is_ours(settings, job):
+            for job_id in ours:
+                if CHECKIN_ID.fullmatch(job_id) and job_id not in pending_ids:
                     del jobs[job_id]
             for checkin in pending:
-                line = checkin_line(settings, checkin)
-                if jobs.get(checkin.id) != line:
-                    jobs[checkin.id] = line
+                have = jobs.get(checkin.id)
+                written = None if checkin.cron_line == "-" else checkin.cron_line
+                line = checkin_line(settings, checkin, schedule=written)
+                if have is None:
+                    if written is None or vanished:
+                        jobs[checkin.id] = line
+                        if written is not None:
+                            reinstalled.append(checkin.id)
+                elif have != line and (not _is_ours(settings, have) or have.schedule == line.schedule):
+                    jobs[checkin.id] = line  # same time, another folder's paths: put right
         for job in sweep_lines(settings, python):
             if any_pending:
                 if jobs.get(job.job_id) is None:
@@ -349,6 +388,96 @@ def sync_crontab(settings: Settings, *, add: CheckIn | None = None, remove: list
                 jobs.pop(job.job_id, None)
 
     store.edit(change)
+    for checkin_id in reinstalled:
+        log(settings, "reinstalled", checkin_id, reason="every line of this suite had vanished from the crontab at once")
+    if reinstalled:
+        print(f"orc: warning: every crontab line of this suite had vanished at once (a crontab replaced by another "
+              f"tool?); put back {len(reinstalled)} check-in line(s): {', '.join(reinstalled)}", file=sys.stderr)
+
+
+# --- a person's edits of the crontab -----------------------------------------------------------
+
+
+def due_of_schedule(schedule: str, near: datetime) -> datetime | None:
+    """The moment a one-minute line ``M H D Mon *`` names, in the year that puts it nearest
+    to ``near``; None for any other schedule (a range, a step, a weekday, @reboot)."""
+    fields = schedule.split()
+    if len(fields) != 5 or fields[4] != "*" or not all(f.isdigit() for f in fields[:4]):
+        return None
+    minute, hour, day, month = (int(f) for f in fields[:4])
+    candidates = []
+    for year in (near.year - 1, near.year, near.year + 1):
+        try:
+            candidates.append(datetime(year, month, day, hour, minute).astimezone())
+        except ValueError:
+            continue  # 30 February, 29 February outside a leap year
+    return min(candidates, key=lambda moment: abs(moment - near)) if candidates else None
+
+
+def crontab_edit(settings: Settings, checkin: CheckIn, jobs: dict[str, CronJob]) -> str | None:
+    """Apply a person's edit of ``checkin``'s line (``jobs``: the table now) to its record;
+    the caller holds the check-in's lock. Returns what happened: ``cancelled`` (the line was
+    deleted), ``moved`` (its time was changed), ``lost`` (every line of the suite vanished:
+    not a person's choice about this one), ``kept`` (a schedule that is not one minute), or
+    None when the line is as the suite wrote it."""
+    if checkin.cron_line == "-":
+        return None  # no line written yet (being scheduled now), or a record from before
+    ours = _ours(settings, jobs)
+    job = ours.get(checkin.id)
+    if job is None:
+        if all_lines_vanished(settings, jobs):
+            return "lost"
+        finish_checkin(settings, replace(checkin, state="cancelled", last_reason="its crontab line was deleted by hand"))
+        log(settings, "cancelled", checkin, by="a crontab edit", reason="its line was deleted",
+            note=done_dir(settings) / f"{checkin.id}.txt")
+        return "cancelled"
+    if job.schedule == checkin.cron_line:
+        return None
+    due = due_of_schedule(job.schedule, checkin.due)
+    if due is None:
+        save_checkin(settings, replace(checkin, cron_line=job.schedule))
+        log(settings, "edited", checkin, by="a crontab edit", schedule=job.schedule,
+            reason="not a single minute: cron runs it then, the due time stays")
+        return "kept"
+    moved = replace(checkin, due=due, cron_line=job.schedule, next_try=None,
+                    state="pending" if checkin.state == "deferred" else checkin.state)
+    save_checkin(settings, moved)
+    log(settings, "moved", checkin, by="a crontab edit", due=_show(due), was=_show(checkin.due))
+    return "moved"
+
+
+def honour_crontab_edits(settings: Settings) -> dict[str, str]:
+    """Compare every pending check-in with its crontab line and apply what a person changed
+    (:func:`crontab_edit`); return what changed, by id. A check-in locked right now (being
+    delivered, scheduled or rearmed) is left for the next run: its line may be mid-write."""
+    from filelock import Timeout
+
+    from orc.locks import named_lock
+
+    pending = [c for c in pending_checkins(settings) if c.cron_line != "-"]
+    if not pending:
+        return {}
+    store = CrontabStore.from_settings(settings)
+    _, jobs = split_table(store.read_text())
+    changed: dict[str, str] = {}
+    for checkin in pending:
+        job = jobs.get(checkin.id)
+        if job is not None and _is_ours(settings, job) and job.schedule == checkin.cron_line:
+            continue
+        try:
+            with named_lock(settings.state_dir, checkin.id, 0):
+                fresh = read_checkin(settings, checkin.id)
+                if fresh is None:
+                    continue
+                _, now_jobs = split_table(store.read_text())  # the table now, not before the lock
+                outcome = crontab_edit(settings, fresh, now_jobs)
+        except Timeout:
+            continue
+        if outcome:
+            changed[checkin.id] = outcome
+    if "lost" in changed.values():
+        sync_crontab(settings, reconcile=True)
+    return changed
 
 
 # --- scheduling --------------------------------------------------------------------------------
@@ -366,13 +495,12 @@ def validate_minutes(value: float | str, what: str = "minutes", minimum: float =
 
 
 def validate_note(note: str, settings: Settings) -> str:
+    """The note as it will be kept. A note over ORC_MAX_MESSAGE_BYTES is kept whole: when it
+    is delivered, the same code as send_message.sh's (:func:`orc.delivery.fit_to_size`)
+    saves it to a file and types a pointer to it (docs/delivery.md)."""
     cleaned = clean_text(note)
     if not cleaned.strip():
         raise BadCheckIn("the note is empty; say what the check-in is for")
-    size = len(cleaned.encode("utf-8"))
-    if size > settings.max_message_bytes:
-        raise BadCheckIn(f"the note is {size} bytes, over the {settings.max_message_bytes}-byte cap "
-                         f"(ORC_MAX_MESSAGE_BYTES); put the details in a file and name the file in the note")
     return cleaned
 
 
@@ -439,12 +567,21 @@ def schedule_checkin(settings: Settings, minutes: float, note: str, target: str,
     private_dir(checkins_dir(settings))
     if not cron_log(settings).exists():  # cron's `>>` would create it 0644 (umask 022)
         append_line(cron_log(settings), f"{_show(now)} cron output of check-ins starts here")
-    save_checkin(settings, checkin)
-    try:
-        sync_crontab(settings, add=checkin)
-    except BaseException:
-        record_path(settings, checkin.id).unlink(missing_ok=True)
-        raise
+    from orc.home import record_home
+    from orc.locks import named_lock
+
+    record_home(settings)
+    # Under the check-in's own lock, so that a sweep comparing records with the crontab never
+    # takes the moment between the record and its line for a line a person deleted.
+    with named_lock(settings.state_dir, checkin.id, settings.lock_timeout + 60):
+        save_checkin(settings, checkin)
+        try:
+            sync_crontab(settings, add=checkin)
+        except BaseException:
+            record_path(settings, checkin.id).unlink(missing_ok=True)
+            raise
+        checkin = replace(checkin, cron_line=checkin_line(settings, checkin).schedule)
+        save_checkin(settings, checkin)
     if checkin.due < wake_minute(checkin):
         start_waiter(settings, checkin)
     write_note_file(settings, checkin)

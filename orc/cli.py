@@ -1,4 +1,4 @@
-"""What every command line of the suite shares (STYLE rules 4-5)."""
+"""What every command line of the suite shares (docs/README.md, "Command lines")."""
 
 from __future__ import annotations
 

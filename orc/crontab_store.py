@@ -1,4 +1,5 @@
-"""The one path to cron (STYLE rule 3): the suite's own lines in the user's crontab.
+"""The one path to cron: the suite's own lines in the user's crontab (docs/README.md,
+"One path to cron, one to git").
 
 Each suite line is an ordinary crontab line whose command ends in a tag::
 
@@ -7,7 +8,7 @@ Each suite line is an ordinary crontab line whose command ends in a tag::
 ``# orc:<id>`` marks the line as the suite's; ``/bin/sh`` ignores everything after the
 ``#``, and a person reading ``crontab -l`` sees what the line is for. Lines without a tag
 (the user's own, comments, blank lines, ``MAILTO=``) are never parsed, changed or moved:
-they are written back byte for byte. Free text never goes into a line (PITFALLS 12-13):
+they are written back byte for byte. Free text never goes into a line (docs/scheduling.md, "No free text in a line"):
 ids, schedules and the info after the tag are validated, commands are built from an
 argument list of absolute paths with :func:`shlex.quote`, and ``%`` is escaped for cron.
 
@@ -26,9 +27,9 @@ API (stable; used by check-ins and by ``orchestrator_integration.py``)::
 backup), ``orc-sweep-…``; pattern :data:`JOB_ID`. ``schedule``: five cron fields or
 ``@reboot``/``@hourly``/``@daily``/...
 
-Every write happens under :func:`orc.locks.crontab_lock` (PITFALLS 17), replaces the
-whole table in one ``crontab <file>`` call, and is verified by reading the table back:
-if someone else (the user's ``crontab -e``) wrote in between, the change is applied
+Every write happens under :func:`orc.locks.crontab_lock` (docs/scheduling.md, "Races
+and the crontab lock"), replaces the whole table in one ``crontab <file>`` call, and is
+verified by reading the table back: if someone else (the user's ``crontab -e``) wrote in between, the change is applied
 again to what is there now, a bounded number of times. Errors are
 :class:`CrontabError` (``crontab`` missing: :class:`CrontabMissing`; bad id, schedule
 or argument: :class:`BadCronJob`, a ``ValueError``).
@@ -66,7 +67,7 @@ _INFO_OK = re.compile(r"[A-Za-z0-9 _.,:+=@/()-]*")
 _FIELD = re.compile(r"[0-9*/,-]+|[A-Za-z]{3}")
 _SPECIAL = {"@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
-# Vixie cron truncates commands at 1000 characters (PITFALLS 21); keep well below.
+# Vixie cron truncates commands at 1000 characters (docs/scheduling.md, "Cron's bare environment"); keep well below.
 MAX_LINE = 990
 WRITE_ATTEMPTS = 3
 # Seconds after the minute during which cron may be rereading its tables (see _write_text).
@@ -127,7 +128,7 @@ def validate_schedule(schedule: str) -> str:
 def cron_quote(word: str) -> str:
     if "\n" in word or "\r" in word or "\0" in word:
         raise BadCronJob(f"{word!r} contains a newline; it cannot go into a crontab line")
-    # cron turns an unescaped % into a newline (PITFALLS 12); \% reaches sh as %.
+    # cron turns an unescaped % into a newline (docs/scheduling.md, "No free text in a line"); \% reaches sh as %.
     return shlex.quote(word).replace("%", "\\%")
 
 
@@ -157,6 +158,77 @@ def render_line(job_id: str, schedule: str, argv: Sequence[str], *, env: Mapping
     job = parse_line(line)
     assert job is not None and job.job_id == job_id, line
     return job
+
+
+@dataclass(frozen=True)
+class JobCommand:
+    """A suite line's command taken apart: what :func:`render_line` was given."""
+
+    env: dict[str, str]
+    argv: list[str]
+    log: Path | None
+
+
+def parse_command(job: CronJob) -> JobCommand | None:
+    """The environment, argument list and log of a line the suite wrote; None for a command
+    of another shape (a person rewrote it by hand: then it is left as it is)."""
+    try:
+        # Cron turns \% back into % before sh sees the command (see cron_quote).
+        words = shlex.split(job.command.replace("\\%", "%"))
+    except ValueError:
+        return None
+    env: dict[str, str] = {}
+    while words and "=" in words[0] and _ENV_NAME.fullmatch(words[0].split("=", 1)[0]):
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    log: Path | None = None
+    if len(words) >= 2 and words[-1] == "2>&1" and words[-2].startswith(">>"):
+        log = Path(words[-2][2:])
+        words = words[:-2]
+    if not words or not os.path.isabs(words[0]):
+        return None
+    return JobCommand(env, words, log)
+
+
+def suite_folder_of(job: CronJob) -> Path | None:
+    """The suite folder a line runs (``<folder>/orc`` is its second word), if it says."""
+    parsed = parse_command(job)
+    if parsed is None or len(parsed.argv) < 2 or Path(parsed.argv[1]).name != "orc":
+        return None
+    return Path(parsed.argv[1]).parent
+
+
+def is_left_behind(job: CronJob) -> bool:
+    """Whether the line runs a suite folder, or uses a state folder, that no longer exists
+    (the folder was moved or deleted: cron would run it every time, failing, silently)."""
+    parsed = parse_command(job)
+    if parsed is None:
+        return False
+    folder = suite_folder_of(job)
+    state = parsed.env.get("ORC_STATE_DIR")
+    return (folder is not None and not (folder / "orc").exists()) or (state is not None and not Path(state).is_dir())
+
+
+def _moved(path: str, mapping: Sequence[tuple[str, str]]) -> str:
+    for old, new in mapping:
+        if path == old or path.startswith(old.rstrip("/") + "/"):
+            return new + path[len(old):]
+    return path
+
+
+def rewrite_paths(job: CronJob, mapping: Sequence[tuple[str, str]]) -> CronJob | None:
+    """``job`` with every path under an old folder moved under the new one (``mapping``:
+    (old, new) pairs, tried in order); same id, schedule and info. None when the command
+    is not one the suite wrote, or nothing in it changes."""
+    parsed = parse_command(job)
+    if parsed is None:
+        return None
+    env = {name: _moved(value, mapping) for name, value in parsed.env.items()}
+    argv = [_moved(word, mapping) for word in parsed.argv]
+    log = Path(_moved(str(parsed.log), mapping)) if parsed.log is not None else None
+    if (env, argv, log) == (parsed.env, parsed.argv, parsed.log):
+        return None
+    return render_line(job.job_id, job.schedule, argv, env=env, log=log, info=job.info)
 
 
 def split_table(text: str) -> tuple[list[str], dict[str, CronJob]]:
@@ -213,7 +285,7 @@ class CrontabStore:
         return found
 
     def read_text(self) -> str:
-        """The whole table as text; empty when the user has no crontab yet (PITFALLS 18)."""
+        """The whole table as text; empty when the user has no crontab yet (docs/scheduling.md, "No crontab yet")."""
         if self.crontab_file is not None:
             try:
                 return self.crontab_file.read_text(encoding="utf-8")
@@ -276,7 +348,7 @@ class CrontabStore:
                 if self.read_text() != before:
                     continue  # someone wrote while we computed: start again from their table
                 self._write_text(text)
-                # Verify (PITFALLS 17): the user's `crontab -e` ignores our lock.
+                # Verify (docs/scheduling.md, "Races and the crontab lock"): the user's `crontab -e` ignores our lock.
                 _, after_jobs = split_table(self.read_text())
                 if after_jobs == wanted:
                     return result

@@ -1,13 +1,15 @@
 """Verified delivery of text into an agent's pane: one submission, byte-exact, proven.
 
-The steps, each for a reason from PITFALLS.md:
-1. Clean the text of control characters (7) and move oversize text to a file (8).
-2. Resolve the target exactly (11) and take the pane's lock (9: no interleaving).
-3. Look at the pane and refuse where typing is unsafe (9): a dialog, a shell, a dead
+The steps; docs/delivery.md gives the reason for each (its section in brackets):
+1. Clean the text of control characters [Control characters] and move oversize text to a
+   file [Long text].
+2. Resolve the target exactly [Exact targets] and take the pane's lock (no interleaving).
+3. Look at the pane and refuse where typing is unsafe [When not to type]: a dialog, a shell, a dead
    pane, someone else's unsent text. Leave copy mode first.
-4. Paste through a named buffer with bracketed paste (1-4, 6), wait until the text
-   shows in the input box, let the TUI settle (5), then press the submit key alone.
-5. Prove it from the screen (10): the box emptied and the agent went busy, showed a
+4. Paste through a named buffer with bracketed paste [Typing text safely], wait until the
+   text shows in the input box, let the TUI settle [The paste race], then press the submit
+   key alone.
+5. Prove it from the screen [Proof]: the box emptied and the agent went busy, showed a
    dialog, or echoed the text. Otherwise press the submit key again, a bounded number
    of times, never typing the text twice.
 """
@@ -30,9 +32,10 @@ from orc.settings import Settings
 from orc.state import log_event, private_dir, write_private_text
 from tmux_utils import BadTarget, Pane, PaneSnapshot, TargetNotFound, Tmux, TmuxError
 
-# C0 controls except TAB and LF, DEL, and C1 controls (PITFALLS 7: ESC can end a bracketed paste).
+# C0 controls except TAB and LF, DEL, and C1 controls (docs/delivery.md, "Control characters": ESC can end a bracketed paste).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
-# First characters that change a prompt's meaning in Claude Code (PITFALLS 9).
+# First characters that change a prompt's meaning in Claude Code (docs/agent-tui.md,
+# "First characters with a meaning").
 SPECIAL_FIRST = {"!": "a shell command", "/": "a slash command", "#": "a memory note", "@": "a file mention"}
 POLL = 0.05
 
@@ -205,7 +208,7 @@ def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Se
     if typed.state != "typing":
         return refuse(f"the pasted text did not show in the input box (state now {typed.state}); "
                       "not submitted, and it may still arrive there unsent")
-    # The Ink paste race (PITFALLS 5): an Enter too close to the paste becomes part of it.
+    # The Ink paste race (docs/delivery.md, "The paste race"): an Enter too close to the paste becomes part of it.
     time.sleep(settings.paste_settle)
 
     def proven(s: PaneSnapshot) -> bool:

@@ -1,8 +1,8 @@
 """What cron runs: ``orc fire <id>`` (one check-in, at its due second) and ``orc fire --sweep``
 (every overdue or retry-due check-in; also the crontab's repair).
 
-Cron starts these in a bare environment (PITFALLS 15): the line carries the state folder,
-the record carries the tmux binary and socket recorded at scheduling time. Whoever runs,
+Cron starts these in a bare environment (docs/scheduling.md, "Cron's bare environment"):
+the line carries the state folder, the record carries the tmux binary and socket recorded at scheduling time. Whoever runs,
 the check-in's own lock and its state in the record decide: a check-in is delivered once.
 A run that finds the state ``delivering`` knows the previous run died mid-delivery and
 looks for the check-in's id on the agent's screen before typing it again.
@@ -18,12 +18,13 @@ from datetime import datetime, timedelta
 from filelock import Timeout
 
 from orc.checkins import (
-    CHECKIN_ID, LATE_AFTER, CheckIn, finish_checkin, format_minutes, log, now_local, pending_checkins,
-    read_checkin, save_checkin, sync_crontab,
+    CHECKIN_ID, LATE_AFTER, CheckIn, checkin_line, crontab_edit, finish_checkin, format_minutes, log, now_local, pending_checkins,
+    honour_crontab_edits, read_checkin, save_checkin, sync_crontab,
 )
 from orc.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, fail
-from orc.crontab_store import CrontabError
+from orc.crontab_store import CrontabError, CrontabStore, split_table
 from orc.delivery import clean_text, deliver, fit_to_size, squash
+from orc.home import check_home
 from orc.locks import named_lock
 from orc.settings import Settings, SettingsError, load_settings
 from tmux_utils import BadTarget, TargetNotFound, Tmux, TmuxError
@@ -94,6 +95,8 @@ def conclude(settings: Settings, checkin: CheckIn, state: str, now: datetime) ->
                         first_attempt=None, next_try=None)
         save_checkin(settings, again)
         sync_crontab(settings, add=again)
+        again = replace(again, cron_line=checkin_line(settings, again).schedule)
+        save_checkin(settings, again)
         log(settings, "rearmed", again, due=again.due.isoformat(timespec="seconds"))
     else:
         finish_checkin(settings, replace(checkin, state=state))
@@ -174,18 +177,33 @@ def fire_one(settings: Settings, checkin_id: str) -> str:
         time.sleep(wait)  # cron wakes at the minute; the due second is ours to keep
     # Another run (the sweep, an overlapping fire) may be delivering it: wait for it to
     # finish, then the record tells whether anything is left to do.
+    if not settings.state_dir.is_dir():
+        return "gone"  # the folder moved while we slept: its new place delivers it
     with named_lock(settings.state_dir, checkin_id, settings.lock_timeout + 60):
         checkin = read_checkin(settings, checkin_id)
         if checkin is None:
             return "gone"
+        # The line is a person's interface (docs/scheduling.md): deleted means cancelled,
+        # moved means later; checked just before typing, also by the sub-minute waiter.
+        _, jobs = split_table(CrontabStore.from_settings(settings).read_text())
+        edit = crontab_edit(settings, checkin, jobs)
+        if edit in ("cancelled", "moved", "kept"):
+            checkin = read_checkin(settings, checkin_id)
+            if checkin is None:
+                return edit
+        if edit == "lost":
+            log(settings, "lost", checkin, reason="every line of this suite had vanished from the crontab")
         if not ready(checkin, now_local()):
-            return "not-ready"
-        return attempt(settings, checkin, "schedule")
+            return "not-ready" if edit is None else edit
+        outcome = attempt(settings, checkin, "schedule")
+    if edit == "lost":
+        sync_crontab(settings, reconcile=True)
+    return outcome
 
 
 def sweep(settings: Settings) -> dict[str, str]:
     """Try every check-in that is overdue or due for a retry; then repair the crontab."""
-    outcomes: dict[str, str] = {}
+    outcomes: dict[str, str] = dict(honour_crontab_edits(settings))
     for checkin in pending_checkins(settings):
         if not ready(checkin, now_local()):
             continue
@@ -227,7 +245,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except SettingsError as exc:
         return fail(PROG, str(exc), EXIT_USAGE)
+    if not settings.state_dir.is_dir():
+        # The line outlived its folder (moved or deleted): create nothing where it was.
+        print(f"{PROG}: the state folder {settings.state_dir} no longer exists; nothing to do", flush=True)
+        return EXIT_OK
     try:
+        check_home(settings)
         if args.sweep:
             outcomes = sweep(settings)
         else:

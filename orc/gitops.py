@@ -1,10 +1,10 @@
-"""The one path to git (STYLE rule 3): every git command of the suite goes through :func:`git`.
+"""The one path to git (docs/README.md, "One path to cron, one to git"): every git command of the suite goes through :func:`git`.
 
 Each call is an argument list (no shell), with a timeout, stdin closed, and an
 environment that can never wait for a person: no terminal prompt, no editor, no
 pager, no optional locks (a status refresh would otherwise take ``index.lock`` from
 under the agent). Under cron there is no TTY; a hook or a GPG pinentry would hang
-(PITFALLS 23), so the backup uses plumbing commands with hooks and signing off.
+(docs/scheduling.md, "The backup line and git"), so the backup uses plumbing commands with hooks and signing off.
 
 The backup (:func:`backup`) never touches the agent's index, HEAD, branch or working
 tree: it stages the working tree into a *private* index (``GIT_INDEX_FILE``), writes
@@ -27,7 +27,7 @@ from pathlib import Path
 
 DEFAULT_TIMEOUT = 60.0
 BACKUP_REF_PREFIX = "refs/orc/backup/"
-# Never staged by a backup, at any depth (PITFALLS 23: `git add -A` stages .env).
+# Never staged by a backup, at any depth (docs/scheduling.md, "The backup line and git": `git add -A` stages .env).
 SECRET_GLOBS = (
     ".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "*.keystore", "*.jks", "id_rsa*", "id_dsa*",
     "id_ecdsa*", "id_ed25519*", ".netrc", ".npmrc", ".pypirc", "*.kdbx", "credentials", "credentials.json",

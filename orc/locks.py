@@ -1,4 +1,5 @@
-"""The suite's locks, all in ``<state>/locks`` (PITFALLS 22: flock, never deleted).
+"""The suite's locks, all in ``<state>/locks``: flock, never deleted (docs/scheduling.md,
+"Races and the crontab lock").
 
 One lock per pane serialises every sender to it (send_message and the check-in
 runner alike), so two messages never interleave their characters.
@@ -27,7 +28,8 @@ def pane_lock(state_dir: Path, socket: Path, pane_id: str, timeout: float) -> Fi
 
 
 def crontab_lock(state_dir: Path, timeout: float = 30.0) -> FileLock:
-    """Every read-modify-write of the crontab happens under this lock (PITFALLS 17)."""
+    """Every read-modify-write of the crontab happens under this lock (docs/scheduling.md,
+    "Races and the crontab lock")."""
     return _lock(state_dir, "crontab", timeout)
 
 

@@ -178,7 +178,7 @@ class _Checker:
 
 
 def cron_keeps(seconds: int) -> bool:
-    """Whether cron can fire every ``seconds`` exactly (PITFALLS 19: */45 fires at :00 and :45)."""
+    """Whether cron can fire every ``seconds`` exactly (docs/scheduling.md, "Cron has no one-shot jobs": */45 fires at :00 and :45)."""
     minutes = seconds // 60
     if minutes < 60:
         return 60 % minutes == 0

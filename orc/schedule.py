@@ -10,10 +10,14 @@ from pathlib import Path
 
 from orc.checkins import (
     MAX_MINUTES, MIN_EVERY_MINUTES, BadCheckIn, CheckIn, cancel_checkins, format_minutes,
-    pending_checkins, schedule_checkin,
+    honour_crontab_edits, pending_checkins, schedule_checkin, validate_target,
 )
 from orc.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, fail
-from orc.crontab_store import CrontabError, cron_daemon_running, how_to_start_cron
+from orc.crontab_store import (
+    CronJob, CrontabError, CrontabStore, cron_daemon_running, how_to_start_cron, is_left_behind, suite_folder_of,
+)
+from orc.home import AdoptRefused, adopt, check_home
+from orc.state import log_event
 from orc.settings import Settings, SettingsError, load_settings
 from tmux_utils import BadTarget, TargetNotFound, Tmux, TmuxError, parse_target
 
@@ -23,8 +27,8 @@ PROG = "schedule_with_note.sh"
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog=PROG,
-        usage=f"{PROG} [--every MINUTES] <minutes> \"<note>\" [target]\n"
-              f"       {PROG} --list | --cancel <id>|all",
+        usage=f"{PROG} [--every MINUTES] [--strict] <minutes> \"<note>\" [target]\n"
+              f"       {PROG} --list | --cancel <id>|all | --cleanup | --adopt",
         description=(
             "Schedule a check-in: in <minutes> (fractions allowed: 0.5) the note is typed into the "
             "target's agent and submitted, prefixed with the check-in's id, through the same verified "
@@ -40,14 +44,24 @@ def build_parser() -> argparse.ArgumentParser:
             f"  {PROG} --every 60 15 \"Hourly status: read the PM's notes\" pm:0\n"
             f"  {PROG} --list\n"
             f"  {PROG} --cancel ck-1a2b3c4d\n"
+            f"  {PROG} --cleanup      # remove crontab lines of suite folders that no longer exist\n"
             f"notes and logs: state/checkins/, state/next_check_note.txt, state/checkins.log\n"
+            f"copied, moved or edited by hand: docs/copy-and-move.md and docs/scheduling.md\n"
             f"minutes: more than 0, at most {MAX_MINUTES} (30 days); --every: at least "
             f"{MIN_EVERY_MINUTES:g}"
         ),
     )
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--list", action="store_true", help="show the pending check-ins")
-    action.add_argument("--cancel", metavar="ID|all", help="cancel a pending check-in, or all of them")
+    action.add_argument("--cancel", metavar="ID|all", help="cancel a pending check-in, or all of them "
+                        "(all also removes crontab lines of suite folders that no longer exist)")
+    action.add_argument("--cleanup", action="store_true",
+                        help="remove crontab lines of suite folders that no longer exist (moved or deleted)")
+    action.add_argument("--adopt", action="store_true",
+                        help="take over the check-ins set aside when this folder was found to be a copy "
+                        "(only when the original will never run again)")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse (exit 1, nothing scheduled) a target that is a bare shell or does not exist")
     parser.add_argument("--every", metavar="MINUTES", help="repeat the check-in every MINUTES after the first")
     parser.add_argument("--debug", action="store_true", help="show a traceback on unexpected errors")
     parser.add_argument("minutes", nargs="?", help="minutes from now (fractions allowed)")
@@ -73,19 +87,71 @@ def default_target(settings: Settings, environ: dict[str, str] | os._Environ[str
     return settings.default_target, f"not inside tmux: using ORC_DEFAULT_TARGET={settings.default_target}"
 
 
-def target_warning(settings: Settings, target: str) -> str | None:
+def target_problem(settings: Settings, target: str) -> str | None:
+    """Why the check-in could not be typed into ``target`` as things are now: the pane does
+    not exist, or it runs a bare shell (the note would run as a command, so it is refused).
+    The agent's state comes from tmux_utils (:meth:`Tmux.look`), the one reading of it."""
     tmux = Tmux(settings.tmux_socket, settings.tmux_bin)
+    how = "name the agent's pane instead (`python3 tmux_utils.py` lists panes and their state)"
+    retry = (f"at the due time it is retried every {settings.checkin_retry_seconds}s for "
+             f"{settings.checkin_give_up_minutes} minutes, then marked failed")
     try:
-        tmux.resolve(target)
+        pane = tmux.resolve(target)
+        state = tmux.look(pane.pane_id, settings.agent_kind).state
     except TargetNotFound as exc:
-        return f"{exc}; scheduled anyway (it is retried if still missing when due)"
+        return f"{exc}: {retry} unless an agent appears there; {how}"
     except TmuxError as exc:
-        return f"cannot check the target now ({exc}); scheduled anyway"
+        return f"cannot check the target now ({exc})"
+    if state == "shell":
+        return (f"{target} ({pane.pane_id}) is a shell, not an agent: the note would run as a command, so it is not "
+                f"typed there; {retry}; {how}")
     return None
 
 
+def report_edits(settings: Settings) -> None:
+    """Apply a person's crontab edits to the records, and say what changed (stderr)."""
+    words = {"cancelled": "cancelled by a crontab edit (its line was deleted)",
+             "moved": "moved to the time its crontab line now says", "kept": "its line's schedule was edited"}
+    for checkin_id, what in honour_crontab_edits(settings).items():
+        if what in words:
+            print(f"{PROG}: {checkin_id} {words[what]}", file=sys.stderr)
+
+
+def left_behind(settings: Settings) -> list[CronJob]:
+    return [job for job in CrontabStore.from_settings(settings).jobs() if is_left_behind(job)]
+
+
+def remove_left_behind(settings: Settings) -> list[CronJob]:
+    """Remove the suite lines whose folder no longer exists; return them."""
+    gone: list[CronJob] = []
+
+    def change(jobs: dict[str, CronJob]) -> None:
+        gone.clear()
+        for job_id, job in list(jobs.items()):
+            if is_left_behind(job):
+                gone.append(job)
+                del jobs[job_id]
+
+    CrontabStore.from_settings(settings).edit(change)
+    for job in gone:
+        log_event(settings.state_dir / "checkins.log", "removed-left-behind", id=job.job_id,
+                  folder=suite_folder_of(job), schedule=job.schedule)
+    return gone
+
+
+def describe_line(job: CronJob) -> str:
+    return f"{job.job_id}  {job.schedule}  {suite_folder_of(job) or job.command[:60]}"
+
+
 def show_list(settings: Settings) -> int:
+    report_edits(settings)
     pending = pending_checkins(settings)
+    stale = left_behind(settings)
+    if stale:
+        print(f"{PROG}: {len(stale)} crontab line(s) run a suite folder that no longer exists (moved or deleted); "
+              f"remove them with `{PROG} --cleanup`:", file=sys.stderr)
+        for job in stale:
+            print(f"  {describe_line(job)}", file=sys.stderr)
     if not pending:
         print("no check-ins pending")
         return EXIT_OK
@@ -103,10 +169,12 @@ def report(checkin: CheckIn, requested_note: str) -> None:
     """What the original printed (the note, SCHEDULED TO RUN AT), plus the id."""
     now, due = checkin.scheduled_at.astimezone(), checkin.due.astimezone()
     minutes = format_minutes(checkin.requested_minutes)
+    # Today's due time keeps the original's exact line; another day's says which day.
+    when = f"{due:%H:%M:%S}" if due.date() == now.date() else f"{due:%Y-%m-%d %H:%M:%S}"
     print(f"Scheduling check in {minutes} minutes with note: {requested_note}")
     every = f", then every {format_minutes(checkin.every_minutes)} minutes" if checkin.every_minutes else ""
     print(f"Scheduled successfully - check-in {checkin.id} in the crontab for {checkin.target}{every}")
-    print(f"SCHEDULED TO RUN AT: {due:%H:%M:%S} (in {minutes} minutes from {now:%H:%M:%S})")
+    print(f"SCHEDULED TO RUN AT: {when} (in {minutes} minutes from {now:%H:%M:%S})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,21 +184,46 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except SettingsError as exc:
         return fail(PROG, str(exc), EXIT_USAGE)
+    if (args.list or args.cancel or args.cleanup or args.adopt) and (args.minutes is not None or args.every
+                                                                     or args.strict):
+        parser.error("--list, --cancel, --cleanup and --adopt take no minutes, note, --every or --strict")
     try:
-        if args.list or args.cancel:
-            if args.minutes is not None or args.every:
-                parser.error("--list and --cancel take no minutes, note or --every")
-            if args.list:
-                return show_list(settings)
+        # A copy or a move of the folder is dealt with before anything else (docs/copy-and-move.md).
+        check_home(settings)
+        if args.list:
+            return show_list(settings)
+        if args.cleanup:
+            gone = remove_left_behind(settings)
+            for job in gone:
+                print(f"Removed {describe_line(job)}")
+            if not gone:
+                print("no crontab lines of missing suite folders")
+            return EXIT_OK
+        if args.adopt:
+            adopted = adopt(settings)
+            for checkin_id in adopted:
+                print(f"Adopted {checkin_id}")
+            if not adopted:
+                print("nothing set aside to adopt")
+            return EXIT_OK
+        if args.cancel:
+            report_edits(settings)
             cancelled = cancel_checkins(settings, args.cancel)
             for checkin_id in cancelled:
                 print(f"Cancelled {checkin_id}")
+            if args.cancel == "all":
+                for job in remove_left_behind(settings):
+                    print(f"Removed {describe_line(job)} (its suite folder no longer exists)")
             if not cancelled:
                 print("no check-ins pending")
             return EXIT_OK
         if args.minutes is None or args.note is None:
             parser.error("give <minutes> and \"<note>\"")
         target, how = (args.target, None) if args.target else default_target(settings, os.environ)
+        validate_target(target)
+        problem = target_problem(settings, target)
+        if problem and args.strict:
+            return fail(PROG, f"{problem}; nothing scheduled (--strict)", EXIT_FAILED)
         checkin = schedule_checkin(
             settings, args.minutes, args.note, target,
             every_minutes=None if args.every is None else _every(args.every),
@@ -139,12 +232,14 @@ def main(argv: list[str] | None = None) -> int:
         return fail(PROG, f"{exc}", EXIT_USAGE)
     except CrontabError as exc:
         return fail(PROG, f"the check-in was not recorded: {exc}", EXIT_FAILED)
+    except AdoptRefused as exc:
+        return fail(PROG, str(exc), EXIT_FAILED)
     except Exception as exc:
         if args.debug:
             raise
         return fail(PROG, f"{type(exc).__name__}: {exc}; rerun with --debug for details")
     report(checkin, args.note)
-    warnings = [how, target_warning(settings, target)]
+    warnings = [how, f"warning: {problem}" if problem else None]
     if settings.crontab_file is None and cron_daemon_running() is False:
         warnings.append(f"WARNING: no cron daemon is running, so nothing will fire until one does; "
                         f"{how_to_start_cron()}. The check-in is recorded and will be delivered (late) then.")

@@ -50,7 +50,7 @@ class Settings:
 
 
 def default_socket(env: Mapping[str, str]) -> Path:
-    """The socket of the tmux server we are inside of, else tmux's default one (PITFALLS 16)."""
+    """The socket of the tmux server we are inside of, else tmux's default one (docs/delivery.md, "Which tmux server")."""
     inside = env.get("TMUX", "")
     if inside:
         return Path(inside.split(",")[0])

@@ -1,4 +1,4 @@
-"""Plain-text state files, private to the user and written atomically (STYLE rule 9)."""
+"""Plain-text state files, private to the user and written atomically (docs/README.md, "State")."""
 
 from __future__ import annotations
 

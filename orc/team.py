@@ -299,7 +299,7 @@ def _cron_env(settings: Settings, config_file: Path | None = None) -> dict[str, 
     return {
         "ORC_STATE_DIR": str(settings.state_dir),
         "ORC_PROJECT_CONFIG": str(config_file or settings.project_config),
-        "PATH": ":".join(path_dirs),  # cron's PATH is /usr/bin:/bin (PITFALLS 15); git may live elsewhere
+        "PATH": ":".join(path_dirs),  # cron's PATH is /usr/bin:/bin (docs/scheduling.md, "Cron's bare environment"); git may live elsewhere
     }
 
 

@@ -2,7 +2,7 @@
 """A stand-in for the Claude Code 2.1.x TUI, for fast tests of message delivery.
 
 It draws the screens a Claude Code classifier looks for (idle box, busy spinner, permission
-dialog; see "Claude Code screen" in PITFALLS.md), reproduces the traps that delivery code must
+dialog; see docs/agent-tui.md, "What its screen looks like"), reproduces the traps that delivery code must
 survive (the paste/Enter race of an Ink TUI, `\\` + Enter, a dialog that eats the Enter, Ctrl-C
 twice to exit) and writes every submission to a JSON-lines record file, so a test can tell
 "submitted" from "typed but left in the box" without reading the screen.
@@ -184,7 +184,7 @@ class Agent:
 
     def handle(self, tokens: list[Token], now: float) -> None:
         # Ink reads one chunk as one input event: an Enter inside a chunk that also carries text
-        # is part of that text (PITFALLS 5).
+        # is part of that text (docs/delivery.md, "The paste race").
         chunk_has_text = any(kind != "key" for kind, _ in tokens)
         for kind, value in tokens:
             if not self.running:
@@ -215,7 +215,7 @@ class Agent:
             self.box += "\n"  # the race: the text now sits in the box, unsent
             self.record("enter_swallowed")
         elif self.box.endswith("\\"):
-            self.box = self.box[:-1] + "\n"  # Claude Code's line continuation (PITFALLS 4)
+            self.box = self.box[:-1] + "\n"  # Claude Code's line continuation (docs/agent-tui.md, "A line ending in a backslash")
         elif self.busy_until is not None:
             text, self.box = self.expand(self.box).rstrip(), ""
             self.queued.append(text)  # Claude Code queues input typed during a turn
@@ -245,7 +245,7 @@ class Agent:
 
     def dialog_input(self, kind: str, value: str) -> None:
         # Anything but the answer keys is dropped, never typed into the box: that is how a
-        # message's text gets lost and its Enter approves the tool call (PITFALLS 9).
+        # message's text gets lost and its Enter approves the tool call (docs/agent-tui.md, "A dialog takes the next Enter").
         if (kind, value) in (("key", "enter"), ("text", "1")):
             self.close_dialog("approved")
         elif (kind, value) in (("key", "esc"), ("text", "3")):

@@ -109,7 +109,7 @@ def machine_lock(timeout: float = 1800) -> Iterator[None]:
 
 
 def crontab(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real ``crontab`` program (PITFALLS 18: its stderr is never the table)."""
+    """Run the real ``crontab`` program (docs/scheduling.md, "No crontab yet": its stderr is never the table)."""
     return subprocess.run(["crontab", *args], input=input, capture_output=True, text=True, timeout=30)
 
 
@@ -185,3 +185,22 @@ def _daemon_while_locked() -> Iterator[str | None]:
         except subprocess.TimeoutExpired:
             daemon.kill()
             daemon.wait()
+
+
+def suite_files() -> list[str]:
+    """The suite's files as git knows them (tracked, and new ones not ignored)."""
+    done = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=SUITE,
+                          capture_output=True, text=True, check=True, timeout=60)
+    return [name for name in done.stdout.split("\0") if name and (SUITE / name).is_file()]
+
+
+def copy_suite(folder: Path) -> Path:
+    """A fresh installation of the suite in ``folder``: its files, ``.deps`` linked (building
+    it again would take minutes), no ``state/`` yet. Returns ``folder``."""
+    for name in suite_files():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(SUITE / name, target)
+    if (SUITE / ".deps").exists():
+        (folder / ".deps").symlink_to(SUITE / ".deps")
+    return folder

@@ -103,3 +103,79 @@ def test_after_a_downtime_cron_delivers_it_once_marked_late(cron_daemon: None, r
     wait_for(lambda: not any(j.startswith(("ck-", "orc-")) for j in split_table(crontab("-l").stdout)[1]),
              timeout=90, what="the suite's lines to leave the crontab")
     assert agent.submitted() == [text]  # the check-in's own line, if it ran, found nothing to do
+
+
+def _scheduled(done: "subprocess.CompletedProcess[str]") -> str:
+    assert done.returncode == 0, done.stderr
+    return re.search(r"check-in (ck-[0-9a-f]{8})", done.stdout).group(1)  # type: ignore[union-attr]
+
+
+def _schedule_in(folder: Path, env: dict[str, str], *args: str) -> "subprocess.CompletedProcess[str]":
+    import subprocess
+
+    return subprocess.run([str(folder / "schedule_with_note.sh"), *args], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=str(folder))
+
+
+def test_copied_moved_and_hand_edited_folders_under_a_real_cron_daemon(cron_daemon: None, real_crontab: None,
+                                                                       orc_env: dict[str, str], tmp_path: Path,
+                                                                       start_agent) -> None:
+    """The issue's four stories at once, each suite folder with its state inside it:
+    `cp -r` with a check-in pending (the original's arrives once, the copy's own once);
+    `mv` with one pending (arrives once after one command in the new place, no line names
+    the old path); a line deleted by hand (never delivered); a line retimed by hand
+    (delivered at the new time)."""
+    import shutil
+
+    from support import copy_suite
+
+    agent = start_agent()
+    env = {k: v for k, v in orc_env.items() if k != "ORC_STATE_DIR"}
+    minutes = str(minutes_until_second(8) + 1)  # room for the set-up before cron's minute
+
+    original = copy_suite(tmp_path / "original")
+    first = _scheduled(_schedule_in(original, env, minutes, "from the original", "team:0"))
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy, symlinks=True)
+    own = _schedule_in(copy, env, minutes, "from the copy", "team:0")
+    assert "copied from" in own.stderr
+    copys = _scheduled(own)
+
+    before = copy_suite(tmp_path / "before")
+    moving = _scheduled(_schedule_in(before, env, minutes, "moved along", "team:0"))
+    after = tmp_path / "after"
+    before.rename(after)
+    assert moving in _schedule_in(after, env, "--list").stdout  # the one command in the new place
+    assert str(before) not in crontab("-l").stdout
+
+    edited = copy_suite(tmp_path / "edited")
+    deleted = _scheduled(_schedule_in(edited, env, minutes, "deleted by hand", "team:0"))
+    retimed = _scheduled(_schedule_in(edited, env, minutes, "retimed by hand", "team:0"))
+    table = crontab("-l").stdout
+    retimed_job = split_table(table)[1][retimed]
+    minute, hour, day, month, _ = retimed_job.schedule.split()
+    new_time = datetime.now().replace(month=int(month), day=int(day), hour=int(hour), minute=int(minute), second=0,
+                                      microsecond=0) + timedelta(minutes=1)
+    new_schedule = f"{new_time.minute} {new_time.hour} {new_time.day} {new_time.month} *"
+    by_hand = "".join(
+        "" if f"# orc:{deleted} " in line
+        else (line.replace(retimed_job.schedule, new_schedule, 1) if f"# orc:{retimed} " in line else line) + "\n"
+        for line in table.splitlines())
+    assert crontab("-", input=by_hand).returncode == 0  # a person's `crontab -e`
+
+    def has(checkin_id: str) -> bool:
+        return any(f"[check-in {checkin_id} " in text for text in agent.submitted())
+
+    wait_for(lambda: all(has(i) for i in (first, copys, moving)), timeout=180, interval=0.5,
+             what="the original's, the copy's and the moved folder's check-ins")
+    wait_for(lambda: has(retimed), timeout=150, interval=0.5, what="the retimed check-in")
+    seen = datetime.now().astimezone()
+    assert -1 <= (seen - new_time.astimezone()).total_seconds() < 15, "not delivered at the time set by hand"
+    wait_for(lambda: not any(j.startswith(("ck-", "orc-")) for j in split_table(crontab("-l").stdout)[1]),
+             timeout=90, what="the suite's lines to leave the crontab")
+    texts = agent.submitted()
+    for checkin_id in (first, copys, moving, retimed):
+        assert sum(f"[check-in {checkin_id} " in t for t in texts) == 1, (checkin_id, texts)
+    assert not has(deleted)
+    assert parse_record((edited / "state" / "checkins" / "done" / f"{deleted}.txt").read_text()).state == "cancelled"
+    assert str(before) not in crontab("-l").stdout and crontab("-l").stdout == USERS_LINES

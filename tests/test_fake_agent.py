@@ -62,7 +62,7 @@ class FakeAgentPane:
         return found[0]  # type: ignore[no-any-return]
 
     def paste_args(self, text: str) -> list[str]:
-        """Loads text into a unique buffer; returns the paste-buffer command (PITFALLS 6)."""
+        """Loads text into a unique buffer; returns the paste-buffer command (docs/delivery.md, "Typing text safely")."""
         name = f"t-{uuid.uuid4().hex[:8]}"
         self.tmux("load-buffer", "-b", name, "-", stdin=text)
         return ["paste-buffer", "-p", "-d", "-b", name, "-t", self.pane_id]
@@ -147,7 +147,7 @@ def test_paste_then_late_enter_submits_exact_text(start_fake_agent: Callable[...
 
 def test_enter_right_after_paste_is_swallowed(start_fake_agent: Callable[..., FakeAgentPane]) -> None:
     agent = start_fake_agent()
-    # One tmux invocation: the Enter follows the paste within milliseconds (PITFALLS 5).
+    # One tmux invocation: the Enter follows the paste within milliseconds (docs/delivery.md, "The paste race").
     agent.tmux(*agent.paste_args("hello race"), ";", "send-keys", "-t", agent.pane_id, "Enter")
     agent.wait_event("enter_swallowed")
     assert agent.box_lines() == ["❯\u00a0hello race", ""]
@@ -198,7 +198,7 @@ def test_dialog_on_raise_dialog_enter_approves(start_fake_agent: Callable[..., F
     assert " ❯ 1. Yes" in screen
     assert screen.rstrip().splitlines()[-1] == " Esc to cancel"
     assert "? for shortcuts" not in screen
-    # An incoming message's text is dropped and its Enter approves the tool (PITFALLS 9).
+    # An incoming message's text is dropped and its Enter approves the tool (docs/agent-tui.md, "A dialog takes the next Enter").
     agent.keys("-l", "check in")
     agent.keys("Enter")
     agent.wait_event("approved")

@@ -49,7 +49,7 @@ def test_resolves_each_form_to_the_exact_pane(tmux: Tmux, tmp_path: Path) -> Non
 
 
 def test_missing_targets_fail_instead_of_falling_back(tmux: Tmux, tmp_path: Path) -> None:
-    """tmux itself would pick the active window for some of these (PITFALLS 11)."""
+    """tmux itself would pick the active window for some of these (docs/delivery.md, "Exact targets")."""
     start_shells(tmux, tmp_path, 2, session="proj")
     for target in ["proj:7", "proj:nope", "proj:0.5", "pro:0", "%999", "proj:Backend"]:
         with pytest.raises(TargetNotFound):

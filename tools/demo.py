@@ -33,8 +33,14 @@ from tmux_utils import Tmux  # noqa: E402
 TARGET = "orc-demo:agent"
 
 
+def use_colour() -> bool:
+    """Bold headings only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
 def say(text: str) -> None:
-    print(f"\n\033[1m==> {text}\033[0m", flush=True)
+    heading = f"==> {text}"
+    print("\n" + (f"\033[1m{heading}\033[0m" if use_colour() else heading), flush=True)
 
 
 def run(env: dict[str, str], *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -55,8 +61,12 @@ def submitted(record: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--keep", action="store_true", help="leave the demo session running")
+    parser = argparse.ArgumentParser(prog="tools/demo.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="examples:\n  make demo\n  python3 tools/demo.py --keep   "
+                                     "# then attach with the command it prints")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the demo session running afterwards and print how to attach to it")
     args = parser.parse_args(argv)
 
     state = SUITE / "state" / "demo"
@@ -79,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         if time.monotonic() > deadline:
             raise SystemExit("demo: the stand-in agent did not start")
         time.sleep(0.05)
-    print(f"session orc-demo on {socket}; attach with: tmux -S {socket} attach -t orc-demo")
+    # The attach command only when the session will still be there (--keep) to attach to.
+    print(f"session orc-demo on {socket}" + ("" if args.keep else " (stopped at the end; --keep leaves it running)"))
 
     schedule = str(SUITE / "schedule_with_note.sh")
     # A demo interrupted earlier may have left its check-in behind: start clean.

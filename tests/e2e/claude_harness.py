@@ -2,7 +2,7 @@
 
 Claude Code 2.1.x shows no first-run screen and makes no outside connection when
 ``$HOME/.claude.json`` marks onboarding done, approves the API key and trusts the
-working folder, and when its base URL points at a loopback server (PITFALLS 24).
+working folder, and when its base URL points at a loopback server (docs/agent-tui.md, "Running the real Claude Code offline, for tests").
 """
 
 from __future__ import annotations

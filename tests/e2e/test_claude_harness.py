@@ -61,7 +61,7 @@ class ClaudePane:
         return "\n".join(self.server.cmd("capture-pane", "-p", "-t", self.target).stdout)
 
     def paste(self, text: str, buffer_file: Path) -> None:
-        """Type ``text`` as one bracketed paste through a named buffer (PITFALLS 6)."""
+        """Type ``text`` as one bracketed paste through a named buffer (docs/delivery.md, "Typing text safely")."""
         buffer_file.write_text(text, encoding="utf-8")
         name = f"e2e-{uuid.uuid4().hex[:8]}"
         self._tmux("load-buffer", "-b", name, str(buffer_file))
@@ -72,7 +72,7 @@ class ClaudePane:
         self._tmux("send-keys", "-t", self.target, key)
 
     def submit(self, text: str, buffer_file: Path) -> None:
-        """Paste ``text``, let the paste settle, then press Enter as its own command (PITFALLS 5)."""
+        """Paste ``text``, let the paste settle, then press Enter as its own command (docs/delivery.md, "The paste race")."""
         self.paste(text, buffer_file)
         time.sleep(0.5)  # deliberate settle delay between paste and Enter, not a wait
         self.press("Enter")

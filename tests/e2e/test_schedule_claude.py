@@ -77,3 +77,43 @@ def test_a_checkin_waits_while_claudes_dialog_shows(start_claude, orc_env: dict[
     assert turns == ["please run the tool", f"[check-in {checkin.id} due {due:%H:%M:%S}] status please"]
     assert fire("--sweep") == 0
     assert not marker.exists()
+
+
+def test_a_copied_and_a_moved_folder_deliver_each_checkin_once_to_claude_code(  # noqa: F811
+        cron_daemon: None, real_crontab: None, start_claude, orc_env: dict[str, str], tmp_path: Path) -> None:
+    """Under a real cron daemon into the real Claude Code: `cp -r` of a folder with a
+    check-in pending (the original's arrives once, the copy's own once) and `mv` of a folder
+    with one pending (it arrives once after one command in the new place, and no crontab
+    line names the old path). docs/copy-and-move.md."""
+    import shutil
+
+    from support import copy_suite, crontab
+    from test_cron_daemon import _schedule_in, _scheduled
+
+    claude = start_claude()
+    env = {k: v for k, v in orc_env.items() if k != "ORC_STATE_DIR"}
+    minutes = str(minutes_until_second(8) + 1)
+    original = copy_suite(tmp_path / "original")
+    first = _scheduled(_schedule_in(original, env, minutes, "from the original", "team:claude"))
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy, symlinks=True)
+    copys = _scheduled(_schedule_in(copy, env, minutes, "from the copy", "team:claude"))
+    before = copy_suite(tmp_path / "before")
+    moving = _scheduled(_schedule_in(before, env, minutes, "moved along", "team:claude"))
+    after = tmp_path / "after"
+    before.rename(after)
+    assert moving in _schedule_in(after, env, "--list").stdout
+    assert str(before) not in crontab("-l").stdout
+
+    # Due at the same second, they may reach the model as one turn (Claude Code queues what
+    # arrives while it is busy and sends it together): count each id in everything received.
+    ids = (first, copys, moving)
+    wait_for(lambda: all(f"[check-in {i} " in "".join(claude.api.turns()) for i in ids), timeout=200,
+             interval=0.5, what="the original's, the copy's and the moved folder's check-ins")
+    for state in (original / "state", copy / "state", after / "state"):  # then the counts below are final
+        wait_for(lambda: not list((state / "checkins").glob("ck-*.txt")), timeout=90,  # noqa: B023
+                 what=f"the records in {state} to be closed")
+    received = "".join(claude.api.turns())
+    for checkin_id in ids:
+        assert received.count(f"[check-in {checkin_id} ") == 1, (checkin_id, received)
+    assert str(before) not in crontab("-l").stdout

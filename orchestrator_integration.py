@@ -306,11 +306,15 @@ def _restart(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects:
 
 
 def _stop(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.team import stop_project
+    from orc.project_config import load_config
+    from orc.team import remove_attention_check_if_unused, stop_project
 
     for project in projects:
         for line in stop_project(settings, tmux, project, args.kill):
             print(f"{project.name}: {line}")
+    removed = remove_attention_check_if_unused(settings, list(load_config(config_file).projects))
+    if removed:
+        print(f"removed {', '.join(removed)} (no project runs any more)")
     return EXIT_OK
 
 

@@ -323,6 +323,7 @@ def install_schedules(settings: Settings, project: Project, config_file: Path | 
         info=f"git backup of {project.name} every {minutes}m",
     )
     done = [f"{job.job_id}: {job.schedule}"]
+    done.append(install_attention_check(settings, config_file))
     target = project.target(project.manager)
     every = project.check_in_interval / 60
     ours = [c for c in pending_checkins(settings) if c.target == target and c.every_minutes]
@@ -336,6 +337,38 @@ def install_schedules(settings: Settings, project: Project, config_file: Path | 
         checkin = schedule_checkin(settings, every, checkin_note(settings, project), target, every_minutes=every)
         done.append(f"{checkin.id}: check-in to {target} every {every:g}m")
     return done
+
+
+def install_attention_check(settings: Settings, config_file: Path | None = None) -> str:
+    """The per-minute ``attention check`` line (one per suite, whatever the number of projects)."""
+    from orc.attention import check_job_id
+    from orc.crontab_store import CrontabStore
+
+    env = _cron_env(settings, config_file)
+    # The check reads tmux and messages the orchestrator: it needs the same server and target,
+    # and the person's notify settings, which cron's bare environment would not have.
+    env.update(ORC_TMUX_SOCKET=str(settings.tmux_socket), ORC_TMUX_BIN=settings.tmux_bin,
+               ORC_DEFAULT_TARGET=settings.default_target, ORC_ATTENTION_SECONDS=str(settings.attention_seconds))
+    if settings.notify_command:
+        env["ORC_NOTIFY_COMMAND"] = settings.notify_command
+    job = CrontabStore.from_settings(settings).add(
+        check_job_id(settings), "* * * * *",
+        [sys.executable, str(settings.suite_dir / "orc"), "integration", "attention", "check"],
+        env=env, log=settings.state_dir / "cron.log", info="attention check every minute",
+    )
+    return f"{job.job_id}: attention check every minute"
+
+
+def remove_attention_check_if_unused(settings: Settings, projects: list[Project]) -> list[str]:
+    """Remove the per-minute check once no project of the file has its backup line any more."""
+    from orc.attention import check_job_id
+    from orc.crontab_store import CrontabStore
+
+    store = CrontabStore.from_settings(settings)
+    running = {job.job_id for job in store.jobs()} & {backup_job_id(p) for p in projects}
+    if running:
+        return []
+    return store.remove([check_job_id(settings)])
 
 
 def remove_schedules(settings: Settings, project: Project) -> list[str]:

@@ -121,6 +121,32 @@ def _add_workflow_commands(command: Callable[[str, str, list[str]], argparse.Arg
     p.add_argument("task", nargs="?", help="the task (branch <branch_prefix><task>); default: the current branch")
     p.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="test time limit (default 1800)")
 
+    p = command("spawn", "add one agent to a running team: open the window (or reuse an empty one), start the "
+                "agent, wait until it is ready, brief it, and record it so status and restart know it",
+                ["spawn webapp:Dev2 --role engineer-2 --project webapp --brief \"Write the password reset form\"",
+                 "spawn research:Main --role researcher --brief-file task.md",
+                 "spawn webapp:QA --role qa --project webapp --command \"claude --model opus\""])
+    p.add_argument("target", metavar="SESSION:WINDOW", help="where the agent goes (a window name, e.g. webapp:Dev2)")
+    p.add_argument("--role", required=True, help="its role: lower case letters, digits and '-' (e.g. engineer-2)")
+    p.add_argument("--project", metavar="P", help="the project it joins: its folder, its briefing template, "
+                                                   "and status/restart know it")
+    brief = p.add_mutually_exclusive_group()
+    brief.add_argument("--brief", metavar="TEXT", help="its first task, added to the briefing")
+    brief.add_argument("--brief-file", type=Path, metavar="F", help="read the first task from this file")
+    p.add_argument("--command", dest="agent_command", metavar="C",
+                   help="the command that starts the agent (default: the project's, "
+                                                   "else ORC_AGENT_COMMAND)")
+    p.add_argument("--ready-timeout", type=float, default=90.0, metavar="S",
+                   help="seconds to wait for the agent to show its input box (default 90)")
+
+    p = command("up", "seat the orchestrator: start its agent at ORC_DEFAULT_TARGET in the suite folder, brief it "
+                "with its projects and commands, and give it a recurring self check-in (idempotent)",
+                ["up", "up --ready-timeout 120", "up --command \"claude --model opus\""])
+    p.add_argument("--command", dest="agent_command", metavar="C",
+                   help="the command that starts the orchestrator (default ORC_AGENT_COMMAND)")
+    p.add_argument("--ready-timeout", type=float, default=90.0, metavar="S",
+                   help="seconds to wait for the agent to show its input box (default 90)")
+
     p = command("attention", "what needs a person: `check` looks once (what cron runs every minute), "
                 "`list` shows what is raised and not cleared",
                 ["attention check", "attention list", "attention clear webapp/engineer dialog"])
@@ -158,6 +184,8 @@ def _run(args: argparse.Namespace) -> int:
         return fail(PROG, str(exc), EXIT_USAGE)
     if args.command == "learn":
         return _learn(args, settings)
+    if args.command in ("spawn", "up") and not getattr(args, "project", None):
+        return _without_project(args, settings)
 
     config_file = (args.config or settings.project_config).expanduser().absolute()
     try:
@@ -190,6 +218,7 @@ def _run(args: argparse.Namespace) -> int:
     handler = {
         "deploy": _deploy, "status": _status, "backup": _backup, "stable": _stable, "branch": _branch,
         "restart": _restart, "stop": _stop, "broadcast": _broadcast, "finish": _finish, "attention": _attention,
+        "spawn": _spawn,
     }[args.command]
     code: int = handler(args, settings, tmux, projects, config_file)
     return code
@@ -242,7 +271,9 @@ def _deploy(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 def _status(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
     from orc.status import collect, render_text, to_json, write_status_files
+    from orc.team import with_spawned
 
+    projects = [with_spawned(settings, p) for p in projects]
     while True:
         statuses = collect(settings, tmux, projects)
         write_status_files(settings, statuses)
@@ -295,9 +326,9 @@ def _branch(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 
 def _restart(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.team import restart_agent
+    from orc.team import restart_agent, with_spawned
 
-    project = projects[0]
+    project = with_spawned(settings, projects[0])
     member = project.member(args.role)
     if member is None:
         return fail(PROG, f"{project.name} has no role {args.role!r}; roles: "
@@ -340,6 +371,72 @@ def _broadcast(args: argparse.Namespace, settings: Settings, tmux: Tmux, project
     return EXIT_OK
 
 
+def _brief_text(args: argparse.Namespace) -> str | None:
+    """--brief or the text of --brief-file; ValueError with one line when the file cannot be read."""
+    if args.brief_file is None:
+        return str(args.brief) if args.brief is not None else None
+    try:
+        return str(args.brief_file.expanduser().read_text(encoding="utf-8")).strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--brief-file {args.brief_file}: cannot be read ({exc}); give a readable text file") from None
+
+
+def _spawn(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
+    from orc.team import SpawnError, spawn_agent
+
+    try:
+        brief = _brief_text(args)
+    except ValueError as exc:
+        return fail(PROG, str(exc), EXIT_USAGE)
+    project = projects[0] if args.project else None
+    try:
+        report = spawn_agent(settings, tmux, args.target, args.role, project=project, brief=brief,
+                             command=args.agent_command, ready_timeout=args.ready_timeout)
+    except SpawnError as exc:
+        return fail(PROG, str(exc), EXIT_USAGE if exc.usage else 1)
+    how = "opened" if report.opened else "reused the empty window"
+    if report.briefed:
+        print(f"{args.role}: {how} {report.target} ({report.pane_id}), agent started and briefed ({report.detail})")
+        return EXIT_OK
+    return fail(PROG, f"{args.role} in {report.target} ({report.pane_id}): {report.detail}")
+
+
+def _without_project(args: argparse.Namespace, settings: Settings) -> int:
+    """spawn without --project, and up: they work with no project file (up lists what it finds)."""
+    from orc.project_config import ConfigError, load_config
+    from tmux_utils import Tmux
+
+    tmux = Tmux(settings.tmux_socket, settings.tmux_bin)
+    config_file = (args.config or settings.project_config).expanduser().absolute()
+    if args.command == "spawn":
+        return _spawn(args, settings, tmux, [], config_file)
+    try:
+        projects = list(load_config(config_file).projects)
+    except ConfigError as exc:
+        if not (len(exc.problems) == 1 and exc.problems[0].problem == "does not exist"):
+            for problem in exc.problems:
+                print(f"{PROG}: error: {problem}", file=sys.stderr)
+            return fail(PROG, f"{len(exc.problems)} problem(s) in {config_file}; fix them and run up again "
+                              f"(nothing was started)", EXIT_USAGE)
+        projects = []
+    return _up(args, settings, tmux, projects, config_file)
+
+
+def _up(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
+    from orc.team import SpawnError, seat_orchestrator
+
+    try:
+        report = seat_orchestrator(settings, tmux, projects, config_file, args.ready_timeout, args.agent_command)
+    except SpawnError as exc:
+        return fail(PROG, str(exc), EXIT_USAGE if exc.usage else 1)
+    print(f"orchestrator at {report.target}: {'started' if report.started else 'already running'}; "
+          f"{'briefed' if report.briefed else 'not briefed'}: {report.detail}")
+    print(f"  cron {report.checkin}")
+    if report.briefed or report.detail.startswith("already running and briefed"):
+        return EXIT_OK
+    return fail(PROG, f"the orchestrator at {report.target} is not briefed: {report.detail}")
+
+
 def _finish(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
     from orc.project_git import run_finish
 
@@ -359,10 +456,12 @@ def _attention(args: argparse.Namespace, settings: Settings, tmux: Tmux, project
                config_file: Path) -> int:
     from orc import attention
 
+    from orc.team import with_spawned
+
     if args.action == "check":
         if args.subject or args.reason:
             return fail(PROG, "attention check takes no subject or reason", EXIT_USAGE)
-        for finding in attention.check(settings, tmux, projects):
+        for finding in attention.check(settings, tmux, [with_spawned(settings, p) for p in projects]):
             print(f"raised {finding.subject} {finding.reason}: {finding.text}")
         return EXIT_OK
     if args.action == "list":

@@ -435,6 +435,8 @@ def stop_project(settings: Settings, tmux: Tmux, project: Project, kill: bool) -
         if tmux.has_session(project.session):
             tmux.kill_session(project.session)
             done.append(f"killed session {project.session}")
+        if spawned_record(settings, project):  # the agents spawn added went with the session
+            write_record(settings, project.name, "spawned", {})
         else:
             done.append(f"no session {project.session} to kill")
     else:

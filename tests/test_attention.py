@@ -229,3 +229,27 @@ def test_deploy_installs_the_check_and_stop_removes_it(tmp_path: Path, orc_env: 
     assert "ORC_NOTIFY_COMMAND='notify-send '\"'\"'Tmux Orchestrator'\"'\"''" in line
     assert integration("stop", "webapp", env=env).returncode == 0
     assert "orc-attn-" not in (tmp_path / "crontab").read_text()
+
+
+def test_the_readme_notify_examples_split_into_the_argv_they_promise(tmp_path: Path) -> None:
+    """Each ORC_NOTIFY_COMMAND line of the README, read from a .env file as the suite reads it."""
+    import re
+
+    from orc.settings import load_settings
+
+    readme = (SUITE / "README.md").read_text()
+    lines = re.findall(r"^ORC_NOTIFY_COMMAND=.*$", readme, flags=re.M)
+    assert len(lines) == 3
+    argvs = []
+    for line in lines:
+        suite = tmp_path / f"suite{len(argvs)}"
+        suite.mkdir()
+        (suite / ".env").write_text(line + "\n")
+        settings = load_settings({"PATH": "/usr/bin:/bin"}, suite_dir=suite)
+        argvs.append(attention.notify_argv(settings, "[attention] shop: a dialog"))
+    assert argvs[0] == ["notify-send", "Tmux Orchestrator", "[attention] shop: a dialog"]
+    assert argvs[1] == ["osascript", "-e", "on run argv", "-e",
+                        'display notification (item 1 of argv) with title "Tmux Orchestrator"', "-e", "end run",
+                        "[attention] shop: a dialog"]
+    assert argvs[2] == ["curl", "-s", "-m", "20", "https://ntfy.sh/my-private-topic", "--data-raw",
+                        "[attention] shop: a dialog"]

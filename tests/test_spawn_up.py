@@ -50,9 +50,12 @@ def test_spawn_joins_a_project_is_briefed_and_status_and_restart_know_it(webapp:
     pid = tmux.pane_pid(pane.pane_id)
     assert os.getpgid(pid) == pid and "fake_agent.py" in Path(f"/proc/{pid}/cmdline").read_text()
 
-    status = json.loads(integration("status", "webapp", "--json", env=env).stdout)
-    agents = {a["role"]: a for a in status[0]["agents"]}
-    assert agents["engineer-2"]["target"] == "webapp:Dev2" and agents["engineer-2"]["state"] == "idle"
+    def spawned_status() -> dict[str, object]:
+        status = json.loads(integration("status", "webapp", "--json", env=env).stdout)
+        return next(a for a in status[0]["agents"] if a["role"] == "engineer-2")
+
+    assert spawned_status()["target"] == "webapp:Dev2"
+    wait_for(lambda: spawned_status()["state"] == "idle", what="status to show the spawned agent idle")
 
     again = integration("restart", "webapp", "engineer-2", "--ready-timeout", "20", env=env)
     assert again.returncode == 0, again.stderr

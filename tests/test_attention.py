@@ -214,19 +214,40 @@ def test_the_notify_command_gets_the_text_as_one_argument_never_through_a_shell(
     assert not (world.tmp / "pwned").exists() and not Path("pwned").exists()
 
 
-def test_deploy_installs_the_check_and_stop_removes_it(tmp_path: Path, orc_env: dict[str, str]) -> None:
+def test_deploy_installs_the_check_cron_runs_it_bare_and_stop_removes_it(tmp_path: Path, orc_env: dict[str, str],
+                                                                       tmux: Tmux) -> None:
+    import os
+
+    from orc.checkins import log as checkin_log
     from test_team import integration, project_entry, repo_with_spec, write_config
 
     repo = repo_with_spec(tmp_path / "webapp")
     write_config(tmp_path, {"webapp": project_entry(repo, "webapp", "exec sleep 600", "exec sleep 600")})
+    notified = tmp_path / "notified.txt"
+    stand_in = tmp_path / "stand in.sh"  # a space in the path: the line must quote it
+    stand_in.write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s|" "$a"; done >> {notified}\necho >> {notified}\n')
+    stand_in.chmod(0o755)
     env = {**orc_env, "ORC_CRONTAB_FILE": str(tmp_path / "crontab"),
            "ORC_PROJECT_CONFIG": str(tmp_path / "project_configs.json"), "SHELL": "/bin/sh",
-           "ORC_NOTIFY_COMMAND": "notify-send 'Tmux Orchestrator'"}
+           "ORC_NOTIFY_COMMAND": f"'{stand_in}' 'Tmux Orchestrator'"}
     integration("deploy", "webapp", "--ready-timeout", "1", env=env)
     crontab = (tmp_path / "crontab").read_text()
     line = next(line for line in crontab.splitlines() if "# orc:orc-attn-" in line)
     assert line.startswith("* * * * * ") and "integration attention check" in line
-    assert "ORC_NOTIFY_COMMAND='notify-send '\"'\"'Tmux Orchestrator'\"'\"''" in line
+    assert crontab.count("# orc:orc-attn-") == 1
+
+    # Run the line as cron would (bare environment, /bin/sh): it finds a failed check-in and tells.
+    checkin_log(load_settings(env), "failed", "ck-00c0ffee", target="webapp:PM", reason="target not found")
+    command = line.split(None, 5)[5].rsplit(" # orc:", 1)[0].replace("\\%", "%")
+    bare = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "SHELL": "/bin/sh", "LOGNAME": "root"}
+    done = subprocess.run(["/bin/sh", "-c", command], env=bare, stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "raised ck-00c0ffee checkin-failed" in (tmp_path / "state" / "cron.log").read_text()
+    assert notified.read_text().startswith("Tmux Orchestrator|[attention] ck-00c0ffee: check-in ck-00c0ffee")
+
+    assert integration("deploy", "webapp", "--ready-timeout", "1", env=env).returncode in (0, 1)
+    assert (tmp_path / "crontab").read_text().count("# orc:orc-attn-") == 1  # replaced, never doubled
     assert integration("stop", "webapp", env=env).returncode == 0
     assert "orc-attn-" not in (tmp_path / "crontab").read_text()
 
@@ -253,3 +274,11 @@ def test_the_readme_notify_examples_split_into_the_argv_they_promise(tmp_path: P
                         "[attention] shop: a dialog"]
     assert argvs[2] == ["curl", "-s", "-m", "20", "https://ntfy.sh/my-private-topic", "--data-raw",
                         "[attention] shop: a dialog"]
+
+
+def test_a_notify_command_with_unbalanced_quotes_is_one_clear_error(orc_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**orc_env, "ORC_NOTIFY_COMMAND": "notify-send 'Tmux Orchestrator", "ORC_PROJECT_CONFIG": str(tmp_path / "x")}
+    done = subprocess.run([sys.executable, str(SUITE / "orchestrator_integration.py"), "attention", "list"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "ORC_NOTIFY_COMMAND=" in done.stderr and "fix its quotes" in done.stderr

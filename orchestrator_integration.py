@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import orc  # noqa: F401  (puts the suite's dependency folder on sys.path)
@@ -107,7 +108,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", default="", metavar="WHO", help="who learned it (role or project/role)")
     p.add_argument("--file", type=Path, metavar="FILE", help="knowledge base file (default <suite>/LEARNINGS.md)")
     p.add_argument("text", nargs="+")
+    _add_workflow_commands(command)
     return parser
+
+
+def _add_workflow_commands(command: Callable[[str, str, list[str]], argparse.ArgumentParser]) -> None:
+    """finish, spawn, up and attention (docs/workflow.md, docs/attention.md)."""
+    p = command("finish", "test the feature branch, tag it stable-<feature>-<date>, merge it --no-ff into the "
+                "main branch (on a conflict: abort, back on the feature branch, exit 1, a person is told)",
+                ["finish webapp", "finish webapp login-form", "finish webapp login-form --timeout 600"])
+    p.add_argument("project")
+    p.add_argument("task", nargs="?", help="the task (branch <branch_prefix><task>); default: the current branch")
+    p.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="test time limit (default 1800)")
+
+    p = command("spawn", "add one agent to a running team: open the window (or reuse an empty one), start the "
+                "agent, wait until it is ready, brief it, and record it so status and restart know it",
+                ["spawn webapp:Dev2 --role engineer-2 --project webapp --brief \"Write the password reset form\"",
+                 "spawn research:Main --role researcher --brief-file task.md",
+                 "spawn webapp:QA --role qa --project webapp --command \"claude --model opus\""])
+    p.add_argument("target", metavar="SESSION:WINDOW", help="where the agent goes (a window name, e.g. webapp:Dev2)")
+    p.add_argument("--role", required=True, help="its role: lower case letters, digits and '-' (e.g. engineer-2)")
+    p.add_argument("--project", metavar="P", help="the project it joins: its folder, its briefing template, "
+                                                   "and status/restart know it")
+    brief = p.add_mutually_exclusive_group()
+    brief.add_argument("--brief", metavar="TEXT", help="its first task, added to the briefing")
+    brief.add_argument("--brief-file", type=Path, metavar="F", help="read the first task from this file")
+    p.add_argument("--command", dest="agent_command", metavar="C",
+                   help="the command that starts the agent (default: the project's, "
+                                                   "else ORC_AGENT_COMMAND)")
+    p.add_argument("--ready-timeout", type=float, default=90.0, metavar="S",
+                   help="seconds to wait for the agent to show its input box (default 90)")
+
+    p = command("up", "seat the orchestrator: start its agent at ORC_DEFAULT_TARGET in the suite folder, brief it "
+                "with its projects and commands, and give it a recurring self check-in (idempotent)",
+                ["up", "up --ready-timeout 120", "up --command \"claude --model opus\""])
+    p.add_argument("--command", dest="agent_command", metavar="C",
+                   help="the command that starts the orchestrator (default ORC_AGENT_COMMAND)")
+    p.add_argument("--ready-timeout", type=float, default=90.0, metavar="S",
+                   help="seconds to wait for the agent to show its input box (default 90)")
+
+    p = command("attention", "what needs a person: `check` looks once (what cron runs every minute), "
+                "`list` shows what is raised and not cleared",
+                ["attention check", "attention list", "attention clear webapp/engineer dialog"])
+    p.add_argument("action", choices=("check", "list", "clear"))
+    p.add_argument("subject", nargs="?", help="clear: what it is about (as `attention list` shows it)")
+    p.add_argument("reason", nargs="?", help="clear: the reason (as `attention list` shows it)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from orc.project_config import ConfigError, check_paths, load_config, select
+    from orc.project_config import ConfigError, load_config, select
     from orc.settings import SettingsError, load_settings
 
     try:
@@ -139,10 +184,12 @@ def _run(args: argparse.Namespace) -> int:
         return fail(PROG, str(exc), EXIT_USAGE)
     if args.command == "learn":
         return _learn(args, settings)
+    if args.command in ("spawn", "up") and not getattr(args, "project", None):
+        return _without_project(args, settings)
 
     config_file = (args.config or settings.project_config).expanduser().absolute()
     try:
-        config = load_config(config_file)
+        config = load_config(config_file, _folders_to_check(args))
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"{PROG}: error: {problem}", file=sys.stderr)
@@ -161,14 +208,6 @@ def _run(args: argparse.Namespace) -> int:
     except KeyError as exc:
         return fail(PROG, str(exc.args[0]), EXIT_USAGE)
 
-    if args.command in ("validate", "deploy", "backup", "stable", "branch", "restart"):
-        problems = check_paths(config, projects)
-        if problems:
-            for problem in problems:
-                print(f"{PROG}: error: {problem}", file=sys.stderr)
-            print(f"{PROG}: error: {len(problems)} problem(s) with the project folders; nothing was started",
-                  file=sys.stderr)
-            return EXIT_USAGE
     if args.command == "validate":
         print(f"{config_file}: {len(config.projects)} project(s) OK: {', '.join(config.names())}")
         return EXIT_OK
@@ -178,10 +217,23 @@ def _run(args: argparse.Namespace) -> int:
     tmux = Tmux(settings.tmux_socket, settings.tmux_bin)
     handler = {
         "deploy": _deploy, "status": _status, "backup": _backup, "stable": _stable, "branch": _branch,
-        "restart": _restart, "stop": _stop, "broadcast": _broadcast,
+        "restart": _restart, "stop": _stop, "broadcast": _broadcast, "finish": _finish, "attention": _attention,
+        "spawn": _spawn,
     }[args.command]
     code: int = handler(args, settings, tmux, projects, config_file)
     return code
+
+
+FOLDER_COMMANDS = ("validate", "deploy", "backup", "stable", "branch", "restart", "finish", "spawn")
+
+
+def _folders_to_check(args: argparse.Namespace) -> bool | list[str]:
+    """Whose folders and spec files are checked with the file's keys, in the same pass: the
+    named project's for the commands that work in it, every project's for validate/deploy --all."""
+    if args.command not in FOLDER_COMMANDS:
+        return False
+    name = getattr(args, "project", None)
+    return [name] if name else args.command in ("validate", "deploy")
 
 
 def _broadcast_projects(config: ProjectsConfig, names: list[str] | None) -> list[Project]:
@@ -219,7 +271,9 @@ def _deploy(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 def _status(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
     from orc.status import collect, render_text, to_json, write_status_files
+    from orc.team import with_spawned
 
+    projects = [with_spawned(settings, p) for p in projects]
     while True:
         statuses = collect(settings, tmux, projects)
         write_status_files(settings, statuses)
@@ -272,9 +326,9 @@ def _branch(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 
 def _restart(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.team import restart_agent
+    from orc.team import restart_agent, with_spawned
 
-    project = projects[0]
+    project = with_spawned(settings, projects[0])
     member = project.member(args.role)
     if member is None:
         return fail(PROG, f"{project.name} has no role {args.role!r}; roles: "
@@ -287,11 +341,15 @@ def _restart(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects:
 
 
 def _stop(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.team import stop_project
+    from orc.project_config import load_config
+    from orc.team import remove_attention_check_if_unused, stop_project
 
     for project in projects:
         for line in stop_project(settings, tmux, project, args.kill):
             print(f"{project.name}: {line}")
+    removed = remove_attention_check_if_unused(settings, list(load_config(config_file).projects))
+    if removed:
+        print(f"removed {', '.join(removed)} (no project runs any more)")
     return EXIT_OK
 
 
@@ -310,6 +368,114 @@ def _broadcast(args: argparse.Namespace, settings: Settings, tmux: Tmux, project
             failed.append(name)
     if failed:
         return fail(PROG, f"not delivered to {', '.join(failed)}; see the reasons above and retry those")
+    return EXIT_OK
+
+
+def _brief_text(args: argparse.Namespace) -> str | None:
+    """--brief or the text of --brief-file; ValueError with one line when the file cannot be read."""
+    if args.brief_file is None:
+        return str(args.brief) if args.brief is not None else None
+    try:
+        return str(args.brief_file.expanduser().read_text(encoding="utf-8")).strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--brief-file {args.brief_file}: cannot be read ({exc}); give a readable text file") from None
+
+
+def _spawn(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
+    from orc.team import SpawnError, spawn_agent
+
+    try:
+        brief = _brief_text(args)
+    except ValueError as exc:
+        return fail(PROG, str(exc), EXIT_USAGE)
+    project = projects[0] if args.project else None
+    try:
+        report = spawn_agent(settings, tmux, args.target, args.role, project=project, brief=brief,
+                             command=args.agent_command, ready_timeout=args.ready_timeout)
+    except SpawnError as exc:
+        return fail(PROG, str(exc), EXIT_USAGE if exc.usage else 1)
+    how = "opened" if report.opened else "reused the empty window"
+    if report.briefed:
+        print(f"{args.role}: {how} {report.target} ({report.pane_id}), agent started and briefed ({report.detail})")
+        return EXIT_OK
+    return fail(PROG, f"{args.role} in {report.target} ({report.pane_id}): {report.detail}")
+
+
+def _without_project(args: argparse.Namespace, settings: Settings) -> int:
+    """spawn without --project, and up: they work with no project file (up lists what it finds)."""
+    from orc.project_config import ConfigError, load_config
+    from tmux_utils import Tmux
+
+    tmux = Tmux(settings.tmux_socket, settings.tmux_bin)
+    config_file = (args.config or settings.project_config).expanduser().absolute()
+    if args.command == "spawn":
+        return _spawn(args, settings, tmux, [], config_file)
+    try:
+        projects = list(load_config(config_file).projects)
+    except ConfigError as exc:
+        if not (len(exc.problems) == 1 and exc.problems[0].problem == "does not exist"):
+            for problem in exc.problems:
+                print(f"{PROG}: error: {problem}", file=sys.stderr)
+            return fail(PROG, f"{len(exc.problems)} problem(s) in {config_file}; fix them and run up again "
+                              f"(nothing was started)", EXIT_USAGE)
+        projects = []
+    return _up(args, settings, tmux, projects, config_file)
+
+
+def _up(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
+    from orc.team import SpawnError, seat_orchestrator
+
+    try:
+        report = seat_orchestrator(settings, tmux, projects, config_file, args.ready_timeout, args.agent_command)
+    except SpawnError as exc:
+        return fail(PROG, str(exc), EXIT_USAGE if exc.usage else 1)
+    print(f"orchestrator at {report.target}: {'started' if report.started else 'already running'}; "
+          f"{'briefed' if report.briefed else 'not briefed'}: {report.detail}")
+    print(f"  cron {report.checkin}")
+    if report.briefed or report.detail.startswith("already running and briefed"):
+        return EXIT_OK
+    return fail(PROG, f"the orchestrator at {report.target} is not briefed: {report.detail}")
+
+
+def _finish(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
+    from orc.project_git import run_finish
+
+    project = projects[0]
+    result = run_finish(settings, project, args.task, args.timeout)
+    if result.merged:
+        print(f"{project.name}: {result.detail}")
+        return EXIT_OK
+    if result.conflicts:
+        print(f"{PROG}: error: {project.name}: conflicting files:", file=sys.stderr)
+        for path in result.conflicts:
+            print(f"  {path}", file=sys.stderr)
+    return fail(PROG, f"{project.name}: not finished: {result.detail}", EXIT_USAGE if result.usage_error else 1)
+
+
+def _attention(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project],
+               config_file: Path) -> int:
+    from orc import attention
+
+    from orc.team import with_spawned
+
+    if args.action == "check":
+        if args.subject or args.reason:
+            return fail(PROG, "attention check takes no subject or reason", EXIT_USAGE)
+        for finding in attention.check(settings, tmux, [with_spawned(settings, p) for p in projects]):
+            print(f"raised {finding.subject} {finding.reason}: {finding.text}")
+        return EXIT_OK
+    if args.action == "list":
+        items = attention.open_items(settings)
+        for (subject, reason), item in sorted(items.items()):
+            print(f"{subject} {reason}: {item.get('text', '')}")
+        if not items:
+            print(f"nothing needs a person (log: {attention.log_path(settings)})")
+        return EXIT_OK
+    if not (args.subject and args.reason):
+        return fail(PROG, "attention clear needs a subject and a reason, as `attention list` shows them", EXIT_USAGE)
+    if not attention.clear_attention(settings, args.subject, args.reason):
+        return fail(PROG, f"{args.subject} {args.reason} is not raised; `attention list` shows what is")
+    print(f"cleared {args.subject} {args.reason}")
     return EXIT_OK
 
 

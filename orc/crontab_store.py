@@ -117,12 +117,17 @@ def parse_line(line: str) -> CronJob | None:
 
 
 def validate_schedule(schedule: str) -> str:
+    from orc.cron_lines import normal_schedule, schedule_problem  # python-crontab reads the fields
+
     if schedule in _SPECIAL:
         return schedule
     fields = schedule.split()
     if len(fields) != 5 or not all(_FIELD.fullmatch(f) for f in fields):
         raise BadCronJob(f"schedule {schedule!r} is not five cron fields or one of {sorted(_SPECIAL)}")
-    return " ".join(fields)
+    problem = schedule_problem(schedule)
+    if problem:
+        raise BadCronJob(problem)
+    return normal_schedule(schedule)
 
 
 def cron_quote(word: str) -> str:

@@ -18,6 +18,7 @@ import os
 import re
 import shlex
 import string
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ PLACEHOLDERS = (
 PROJECT_KEYS = {
     "path", "session", "spec_file", "git_commit_interval", "check_in_interval", "branch_prefix",
     "test_command", "constraints", "agent_command", "team", "shell_window", "dev_server", "description",
+    "main_branch",
 }
 MEMBER_KEYS = {"role", "window", "command", "briefing"}
 CONSTRAINT_KEYS = {"max_files_per_commit", "require_tests"}
@@ -100,6 +102,7 @@ class Project:
     shell_window: str | None
     dev_server: DevServer | None
     description: str = ""
+    main_branch: str | None = None   # None: the repository's main or master (orc.project_git)
 
     @property
     def manager(self) -> Member:
@@ -217,7 +220,7 @@ def _template_problems(template: str) -> str | None:
     return None
 
 
-def _parse_project(c: _Checker, name: str, raw: object, base: Path) -> Project | None:
+def _parse_project(c: _Checker, name: str, raw: object, base: Path, check_folders: bool = False) -> Project | None:
     if not NAME.match(name):
         c.add(name, "is not a usable project name",
               "letters, digits, '-' or '_', starting with a letter or digit, at most 40 characters")
@@ -236,6 +239,9 @@ def _parse_project(c: _Checker, name: str, raw: object, base: Path) -> Project |
                      "a tmux session name: letters, digits, '-' or '_' (default: the project name)") or name
     spec_text = c.text(k("spec_file"), raw.get("spec_file"), expected="the project's spec file, relative to its path or absolute")
     spec = _resolve_path(spec_text, path) if spec_text else Path()
+    if check_folders and path_text:
+        # In the same pass as the keys, so one run names every mistake, folders included.
+        c.problems += _folder_problems(c.file, name, path, spec if spec_text else None)
     commit_interval = c.seconds(k("git_commit_interval"), raw.get("git_commit_interval", 1800)) or 1800
     checkin_interval = c.seconds(k("check_in_interval"), raw.get("check_in_interval", 1800)) or 1800
     if checkin_interval < MIN_CHECK_IN:
@@ -302,6 +308,14 @@ def _parse_project(c: _Checker, name: str, raw: object, base: Path) -> Project |
         c.add(k("team"), f"uses the window name {json.dumps(window)} more than once (team, shell_window, dev_server)",
               "a different window name for each agent, the shell and the dev server")
 
+    main_branch = raw.get("main_branch")
+    if main_branch is not None:
+        main_branch = c.text(k("main_branch"), main_branch, BRANCH_PREFIX,
+                             "the branch finished work is merged into, e.g. \"main\" (leave it out for main or master)")
+        if main_branch and (".." in main_branch or main_branch.endswith((".lock", "/")) or "//" in main_branch):
+            c.add(k("main_branch"), f"is {json.dumps(main_branch)}", "a branch name git accepts")
+            main_branch = None
+
     description = raw.get("description", "")
     if not isinstance(description, str):
         c.add(k("description"), f"is {_type_name(description)}", "a string")
@@ -312,7 +326,7 @@ def _parse_project(c: _Checker, name: str, raw: object, base: Path) -> Project |
         name=name, path=path, session=session, spec_file=spec, git_commit_interval=commit_interval,
         check_in_interval=checkin_interval, branch_prefix=prefix, test_command=test_command,
         max_files_per_commit=max_files, require_tests=require_tests, team=tuple(team),
-        shell_window=shell_window, dev_server=dev_server, description=description,
+        shell_window=shell_window, dev_server=dev_server, description=description, main_branch=main_branch,
     )
 
 
@@ -365,8 +379,13 @@ def _parse_team(c: _Checker, name: str, raw: object, agent_command: str | None) 
     return members
 
 
-def parse_config(text: str, file: Path) -> ProjectsConfig:
-    """Parse and check the text of a config file; raise :class:`ConfigError` listing every problem."""
+def parse_config(text: str, file: Path, check_folders: bool | Collection[str] = False) -> ProjectsConfig:
+    """Parse and check the text of a config file; raise :class:`ConfigError` listing every problem.
+
+    ``check_folders``: also check the folders and spec files (True: of every project; a
+    collection of names: of those projects), in the same pass, so that one run lists the
+    folder problems together with the mistakes in the keys.
+    """
     c = _Checker(file)
     try:
         data = json.loads(text)
@@ -383,7 +402,8 @@ def parse_config(text: str, file: Path) -> ProjectsConfig:
     if not names:
         c.add("(file)", "defines no project", "at least one project object keyed by its name")
     for name in names:
-        project = _parse_project(c, name, data[name], base)
+        folders = check_folders if isinstance(check_folders, bool) else name in check_folders
+        project = _parse_project(c, name, data[name], base, folders)
         if project:
             projects.append(project)
     sessions = [p.session for p in projects]
@@ -395,8 +415,9 @@ def parse_config(text: str, file: Path) -> ProjectsConfig:
     return ProjectsConfig(file, tuple(projects))
 
 
-def load_config(file: Path) -> ProjectsConfig:
-    """Read and check ``file``; :class:`ConfigError` for a missing file or any mistake."""
+def load_config(file: Path, check_folders: bool | Collection[str] = False) -> ProjectsConfig:
+    """Read and check ``file``; :class:`ConfigError` for a missing file or any mistake
+    (with ``check_folders``, missing folders and spec files too: see :func:`parse_config`)."""
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -405,23 +426,29 @@ def load_config(file: Path) -> ProjectsConfig:
                                          "or set ORC_PROJECT_CONFIG to yours)")]) from None
     except OSError as exc:
         raise ConfigError([ConfigProblem(file, "(file)", f"cannot be read ({exc.strerror})", "a readable file")]) from None
-    return parse_config(text, file)
+    return parse_config(text, file, check_folders)
+
+
+def _folder_problems(file: Path, name: str, path: Path, spec: Path | None) -> list[ConfigProblem]:
+    """Problems with one project's folder and spec file (``spec`` None: its key is wrong already)."""
+    if not path.is_dir():
+        return [ConfigProblem(file, f"{name}.path", f"{path} does not exist or is not a folder",
+                              "the folder of an existing git project (create it, or fix the path)")]
+    problems = []
+    if not (path / ".git").exists():
+        problems.append(ConfigProblem(file, f"{name}.path", f"{path} is not the top of a git work tree",
+                                      f"a git project folder (run `git init` in {path}, or fix the path)"))
+    if spec is not None and not spec.is_file():
+        problems.append(ConfigProblem(file, f"{name}.spec_file", f"{spec} does not exist",
+                                      "the project's spec file (write it, or fix the path)"))
+    return problems
 
 
 def check_paths(config: ProjectsConfig, projects: list[Project]) -> list[ConfigProblem]:
     """Problems with the folders of ``projects``: missing, not a git work tree, no spec."""
     problems: list[ConfigProblem] = []
     for p in projects:
-        if not p.path.is_dir():
-            problems.append(ConfigProblem(config.file, f"{p.name}.path", f"{p.path} does not exist or is not a folder",
-                                          "the folder of an existing git project (create it, or fix the path)"))
-            continue
-        if not (p.path / ".git").exists():
-            problems.append(ConfigProblem(config.file, f"{p.name}.path", f"{p.path} is not the top of a git work tree",
-                                          f"a git project folder (run `git init` in {p.path}, or fix the path)"))
-        if not p.spec_file.is_file():
-            problems.append(ConfigProblem(config.file, f"{p.name}.spec_file", f"{p.spec_file} does not exist",
-                                          "the project's spec file (write it, or fix the path)"))
+        problems += _folder_problems(config.file, p.name, p.path, p.spec_file)
     return problems
 
 

@@ -133,12 +133,14 @@ _SHELL_SYNTAX = set(";&|<>()$`\\\n*?[]{}~#")
 
 
 def agent_command(settings: Settings, member: Member) -> str:
-    """The command line tmux runs for ``member``'s agent.
+    """The command line tmux runs for ``member``'s agent: the one place every agent the suite
+    starts (deploy, restart, spawn, up) gets its command line built.
 
     tmux runs it through the default shell; a shell that does not replace itself with the
     last command (dash) stays the pane's foreground process, and the pane would read as
     ``shell`` (no agent) to status and delivery. ``exec`` makes the agent the pane's own
-    process; a command using shell syntax is left as written.
+    process, so it leads the pane's process group; a command using shell syntax is left as
+    written. (Extra agent arguments, such as the hooks' ``--settings`` file, belong here.)
     """
     command = member.command or settings.agent_command
     if command.startswith("exec ") or _SHELL_SYNTAX & set(command.replace("'", "").replace('"', "")):
@@ -323,6 +325,7 @@ def install_schedules(settings: Settings, project: Project, config_file: Path | 
         info=f"git backup of {project.name} every {minutes}m",
     )
     done = [f"{job.job_id}: {job.schedule}"]
+    done.append(install_attention_check(settings, config_file))
     target = project.target(project.manager)
     every = project.check_in_interval / 60
     ours = [c for c in pending_checkins(settings) if c.target == target and c.every_minutes]
@@ -336,6 +339,38 @@ def install_schedules(settings: Settings, project: Project, config_file: Path | 
         checkin = schedule_checkin(settings, every, checkin_note(settings, project), target, every_minutes=every)
         done.append(f"{checkin.id}: check-in to {target} every {every:g}m")
     return done
+
+
+def install_attention_check(settings: Settings, config_file: Path | None = None) -> str:
+    """The per-minute ``attention check`` line (one per suite, whatever the number of projects)."""
+    from orc.attention import check_job_id
+    from orc.crontab_store import CrontabStore
+
+    env = _cron_env(settings, config_file)
+    # The check reads tmux and messages the orchestrator: it needs the same server and target,
+    # and the person's notify settings, which cron's bare environment would not have.
+    env.update(ORC_TMUX_SOCKET=str(settings.tmux_socket), ORC_TMUX_BIN=settings.tmux_bin,
+               ORC_DEFAULT_TARGET=settings.default_target, ORC_ATTENTION_SECONDS=str(settings.attention_seconds))
+    if settings.notify_command:
+        env["ORC_NOTIFY_COMMAND"] = settings.notify_command
+    job = CrontabStore.from_settings(settings).add(
+        check_job_id(settings), "* * * * *",
+        [sys.executable, str(settings.suite_dir / "orc"), "integration", "attention", "check"],
+        env=env, log=settings.state_dir / "cron.log", info="attention check every minute",
+    )
+    return f"{job.job_id}: attention check every minute"
+
+
+def remove_attention_check_if_unused(settings: Settings, projects: list[Project]) -> list[str]:
+    """Remove the per-minute check once no project of the file has its backup line any more."""
+    from orc.attention import check_job_id
+    from orc.crontab_store import CrontabStore
+
+    store = CrontabStore.from_settings(settings)
+    running = {job.job_id for job in store.jobs()} & {backup_job_id(p) for p in projects}
+    if running:
+        return []
+    return store.remove([check_job_id(settings)])
 
 
 def remove_schedules(settings: Settings, project: Project) -> list[str]:
@@ -400,6 +435,8 @@ def stop_project(settings: Settings, tmux: Tmux, project: Project, kill: bool) -
         if tmux.has_session(project.session):
             tmux.kill_session(project.session)
             done.append(f"killed session {project.session}")
+        if spawned_record(settings, project):  # the agents spawn added went with the session
+            write_record(settings, project.name, "spawned", {})
         else:
             done.append(f"no session {project.session} to kill")
     else:
@@ -416,3 +453,249 @@ def broadcast(settings: Settings, tmux: Tmux, projects: list[Project], message: 
         pm = project.member(MANAGER_ROLE) or project.team[0]
         results.append((project.name, deliver(tmux, project.target(pm), text, settings, log_as="broadcast")))
     return results
+
+
+# --- spawn: one more agent in a running team ----------------------------------------------------
+
+
+class SpawnError(RuntimeError):
+    """spawn could not be done; ``usage`` when the request itself was wrong (exit 2)."""
+
+    def __init__(self, message: str, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+@dataclass(frozen=True)
+class SpawnReport:
+    target: str
+    pane_id: str
+    opened: bool          # a new window (False: an empty shell pane was reused)
+    briefed: bool
+    detail: str
+
+
+SPAWNED_BRIEFING = """You are the {role}, working in tmux window {target}, in the folder {cwd}.
+Read {suite}/CLAUDE.md now: it explains messages, check-ins, status and the git rules of this team.
+{brief}
+When you have read it, reply here in one line with your first step."""
+
+
+def spawned_record(settings: Settings, project: Project) -> dict[str, Any]:
+    """Agents ``spawn`` added to ``project``: role -> {"window", "command"}."""
+    return read_record(settings, project.name, "spawned") or {}
+
+
+def with_spawned(settings: Settings, project: Project) -> Project:
+    """``project`` with the agents ``spawn`` added to it, so status, restart and the attention
+    check know them as they know the configured team."""
+    from dataclasses import replace
+
+    extra = []
+    for role, entry in spawned_record(settings, project).items():
+        if project.member(role) is None and isinstance(entry, dict) and isinstance(entry.get("window"), str):
+            extra.append(Member(role, entry["window"], str(entry.get("command") or ""), None))
+    return replace(project, team=project.team + tuple(extra)) if extra else project
+
+
+def empty_pane(tmux: Tmux, settings: Settings, pane: Pane) -> bool:
+    """A pane holding only a shell with nothing running in it (or a dead pane): safe to reuse."""
+    if pane.dead:
+        return True
+    return tmux.look(pane.pane_id, settings.agent_kind).state == "shell"
+
+
+def spawn_agent(settings: Settings, tmux: Tmux, target: str, role: str, *, project: Project | None = None,
+                brief: str | None = None, command: str | None = None, cwd: Path | None = None,
+                ready_timeout: float = 90.0) -> SpawnReport:
+    """Open ``session:window`` (or reuse an empty one), start an agent, wait for it, brief it, record it."""
+    import re
+
+    from orc.project_config import ROLE, WINDOW
+
+    session, colon, window = target.partition(":")
+    if not colon or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}", session) or not WINDOW.match(window):
+        raise SpawnError(f"target {target!r} is not session:window (a window name, not an index, e.g. "
+                         f"webapp:Dev2)", usage=True)
+    if not ROLE.match(role):
+        raise SpawnError(f"role {role!r} is not lower case letters, digits and '-' (e.g. engineer-2)", usage=True)
+    if project is not None:
+        if session != project.session:
+            raise SpawnError(f"{project.name}'s agents live in session {project.session}; use "
+                             f"{project.session}:{window}", usage=True)
+        known = with_spawned(settings, project).member(role)
+        if known is not None and known.window != window:
+            raise SpawnError(f"{project.name} already has a {role} in window {known.window}; pick another role "
+                             f"name (e.g. {role}-2) or restart that one", usage=True)
+    member = Member(role, window, command or (project.manager.command if project else "") or "", None)
+    folder = str(project.path if project else (cwd or Path.cwd()))
+    line = agent_command(settings, member)
+    with named_lock(settings.state_dir, f"team-{project.name if project else session}", 120):
+        pane = session_windows(tmux, session).get(window)
+        opened = pane is None
+        if pane is None:
+            if tmux.has_session(session):
+                pane = tmux.new_window(session, window, line, folder)
+            else:
+                pane = tmux.new_session(session, window, line, folder, width=200, height=50)
+        elif empty_pane(tmux, settings, pane):
+            tmux.respawn(pane.pane_id, line, folder)
+        else:
+            raise SpawnError(f"window {target} is in use ({pane.current_command} runs there); pick another "
+                             f"window, or stop what runs there first")
+        tmux.keep_on_exit(pane.pane_id)
+        if project is not None:
+            record = spawned_record(settings, project)
+            record[role] = {"window": window, "command": member.command, "at": timestamp()}
+            write_record(settings, project.name, "spawned", record)
+        state = wait_ready(tmux, settings, [pane.pane_id], ready_timeout).get(pane.pane_id, "unknown")
+        if state != "idle":
+            detail = f"started, but not ready after {ready_timeout:g}s (state {state}); not briefed"
+            log_event(log_file(settings), "spawn", target=target, role=role, briefed=False, reason=detail)
+            return SpawnReport(target, pane.pane_id, opened, False, detail)
+        if project is not None:
+            text = briefing(settings, project, member)
+            if brief:
+                text += "\n\nYour first task: " + brief
+            result = _brief(tmux, settings, project, member, pane.pane_id, text, "spawn-brief")
+        else:
+            text = clean_text(SPAWNED_BRIEFING.format(role=role, target=target, cwd=folder,
+                                                      suite=settings.suite_dir, brief=brief or ""))
+            result = deliver(tmux, pane.pane_id, fit_to_size(text, settings), settings, log_as="spawn-brief")
+    log_event(log_file(settings), "spawn", target=target, role=role, project=project.name if project else None,
+              briefed=result.submitted, reason=result.reason)
+    return SpawnReport(target, pane.pane_id, opened, result.submitted, result.reason)
+
+
+# --- up: seat the orchestrator --------------------------------------------------------------------
+
+
+ORCHESTRATOR_BRIEFING = """You are the Orchestrator of Tmux Orchestrator, in tmux window {target}, in {suite}.
+You are the hub: you talk to each project's manager, and they talk to their engineers (hub and spoke; \
+engineers never message you directly, you never manage engineers directly).
+Your projects (from {config}):
+{projects}
+Your commands (all in {suite}; read {suite}/CLAUDE.md now, it explains each one):
+- `{cmd} deploy --all` (or `deploy <project>`): start a project's team, brief it, install its check-ins and backups
+- `{cmd} spawn <session:window> --role ROLE --project P --brief "task"`: add one agent to a running team
+- `{cmd} status`: every project's agents, git, check-ins, tests, backups; `{cmd} attention list`: what needs a person
+- `{suite}/send_message.sh <session:window> "message"`: talk to a project manager (proven submitted, or it says not)
+- `{cmd} broadcast "message"`: tell every project manager at once; `{cmd} learn "lesson"`: record what one project \
+learned, then broadcast it so the others use it
+- `{cmd} restart <project> <role>`: restart an agent that exited or stalled; `{cmd} finish <project> [task]`: merge a \
+tested feature branch
+You check in on yourself every {every} minutes (a scheduled check-in arrives here). At each one: run status, \
+ask the project managers that look stuck, share what one project learned with the others, and keep going.
+Reply here in one line with your first step."""
+
+
+@dataclass(frozen=True)
+class UpReport:
+    target: str
+    started: bool
+    briefed: bool
+    detail: str
+    checkin: str
+
+
+def orchestrator_briefing(settings: Settings, projects: list[Project], config_file: Path, target: str) -> str:
+    lines = [f"- {p.name}: {p.path} (session {p.session}; project manager at {p.target(p.manager)})"
+             + (f": {p.description}" if p.description else "") for p in projects] or ["- (none yet)"]
+    every = settings.orchestrator_checkin_minutes
+    return clean_text(ORCHESTRATOR_BRIEFING.format(
+        target=target, suite=settings.suite_dir, config=config_file, projects="\n".join(lines),
+        cmd=f"python3 {settings.suite_dir}/orchestrator_integration.py", every=f"{every:g}"))
+
+
+def orchestrator_checkin_note(settings: Settings) -> str:
+    return (f"Orchestrator self check-in (every {settings.orchestrator_checkin_minutes:g} minutes): run "
+            f"`{_suite_command(settings)} status`, check on each project manager that needs it, share what one "
+            f"project learned with the others, then carry on.")
+
+
+def _orchestrator_record(settings: Settings) -> dict[str, Any]:
+    import json
+
+    try:
+        data = json.loads((settings.state_dir / "orchestrator.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def seat_orchestrator(settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path,
+                      ready_timeout: float = 90.0, command: str | None = None) -> UpReport:
+    """Start the orchestrator's agent at ORC_DEFAULT_TARGET in the suite folder, brief it, give it
+    its recurring self check-in. Idempotent: a running, briefed orchestrator is left as it is."""
+    import json
+
+    from orc.checkins import cancel_checkins, pending_checkins, schedule_checkin
+    from orc.state import write_private_text
+    from tmux_utils import BadTarget, parse_target
+
+    target = settings.default_target
+    try:
+        parsed = parse_target(target)
+    except BadTarget as exc:
+        raise SpawnError(f"ORC_DEFAULT_TARGET: {exc}", usage=True) from None
+    if parsed.session is None or parsed.window is None or parsed.pane_index is not None:
+        raise SpawnError(f"ORC_DEFAULT_TARGET={target!r} must be session:window for up", usage=True)
+    session, window = parsed.session, parsed.window
+    member = Member("orchestrator", window, command or "", None)
+    line = agent_command(settings, member)
+    folder = str(settings.suite_dir)
+    started = False
+    with named_lock(settings.state_dir, "team-orchestrator", 120):
+        try:
+            pane: Pane | None = tmux.resolve(target)
+        except TargetNotFound:
+            pane = None
+        if pane is None:
+            if tmux.has_session(session):
+                if window.isdigit():
+                    raise SpawnError(f"session {session} has no window {window}; set ORC_DEFAULT_TARGET to "
+                                     f"{session}:<a window name> (up then opens it) or free that window index")
+                pane = tmux.new_window(session, window, line, folder)
+            else:
+                pane = tmux.new_session(session, "orchestrator" if window.isdigit() else window, line, folder)
+                try:
+                    tmux.resolve(target)
+                except TargetNotFound:
+                    raise SpawnError(f"session {session} was opened, but {target} does not name its window "
+                                     f"(tmux base-index?); set ORC_DEFAULT_TARGET to {session}:orchestrator") from None
+            started = True
+        elif empty_pane(tmux, settings, pane):
+            tmux.respawn(pane.pane_id, line, folder)
+            started = True
+        tmux.keep_on_exit(pane.pane_id)
+        record = _orchestrator_record(settings)
+        try:
+            pid = tmux.pane_pid(pane.pane_id)
+        except TargetNotFound:
+            pid = -1
+        if not started and record.get("pane") == pane.pane_id and record.get("pid") == pid:
+            briefed, detail = False, f"already running and briefed at {record.get('at')}"
+        else:
+            state = wait_ready(tmux, settings, [pane.pane_id], ready_timeout).get(pane.pane_id, "unknown")
+            if state != "idle":
+                briefed, detail = False, f"not ready after {ready_timeout:g}s (state {state}); run up again once it is idle"
+            else:
+                text = fit_to_size(orchestrator_briefing(settings, projects, config_file, target), settings)
+                result = deliver(tmux, pane.pane_id, text, settings, log_as="up-brief")
+                briefed, detail = result.submitted, result.reason
+                if result.submitted:
+                    write_private_text(settings.state_dir / "orchestrator.json", json.dumps(
+                        {"pane": pane.pane_id, "pid": tmux.pane_pid(pane.pane_id), "at": timestamp()}) + "\n")
+    every = settings.orchestrator_checkin_minutes
+    ours = [c for c in pending_checkins(settings) if c.target == target and c.every_minutes]
+    keep = [c for c in ours if c.every_minutes == every]
+    stale = [c.id for c in ours if c.every_minutes != every] + [c.id for c in keep[1:]]
+    if stale:
+        cancel_checkins(settings, stale)
+    if keep:
+        checkin = f"{keep[0].id}: self check-in every {every:g}m (kept)"
+    else:
+        made = schedule_checkin(settings, every, orchestrator_checkin_note(settings), target, every_minutes=every)
+        checkin = f"{made.id}: self check-in every {every:g}m"
+    log_event(log_file(settings), "up", target=target, started=started, briefed=briefed, reason=detail)
+    return UpReport(target, started, briefed, detail, checkin)

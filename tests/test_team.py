@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from support import FAKE_AGENT, SUITE, wait_for
-from test_gitops import make_repo, sh
+from test_gitops import GIT_ENV, make_repo, sh
 from tmux_utils import Tmux
 
 
@@ -212,11 +212,15 @@ def test_every_command_in_claude_md_runs_as_written(tmp_path: Path, orc_env: dic
     dev, _ = fake_agent(tmp_path, "dev")
     entry = project_entry(repo, "webapp", pm, dev, test_command="true")
     (suite / "project_configs.json").write_text(json.dumps({"webapp": entry}))
+    spawned, _ = fake_agent(tmp_path, "spawned")
     env = {**orc_env, "ORC_CRONTAB_FILE": str(tmp_path / "crontab"), "ORC_DEFAULT_TARGET": "webapp:PM",
-           "SHELL": "/bin/sh"}
+           "SHELL": "/bin/sh", "ORC_AGENT_COMMAND": spawned,
+           **{k: v for k, v in GIT_ENV.items() if k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_"))}}
     env.pop("ORC_PROJECT_CONFIG", None)  # the suite's own project_configs.json, as written
 
     def run(command: str) -> subprocess.CompletedProcess[str]:
+        if command == "git add src/reset.py":  # the engineer's work between the commands
+            (repo / "src" / "reset.py").write_text("def reset(): ...\n")
         cwd = repo if command.startswith("git ") else suite
         return subprocess.run(command, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
 

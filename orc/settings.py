@@ -15,6 +15,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from orc import SUITE_DIR
+from orc.agent_registry import default_config_dirs
 
 
 class SettingsError(ValueError):
@@ -43,6 +44,10 @@ class Settings:
     stall_seconds: int
     project_config: Path
     crontab_bin: str | None = None  # `crontab` to run; default: found on PATH, then /usr/bin, /bin, /usr/sbin
+    # Claude Code config dirs whose session registry and transcripts are read (orc.agent_registry).
+    claude_config_dirs: tuple[Path, ...] = ()
+    registry_source: str = "files"   # files, cli (`claude agents --json`), off
+    claude_bin: str | None = None    # the `claude` that answers `agents --json` (fallback source)
 
     @property
     def log_file(self) -> Path:
@@ -69,6 +74,13 @@ def _number(values: Mapping[str, str], key: str, default: float, *, minimum: flo
     if number < minimum:
         raise SettingsError(f"{key}={raw!r} must be at least {minimum:g}")
     return number
+
+
+def _choice(values: Mapping[str, str], key: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = values.get(key, "") or default
+    if raw not in allowed:
+        raise SettingsError(f"{key}={raw!r} is not one of {', '.join(allowed)}; fix it in .env or the environment")
+    return raw
 
 
 def load_settings(environ: Mapping[str, str] | None = None, suite_dir: Path = SUITE_DIR) -> Settings:
@@ -106,4 +118,7 @@ def load_settings(environ: Mapping[str, str] | None = None, suite_dir: Path = SU
         stall_seconds=int(_number(values, "ORC_STALL_SECONDS", 600, minimum=1)),
         project_config=Path(project_config).absolute() if project_config else suite_dir / "project_configs.json",
         crontab_bin=values.get("ORC_CRONTAB_BIN") or None,
+        claude_config_dirs=default_config_dirs({**env, **values}),
+        registry_source=_choice(values, "ORC_REGISTRY_SOURCE", ("files", "cli", "off"), "files"),
+        claude_bin=values.get("ORC_CLAUDE_BIN") or shutil.which("claude", path=env.get("PATH")) or None,
     )

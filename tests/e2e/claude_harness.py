@@ -77,7 +77,8 @@ def claude_env(home: Path, base_url: str, api_key: str) -> dict[str, str]:
     }
 
 
-def claude_command(binary: Path, env: dict[str, str], workdir: Path, *args: str, replace_shell: bool = True) -> str:
+def claude_command(binary: Path, env: dict[str, str], workdir: Path, *args: str, replace_shell: bool = True,
+                   program: list[str] | None = None) -> str:
     """Return a shell command line that runs ``binary`` in ``workdir`` with exactly ``env``.
 
     ``env -i`` drops the tester's own environment (a real ``ANTHROPIC_API_KEY``, a
@@ -88,9 +89,14 @@ def claude_command(binary: Path, env: dict[str, str], workdir: Path, *args: str,
     (tmux names the pane's foreground process group leader, which would otherwise
     be the ``sh -c`` tmux started).  Pass ``replace_shell=False`` to type the line
     into a shell pane and get the shell back after ``/exit``.
+
+    The pane's ``TMUX`` and ``TMUX_PANE`` pass through (expanded by the pane's shell), as
+    they would for an agent a person starts: Claude Code records its pane from them.
+    ``program`` replaces ``binary`` as the command that starts Claude (``npx ...``).
     """
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
     assignments = [f"{k}={v}" for k, v in {**base, **env}.items()]
-    argv = ["env", "-i", *assignments, str(binary), *args]
+    argv = ["env", "-i", *assignments, *(program or [str(binary)]), *args]
     run = " ".join(shlex.quote(a) for a in argv)
+    run = run.replace("env -i ", 'env -i "TMUX=$TMUX" "TMUX_PANE=$TMUX_PANE" ', 1)
     return f"cd {shlex.quote(str(workdir))} && {'exec ' if replace_shell else ''}{run}"

@@ -130,3 +130,43 @@ def test_refuses_when_claude_has_exited_to_a_shell(start_claude, orc_env: dict[s
     time.sleep(0.5)  # a deliberate window in which a typed command would have run
     assert not victim.exists()
     assert "touch" not in "\n".join(tmux.capture(claude.pane.pane_id))
+
+
+def test_with_the_screen_patterns_broken_the_record_alone_proves_twelve_hard_messages(
+        start_claude, orc_env: dict[str, str], tmux: Tmux) -> None:
+    claude = start_claude(launch="then-bash")
+    blind = {**orc_env, "ORC_AGENT_KIND": "record-only"}  # a profile whose patterns never match
+    for n, text in enumerate(HARD, start=1):
+        done = run_script("send_message.sh", "team:claude", "-", env=blind, input=text)
+        assert done.returncode == 0, done.stderr
+        assert "proof: transcript" in done.stdout
+        assert claude.api.wait_for_turns(n, timeout=30)[-1] == as_received(text)
+    assert claude.api.turns() == [as_received(t) for t in HARD]
+
+    # Blind to the screen, the registry still shows the dialog: nothing is typed into it.
+    marker = claude.workdir / "tool-ran.txt"
+    claude.api.script_next_reply_tool_use("Bash", {"command": f"touch {marker}", "description": "make a marker"})
+    assert run_script("send_message.sh", "team:claude", "please run the tool", env=blind).returncode == 0
+    wait_for(lambda: tmux.look(claude.pane.pane_id, "record-only", claude.sources()).state == "waiting",
+             timeout=30, what="the registry's waiting")
+    done = run_script("send_message.sh", "team:claude", "an incoming message", env=blind)
+    assert done.returncode == 1 and "dialog" in done.stderr, done.stderr
+    time.sleep(1.0)  # a deliberate window in which an approved tool would have run
+    assert not marker.exists() and claude.api.tool_results() == []
+
+
+def test_with_every_source_broken_nothing_is_typed_and_the_exit_code_says_no_proof(
+        start_claude, orc_env: dict[str, str], tmux: Tmux, tmp_path: Path) -> None:
+    claude = start_claude(launch="then-bash", registered=False)
+    nothing = tmp_path / "no-claude-config"  # the registry hidden: no agent's record is found here
+    broken = {**orc_env, "ORC_AGENT_KIND": "record-only", "ORC_CLAUDE_CONFIG_DIRS": str(nothing)}
+    before = tmux.capture(claude.pane.pane_id)
+    done = run_script("send_message.sh", "team:claude", "nobody can prove this one", env=broken)
+    assert done.returncode == 3, done.stderr
+    assert "no proof" in done.stderr and "nothing typed" in done.stderr
+    time.sleep(1.0)  # a deliberate window in which typed text would show or be sent
+    assert "nobody can prove" not in "\n".join(tmux.capture(claude.pane.pane_id))
+    assert claude.api.turns() == []
+    assert len(before) > 0
+    log = (Path(orc_env["ORC_STATE_DIR"]) / "delivery.log").read_text(encoding="utf-8")
+    assert "result=no-proof" in log and "proof=none" in log

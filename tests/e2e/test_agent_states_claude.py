@@ -1,0 +1,97 @@
+"""`tmux_utils.py --json` follows the real Claude Code through 50 transitions (prompt, tool,
+dialog, answer, stop), within 1 s of each, in the launch form tmux misreads
+(``claude; exec bash``): once from the session registry (no hooks installed), once from
+the screen alone (the registry hidden), which still never types into a dialog.
+
+The truth of each step comes from the stand-in API: the agent is busy from the moment a
+request arrives until its reply is streamed (held back ``DELAY`` seconds), and a reply with
+a Bash ``tool_use`` raises the dialog.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support import SUITE, run_script, wait_for
+from tmux_utils import Tmux
+
+pytestmark = pytest.mark.e2e
+
+DELAY = 1.5          # seconds the stand-in API holds each reply: the busy periods
+WITHIN = 1.0         # how soon after a change the snapshot must show it
+CYCLES = 13          # four transitions each: 52
+
+
+def snapshot_state(env: dict[str, str], pane_id: str) -> tuple[str, str]:
+    """(state, source) of the pane, as `python3 tmux_utils.py --json` prints it."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(SUITE / "tmux_utils.py"), "--json", "--lines", "0"], env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    pane = next(p for p in json.loads(done.stdout) if p["pane_id"] == pane_id)
+    return pane["state"], pane["source"]
+
+
+def conversation_requests(api: object) -> list[float]:
+    return [r.at for r in api.requests() if isinstance(r.body, dict) and r.body.get("tools")]  # type: ignore[attr-defined]
+
+
+def follow(env: dict[str, str], pane_id: str, expected: str, since: float, source: str, lags: list[float]) -> None:
+    """Poll the snapshot until it shows ``expected``; it must do so within WITHIN of ``since``."""
+    while True:
+        state, seen_source = snapshot_state(env, pane_id)
+        if state == expected:
+            lag = time.monotonic() - since
+            lags.append(lag)
+            assert seen_source == source, (expected, seen_source)
+            assert lag <= WITHIN, f"{expected} shown {lag:.2f}s after the change"
+            return
+        assert time.monotonic() - since <= WITHIN, f"still {state} ({seen_source}) {WITHIN}s after {expected}"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("source", ["registry", "screen"])
+def test_fifty_transitions_are_followed_within_a_second(start_claude, orc_env: dict[str, str], tmux: Tmux,
+                                                          tmp_path: Path, source: str) -> None:
+    claude = start_claude(launch="then-bash", registered=source == "registry")
+    env = dict(orc_env)
+    if source == "screen":
+        env["ORC_CLAUDE_CONFIG_DIRS"] = str(tmp_path / "elsewhere")  # the registry hidden
+    pane_id, api = claude.pane.pane_id, claude.api
+    api.set_reply_delay(DELAY)
+    lags: list[float] = []
+    for cycle in range(CYCLES):
+        marker = claude.workdir / f"ran-{cycle}.txt"
+        api.script_next_reply_tool_use("Bash", {"command": f"touch {marker}", "description": "make a marker"})
+        seen = len(conversation_requests(api))
+        # prompt: idle -> busy
+        done = run_script("send_message.sh", "team:claude", f"cycle {cycle}: run the tool", env=env)
+        assert done.returncode == 0, done.stderr
+        follow(env, pane_id, "busy", time.monotonic(), source, lags)
+        asked = float(wait_for(lambda: conversation_requests(api)[seen:], timeout=10, what="the request")[0])  # type: ignore[index]
+        # tool: busy -> waiting (the dialog shows once the tool_use reply is streamed)
+        wait_for(lambda: time.monotonic() >= asked + DELAY, timeout=DELAY + 1, what="the reply")
+        follow(env, pane_id, "waiting", asked + DELAY, source, lags)
+        refused = run_script("send_message.sh", "team:claude", "typed into the dialog?", env=env)
+        assert refused.returncode == 1 and "dialog" in refused.stderr, refused.stderr
+        assert not marker.exists()
+        # answer: waiting -> busy (approved; the tool runs and its result goes out)
+        time.sleep(0.5)  # deliberate: Claude ignores an Enter in the dialog's first instant
+        seen = len(conversation_requests(api))
+        tmux.send_key(pane_id, "Enter")
+        answered = time.monotonic()
+        follow(env, pane_id, "busy", answered, source, lags)
+        result_at = float(wait_for(lambda: conversation_requests(api)[seen:], timeout=10, what="the tool result")[0])  # type: ignore[index]
+        assert marker.exists()
+        # stop: busy -> idle once the final reply is streamed
+        wait_for(lambda: time.monotonic() >= result_at + DELAY, timeout=DELAY + 1, what="the final reply")
+        follow(env, pane_id, "idle", result_at + DELAY, source, lags)
+    assert len(lags) >= 50
+    assert "typed into the dialog?" not in api.turns()
+    print(f"{source}: {len(lags)} transitions, worst lag {max(lags):.2f}s, median {sorted(lags)[len(lags) // 2]:.2f}s")

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """orchestrator_integration.py: run the teams described in project_configs.json.
 
-A thin command line over orc.project_config (the file), orc.team (tmux teams and git
-actions), orc.status (the status screen) and orc.learnings. Also reachable as
+A thin command line over orc.project_config (the file), orc.team (agents in tmux),
+orc.project_git (git actions), orc.status (the status screen) and orc.learnings. Also reachable as
 ``python3 <suite>/orc integration <command>`` (what the crontab lines run).
 """
 
@@ -237,7 +237,7 @@ def _status(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 
 def _backup(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.team import run_backup
+    from orc.project_git import run_backup
 
     result = run_backup(settings, projects[0], why="command")
     if result.committed or result.reason.startswith("skipped: nothing"):
@@ -247,7 +247,7 @@ def _backup(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 
 def _stable(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.team import run_stable
+    from orc.project_git import run_stable
 
     result = run_stable(settings, projects[0], args.timeout)
     if result.tag:
@@ -257,20 +257,16 @@ def _stable(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 
 def _branch(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    import re
-
     from orc import gitops
+    from orc.project_git import BadTaskName, create_task_branch
 
     project = projects[0]
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}", args.task) or ".." in args.task \
-            or args.task.endswith(".lock"):
-        return fail(PROG, f"task name {args.task!r} is not usable in a branch name; use letters, digits, "
-                          f"'.', '_' or '-' (e.g. login-form)", EXIT_USAGE)
-    name = project.branch_prefix + args.task
     try:
-        gitops.create_branch(project.path, name)
+        name = create_task_branch(project, args.task)
+    except BadTaskName as exc:
+        return fail(PROG, str(exc), EXIT_USAGE)
     except gitops.GitError as exc:
-        return fail(PROG, f"{project.name}: branch {name} not created: {exc}")
+        return fail(PROG, f"{project.name}: branch {project.branch_prefix + args.task} not created: {exc}")
     print(f"{project.name}: created and switched to {name}")
     return EXIT_OK
 

@@ -1,4 +1,4 @@
-"""Teams in tmux: deploy, restart, stop and broadcast; and the git actions run for a project.
+"""Teams in tmux: deploy, restart, stop and broadcast (the git actions are in orc.project_git).
 
 A project's team lives in one tmux session named in project_configs.json: a window per
 agent (project manager, engineers...), a shell window and an optional dev-server window.
@@ -17,21 +17,20 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from orc import gitops
 from orc.delivery import Delivery, clean_text, deliver, fit_to_size, special_meaning
 from orc.locks import named_lock
+from orc.project_git import run_backup
 from orc.project_config import MANAGER_ROLE, Member, Project, cron_schedule
 from orc.settings import Settings
-from orc.state import log_event, private_dir, timestamp
+from orc.state import log_event, timestamp
 from orc.status import read_record, write_record
 from tmux_utils import Pane, TargetNotFound, Tmux, TmuxError
 
@@ -349,84 +348,6 @@ def remove_schedules(settings: Settings, project: Project) -> list[str]:
     if ids:
         removed += cancel_checkins(settings, ids)
     return removed
-
-
-# --- git actions for a project ------------------------------------------------------------------
-
-
-def run_backup(settings: Settings, project: Project, why: str = "timer") -> gitops.BackupResult:
-    """One backup of ``project`` under its lock, recorded for status and in ``git.log``."""
-    scratch = private_dir(settings.state_dir / "tmp")
-    try:
-        with named_lock(settings.state_dir, f"git-{project.name}", 300):
-            result = gitops.backup(project.path, max_files=project.max_files_per_commit, scratch_dir=scratch)
-    except gitops.GitError as exc:
-        result = gitops.BackupResult(None, None, 0, f"failed: {exc}")
-    write_record(settings, project.name, "last-backup", {
-        "at": time.time(), "ok": result.committed is not None or result.reason.startswith("skipped: nothing"),
-        "commit": result.committed, "ref": result.ref, "files": result.files, "reason": result.reason,
-    })
-    log_event(settings.state_dir / "git.log", "backup", project=project.name, why=why,
-              result="committed" if result.committed else "skipped", commit=result.committed,
-              files=result.files, reason=result.reason)
-    return result
-
-
-@dataclass(frozen=True)
-class StableResult:
-    tested: bool
-    passed: bool
-    tag: str | None
-    detail: str
-
-
-def run_tests(settings: Settings, project: Project, timeout: float) -> tuple[bool, str]:
-    """Run ``test_command`` in the project folder; record the outcome for status."""
-    command = project.test_command
-    assert command is not None
-    argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
-    started = time.time()
-    try:
-        done = subprocess.run(argv, cwd=project.path, capture_output=True, text=True, errors="replace",
-                              timeout=timeout, stdin=subprocess.DEVNULL)
-        passed, code = done.returncode == 0, done.returncode
-        tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
-    except subprocess.TimeoutExpired:
-        passed, code, tail = False, -1, [f"timed out after {timeout:g}s"]
-    except OSError as exc:
-        passed, code, tail = False, -1, [f"could not run: {exc}"]
-    write_record(settings, project.name, "last-test", {
-        "at": started, "ok": passed, "exit": code, "command": project.test_command_text,
-        "seconds": round(time.time() - started, 1), "tail": tail,
-    })
-    log_event(settings.state_dir / "git.log", "tests", project=project.name, ok=passed, exit=code)
-    summary = f"`{project.test_command_text}` {'passed' if passed else f'failed (exit {code})'}"
-    if not passed and tail:
-        summary += ": " + " | ".join(tail[-3:])
-    return passed, summary
-
-
-def run_stable(settings: Settings, project: Project, timeout: float) -> StableResult:
-    """Test, then tag HEAD ``stable-<feature>-<date>``; with require_tests, no tag unless they pass."""
-    repo = project.path
-    dirty = gitops.tracked_changes(repo)
-    if dirty:
-        return StableResult(False, False, None, f"{len(dirty)} uncommitted change(s) to tracked files "
-                            f"({', '.join(dirty[:5])}): commit first, so the tag marks what was tested")
-    tested = passed = False
-    detail = "no test_command configured"
-    if project.test_command is not None:
-        tested = True
-        passed, detail = run_tests(settings, project, timeout)
-    if not passed and project.require_tests:
-        return StableResult(tested, passed, None, f"{detail}; not tagged (require_tests is true)")
-    branch = gitops.current_branch(repo) or "detached"
-    feature = gitops.tag_part(branch.removeprefix(project.branch_prefix))
-    tag = f"stable-{feature}-{datetime.now():%Y%m%d-%H%M%S}"
-    commit = gitops.tag_head(repo, tag)
-    note = "" if passed else " (tests did not pass; tagged because require_tests is false)"
-    log_event(settings.state_dir / "git.log", "stable", project=project.name, tag=tag, commit=commit[:12])
-    return StableResult(tested, passed, tag, f"{detail}; tagged {commit[:12]} as {tag}{note}")
 
 
 # --- restart, stop, broadcast ---------------------------------------------------------------------

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 
 import orc  # noqa: F401  (puts the suite's dependency folder on sys.path)
 from orc.agent_registry import PaneIdentity, RegistryEntry, default_config_dirs, match_panes, read_entries
-from orc.agent_state import AgentState, classify, combine, from_registry
+from orc.agent_state import AgentState, classify, combine, from_hook, from_registry
+from orc.hook_events import latest_reports
 from orc.process_groups import ProcessTable
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ class StateSources:
     config_dirs: tuple[Path, ...] = ()
     registry_source: str = "files"      # files, cli (claude agents --json) or off
     claude_bin: str | None = None       # for the ``cli`` source and the fallback to it
+    hooks_state_dir: Path | None = None # where ``orc hook`` records each pane's latest event
 
     @classmethod
     def default(cls) -> StateSources:
@@ -137,26 +139,30 @@ class StateSources:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StateSources:
-        return cls(settings.claude_config_dirs, settings.registry_source, settings.claude_bin)
+        return cls(settings.claude_config_dirs, settings.registry_source, settings.claude_bin, settings.state_dir)
 
 
 def pane_states(panes: Sequence[Pane], screens: Sequence[Sequence[str]], agent_kind: str,
-                sources: StateSources) -> list[AgentState]:
+                sources: StateSources, socket: Path | None = None) -> list[AgentState]:
     """Each pane's one state (orc.agent_state.combine) from its screen, its terminal's
-    foreground process group and the agents' registry: one ``ps`` and one read of the
-    registry for all of them."""
+    foreground process group, the agents' registry and their hooks' latest reports (of
+    the tmux server at ``socket`` only): one ``ps``, one read of the registry and one of
+    the hook reports for all of them."""
     table = ProcessTable.read()
     entries = read_entries(sources.config_dirs, table, sources.registry_source, sources.claude_bin)
     identities = [PaneIdentity(p.pane_id, p.session, p.window_id, p.tty) for p in panes]
     joined: dict[str, RegistryEntry] = match_panes(entries, identities, table) if entries else {}
     foreground = table.foreground_commands(p.tty for p in panes) if table.processes else {}
+    reports = latest_reports(sources.hooks_state_dir, socket=socket) if sources.hooks_state_dir else {}
     now = time.time()
     result = []
     for pane, lines in zip(panes, screens):
         screen = classify(lines, pane, agent_kind, foreground.get(pane.tty) if table.processes else None)
         entry = joined.get(pane.pane_id)
         registry = from_registry(entry, now) if entry is not None else None
-        result.append(combine(screen, registry, None, shell_certain=bool(table.processes)))
+        report = reports.get(pane.pane_id)
+        hook = from_hook(report, now) if report is not None else None
+        result.append(combine(screen, registry, hook, shell_certain=bool(table.processes)))
     return result
 
 
@@ -309,7 +315,7 @@ class Tmux:
         """One pane's facts, screen and agent state (two tmux invocations, one ``ps``)."""
         pane = self.pane(pane_id)
         lines = tuple(self.capture(pane_id))
-        agent = pane_states([pane], [lines], agent_kind, sources or StateSources.default())[0]
+        agent = pane_states([pane], [lines], agent_kind, sources or StateSources.default(), self.socket)[0]
         return PaneSnapshot(pane, agent.state, lines, agent)
 
     def snapshot(self, last_lines: int = 20, agent_kind: str = "claude",
@@ -337,7 +343,7 @@ class Tmux:
                 continue  # a pane closed between the listing and the captures: list again
             screens = _split_marked(out, token)
             every = [trim_screen(screens.get(str(number), "")) for number in range(len(panes))]
-            agents = pane_states(panes, every, agent_kind, sources or StateSources.default())
+            agents = pane_states(panes, every, agent_kind, sources or StateSources.default(), self.socket)
             return [PaneSnapshot(pane, agent.state, tuple(lines[-last_lines:] if last_lines else []), agent)
                     for pane, lines, agent in zip(panes, every, agents)]
         raise TmuxError(["snapshot"], "panes kept changing during three attempts", 1)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from orc.agent_profiles import SHELLS, AgentProfile, profile_for
 from orc.agent_registry import RegistryEntry
+from orc.hook_events import HookReport
 from orc.process_groups import only_shells
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class AgentState:
 
 
 # The states in which nothing may be typed, most binding first: any source seeing one wins.
-BLOCKING = ("waiting", "limited", "typing")
+BLOCKING = ("waiting", "limited", "typing", "exited")
 REGISTRY_STATES = {"idle": "idle", "busy": "busy", "waiting": "waiting"}
 
 
@@ -131,6 +132,13 @@ def from_registry(entry: RegistryEntry, now: float | None = None) -> AgentState:
         state=REGISTRY_STATES.get(entry.status, "unknown"), source="registry", age=entry.age(now),
         session_id=entry.session_id, version=entry.version, transcript_path=str(entry.transcript_path),
         detail=entry.waiting_for, pid=entry.pid,
+    )
+
+
+def from_hook(report: HookReport, now: float) -> AgentState:
+    return AgentState(
+        state=report.state or "unknown", source="hook", age=report.age(now), session_id=report.session_id or None,
+        transcript_path=report.transcript_path or None, detail=report.detail,
     )
 
 
@@ -145,6 +153,16 @@ def combine(screen: str, registry: AgentState | None = None, hook: AgentState | 
     ``shell`` (which names the group's leader, the shell of ``claude; exec bash``).
     ``unknown`` from any source claims nothing.
     """
+    if registry is not None:
+        # The registry is live (its process checked); a hook report is only the last event,
+        # which can be stale (a declined dialog fires none): with the registry, hooks say nothing.
+        hook = None
+    elif hook is not None and screen == "unknown" and hook.state in ("idle", "busy"):
+        # A report cannot show that an agent still runs in the pane (it may have crashed and
+        # another program taken the keyboard): typable only when the screen agrees.
+        hook = AgentState("unknown", "hook", hook.age, hook.session_id, hook.version, hook.transcript_path, hook.detail)
+    elif hook is not None and hook.state == "exited" and screen != "unknown":
+        hook = None  # an agent's screen is back in the pane: a new session that reports no hooks
     record = registry or hook
     screen_state = AgentState(screen, "screen")
     if record is None or screen in ("dead", "copy-mode") or (screen == "shell" and shell_certain):

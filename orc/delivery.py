@@ -35,7 +35,8 @@ from filelock import Timeout
 from orc.agent_profiles import AgentProfile, profile_for
 from orc.agent_state import find_input_box
 from orc.locks import pane_lock
-from orc.prompt_text import same_prompt
+from orc.hook_events import events_log, prompt_keys_since
+from orc.prompt_text import prompt_key, same_prompt
 from orc.settings import Settings
 from orc.state import log_event, private_dir, write_private_text
 from tmux_utils import BadTarget, Pane, PaneSnapshot, StateSources, TargetNotFound, Tmux, TmuxError
@@ -308,9 +309,20 @@ def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Se
         # Its first or last line echoed (the other may have scrolled off already).
         return s.state == "idle" and any(screen.echoes(s, m) > n for m, n in zip(marks, echoes_before))
 
+    # Hooks, where the agent reports them: its UserPromptSubmit carries the exact prompt.
+    hooks_log = events_log(settings.state_dir)
+    key = prompt_key(text)
+
+    def hook_proof() -> bool:
+        if not hooks_log.exists():
+            return False
+        return key in prompt_keys_since(settings.state_dir, pane.pane_id, since, socket=tmux.socket)
+
     def proof(s: PaneSnapshot, final: bool = False) -> str:
         if record is not None and record.holds(text):
             return "transcript"
+        if hook_proof():
+            return "hook"
         # The screen proves it only where the agent keeps no record (or, at the end, where
         # its transcript never appeared: a version that keeps it elsewhere).
         if (record is None or (final and not record.exists())) and screen_proof(s):
@@ -321,6 +333,7 @@ def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Se
         return Delivery(True, target, pane.pane_id, f"submitted (proof: {how}; agent {s.state})", enters, state,
                         proof=how)
 
+    since = time.time()
     tmux.paste(pane.pane_id, text)
     # Wait for the text itself: a busy agent may finish its turn (busy -> idle) before the
     # paste shows, so only a state that rules the text out ends the wait early. Where the
@@ -330,8 +343,9 @@ def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Se
                         or (blind and not screen.sees_box(s)), max(2.0, settings.submit_timeout))
     enters = 0
     if typed.state != "typing" and not (blind and typed.state in DELIVERABLE_NOW):
-        if record is not None and record.holds(text):
-            return proven("transcript", typed)
+        how = proof(typed)
+        if how in ("transcript", "hook"):
+            return proven(how, typed)
         return refuse(f"the pasted text did not show in the input box (state now {typed.state}); "
                       "not submitted, and it may still arrive there unsent")
     # The Ink paste race (PITFALLS 5): an Enter too close to the paste becomes part of it.

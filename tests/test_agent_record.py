@@ -271,3 +271,24 @@ def test_send_message_refuses_a_dialog_only_the_registry_sees(tmux: Tmux, tmp_pa
                           text=True, timeout=60)
     assert done.returncode == 1 and "dialog" in done.stderr
     assert "hello" not in "\n".join(tmux.capture(pane_id))
+
+
+@pytest.mark.parametrize("screen, hook, expected", [
+    ("idle", "waiting", ("waiting", "hook")),     # a dialog the hooks reported wins
+    ("busy", "idle", ("idle", "hook")),
+    ("unknown", "idle", ("unknown", "hook")),     # a past event alone cannot show an agent still runs
+    ("unknown", "waiting", ("waiting", "hook")),
+    ("unknown", "exited", ("exited", "hook")),
+    ("idle", "exited", ("idle", "screen")),       # an agent is back: a new session without hooks
+    ("shell", "busy", ("shell", "screen")),
+])
+def test_hook_reports_count_where_the_registry_is_absent(screen: str, hook: str, expected: tuple[str, str]) -> None:
+    report = AgentState(hook, "hook", 1.0, "sid", None, "/t.jsonl", None)
+    combined = combine(screen, None, report)
+    assert (combined.state, combined.source) == expected
+
+
+def test_with_the_registry_the_hooks_last_event_says_nothing_about_the_state() -> None:
+    """A declined dialog fires no hook: the report would stay "waiting" while the agent is idle."""
+    registry = AgentState("idle", "registry", 1.0, "sid")
+    assert combine("idle", registry, AgentState("waiting", "hook", 9.0, "sid")).state == "idle"

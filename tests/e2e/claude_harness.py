@@ -93,4 +93,7 @@ def claude_command(binary: Path, env: dict[str, str], workdir: Path, *args: str,
     assignments = [f"{k}={v}" for k, v in {**base, **env}.items()]
     argv = ["env", "-i", *assignments, str(binary), *args]
     run = " ".join(shlex.quote(a) for a in argv)
+    # The pane's own TMUX and TMUX_PANE pass through, expanded by the pane's shell: a real
+    # agent has them, and its hooks and session registry name the pane by them.
+    run = run.replace("env -i ", 'env -i "TMUX=${TMUX:-}" "TMUX_PANE=${TMUX_PANE:-}" ', 1)
     return f"cd {shlex.quote(str(workdir))} && {'exec ' if replace_shell else ''}{run}"

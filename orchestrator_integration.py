@@ -101,6 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", action="append", metavar="NAME", help="only these projects (repeatable)")
     p.add_argument("message", nargs="+")
 
+    p = command("hooks", "our Claude Code hooks for agents started by hand: install, remove, status",
+                ["hooks install --project ~/projects/webapp", "hooks install --user", "hooks remove --user",
+                 "hooks status"])
+    p.add_argument("action", choices=("install", "remove", "status"),
+                   help="install: merge ours into the settings file; remove: take exactly ours out; "
+                        "status: which panes report, and where ours are installed")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--project", type=Path, metavar="PATH",
+                       help="the project's own settings, PATH/.claude/settings.local.json")
+    where.add_argument("--user", action="store_true",
+                       help="your settings for every project: $CLAUDE_CONFIG_DIR/settings.json or ~/.claude/settings.json")
+
     p = command("learn", "append a dated learning to LEARNINGS.md",
                 ["learn \"Claude Code swallows an Enter sent within 150 ms of a paste\"",
                  "learn --by webapp/engineer \"npm test needs NODE_ENV=test\""])
@@ -139,6 +151,8 @@ def _run(args: argparse.Namespace) -> int:
         return fail(PROG, str(exc), EXIT_USAGE)
     if args.command == "learn":
         return _learn(args, settings)
+    if args.command == "hooks":
+        return _hooks(args, settings)
 
     config_file = (args.config or settings.project_config).expanduser().absolute()
     try:
@@ -310,6 +324,46 @@ def _broadcast(args: argparse.Namespace, settings: Settings, tmux: Tmux, project
             failed.append(name)
     if failed:
         return fail(PROG, f"not delivered to {', '.join(failed)}; see the reasons above and retry those")
+    return EXIT_OK
+
+
+def _hooks(args: argparse.Namespace, settings: Settings) -> int:
+    from orc import hooks_settings
+
+    files = []
+    if args.project is not None:
+        project = args.project.expanduser().absolute()
+        if not project.is_dir():
+            return fail(PROG, f"--project {args.project}: no such folder; give the project's folder", EXIT_USAGE)
+        files.append(hooks_settings.project_settings_file(project))
+    if args.user:
+        files.append(hooks_settings.user_settings_file())
+    if args.action == "status":
+        from tmux_utils import Tmux, TmuxError
+
+        try:
+            live: dict[str, str] | None = {p.pane_id: f"{p.session}:{p.window_name}"
+                                           for p in Tmux(settings.tmux_socket, settings.tmux_bin).list_panes()}
+        except TmuxError:
+            live = None
+        for path in files or [hooks_settings.user_settings_file()]:
+            found = hooks_settings.installed_in(path)
+            print(f"{path}: " + {True: "our hooks installed", False: "none of ours",
+                                 None: "cannot be read as settings"}[found])
+        lines = hooks_settings.status_lines(settings.state_dir, settings.tmux_socket, live, time.time())
+        print(f"panes reporting through hooks on {settings.tmux_socket}: {len(lines) or 'none'}")
+        for line in lines:
+            print(f"  {line}")
+        return EXIT_OK
+    if not files:
+        return fail(PROG, f"hooks {args.action}: say where: --project PATH or --user", EXIT_USAGE)
+    try:
+        if args.action == "install":
+            print(hooks_settings.install(files[0], settings.suite_dir, settings.state_dir))
+        else:
+            print(hooks_settings.remove(files[0]))
+    except hooks_settings.HooksFileError as exc:
+        return fail(PROG, f"hooks {args.action}: {exc}")
     return EXIT_OK
 
 

@@ -108,7 +108,6 @@ def report_fields(payload: dict[str, object], env: dict[str, str] | os._Environ[
         "socket": _flat(env.get("TMUX", "").split(",")[0], 2000),
         "state": state_for(event, payload),
         "detail": _flat(detail, 200),
-        "parent_pid": str(os.getppid()),
     }
     prompt = payload.get("prompt")
     if event == "UserPromptSubmit" and isinstance(prompt, str):
@@ -165,7 +164,7 @@ def log_line(fields: dict[str, str]) -> str:
     now = float(fields["at"])
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
     parts = [stamp, fields["event"] or "-"]
-    for key in ("pane", "at", "state", "session_id", "prompt_key", "detail", "parent_pid", "socket", "transcript_path", "cwd"):
+    for key in ("pane", "at", "state", "session_id", "prompt_key", "detail", "socket", "transcript_path", "cwd"):
         value = fields.get(key, "")
         if not value:
             continue

@@ -19,6 +19,7 @@ import os
 import shlex
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,6 @@ EVENTS = (
     "Stop",
     "SessionEnd",
 )
-#: The marker our command carries, by which ``remove`` finds exactly ours.
-MARK = " hook"
-
-
 def python_for_hooks() -> str:
     """The interpreter the hook command names: ``ORC_PYTHON``, else python3 on PATH, else ours.
 
@@ -90,3 +87,223 @@ def write_agent_settings(settings: Settings) -> Path:
 def settings_args(settings: Settings) -> list[str]:
     """The extra ``claude`` arguments that turn our hooks on for one agent the suite starts."""
     return ["--settings", str(write_agent_settings(settings))]
+
+
+# --- hooks install / remove / status (agents started by hand) --------------------------------
+
+
+class HooksFileError(ValueError):
+    """A settings file we cannot merge into: not JSON, not an object, ``hooks`` malformed."""
+
+
+#: Beside the settings file: its bytes as they were before our first change to it.
+BACKUP_SUFFIX = ".orc-backup"
+
+
+def user_settings_file(environ: dict[str, str] | None = None) -> Path:
+    """``$CLAUDE_CONFIG_DIR/settings.json``, else ``~/.claude/settings.json``."""
+    env = os.environ if environ is None else environ
+    config_dir = env.get("CLAUDE_CONFIG_DIR")
+    base = Path(config_dir).expanduser() if config_dir else Path(env.get("HOME") or Path.home()) / ".claude"
+    return base / "settings.json"
+
+
+def project_settings_file(project: Path) -> Path:
+    """``<project>/.claude/settings.local.json``.
+
+    The local file rather than ``settings.json``: our command holds this machine's absolute
+    paths (the interpreter, the suite, the state folder), which mean nothing on a teammate's
+    machine; ``settings.json`` is the project's shared, committed file, ``settings.local.json``
+    is the person's own and kept out of git by Claude Code.
+    """
+    return project / ".claude" / "settings.local.json"
+
+
+def is_our_command(command: object) -> bool:
+    """True for a command that runs some suite's ``orc hook`` (whichever folder, whichever state)."""
+    if not isinstance(command, str):
+        return False
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return False
+    return (len(argv) >= 5 and argv[-3:-1] == ["hook", "--state-dir"]
+            and os.path.basename(argv[-4].rstrip("/")) == "orc")
+
+
+def _load(path: Path) -> tuple[dict[str, Any], bytes | None]:
+    """The settings object in ``path`` and its raw bytes (``({}, None)`` when it does not exist)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}, None
+    except OSError as exc:
+        raise HooksFileError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HooksFileError(f"{path} is not valid JSON ({exc}); fix it by hand first") from None
+    if not isinstance(data, dict):
+        raise HooksFileError(f"{path} holds {type(data).__name__}, not a JSON object; fix it by hand first")
+    hooks = data.get("hooks")
+    if hooks is not None and not isinstance(hooks, dict):
+        raise HooksFileError(f"{path}: \"hooks\" is not an object; fix it by hand first")
+    for event, groups in (hooks or {}).items():
+        if not isinstance(groups, list):
+            raise HooksFileError(f"{path}: hooks.{event} is not a list; fix it by hand first")
+    return data, raw
+
+
+def without_ours(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with our hook commands taken out, and every group, event list and ``hooks``
+    object that held only ours (and so would be left empty) removed with them."""
+    hooks = data.get("hooks")
+    if not isinstance(hooks, dict):
+        return dict(data)
+    kept_hooks: dict[str, Any] = {}
+    for event, groups in hooks.items():
+        if not isinstance(groups, list):
+            kept_hooks[event] = groups
+            continue
+        kept_groups = []
+        for group in groups:
+            entries = group.get("hooks") if isinstance(group, dict) else None
+            if not isinstance(entries, list):
+                kept_groups.append(group)
+                continue
+            kept_entries = [e for e in entries if not (isinstance(e, dict) and is_our_command(e.get("command")))]
+            if len(kept_entries) == len(entries):
+                kept_groups.append(group)
+            elif kept_entries:
+                kept_groups.append({**group, "hooks": kept_entries})
+        if kept_groups or not groups:
+            kept_hooks[event] = kept_groups
+    result = dict(data)
+    if kept_hooks or not hooks:
+        result["hooks"] = kept_hooks
+    else:
+        del result["hooks"]
+    return result
+
+
+def with_ours(data: dict[str, Any], ours: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """``data`` with any older hooks of ours replaced by ``ours``, everything else kept in place."""
+    result = without_ours(data)
+    hooks = dict(result.get("hooks") or {})
+    for event, groups in ours.items():
+        hooks[event] = list(hooks.get(event) or []) + [json.loads(json.dumps(g)) for g in groups]
+    result["hooks"] = hooks
+    return result
+
+
+def has_ours(data: dict[str, Any]) -> bool:
+    return without_ours(data) != data
+
+
+def _write_like(path: Path, text: str, like: Path | None) -> None:
+    """Replace ``path`` atomically, keeping the mode the file had (0600 for a new one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = 0o600
+    if like is not None:
+        try:
+            mode = like.stat().st_mode & 0o777
+        except OSError:
+            pass
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def install(path: Path, suite_dir: Path, state_dir: Path, python: str | None = None) -> str:
+    """Merge our hooks into the settings file ``path``; return what was done (one line).
+
+    Idempotent: ours already there as they would be written means no change at all. Before
+    the first change to an existing file its bytes are kept in ``<file>.orc-backup``.
+    """
+    data, raw = _load(path)
+    merged = with_ours(data, our_hooks(suite_dir, state_dir, python))
+    if merged == data:
+        return f"{path}: our hooks are already installed (unchanged)"
+    backup = path.with_name(path.name + BACKUP_SUFFIX)
+    if raw is not None and not has_ours(data):
+        _write_like(backup, raw.decode("utf-8"), path)
+    _write_like(path, json.dumps(merged, indent=2) + "\n", path if raw is not None else None)
+    verb = "updated" if has_ours(data) else "installed"
+    return f"{path}: hooks {verb} for {len(EVENTS)} events" + (f" (backup: {backup.name})" if raw is not None and not has_ours(data) else "")
+
+
+def remove(path: Path) -> str:
+    """Take exactly our hooks out of ``path``; return what was done (one line).
+
+    When the file is otherwise what it was before ``install`` (same content as the backup),
+    the backup's bytes come back verbatim: formatting, key order and all.
+    """
+    data, raw = _load(path)
+    if raw is None:
+        return f"{path}: no such file (nothing to remove)"
+    if not has_ours(data):
+        return f"{path}: none of our hooks (unchanged)"
+    cleaned = without_ours(data)
+    backup = path.with_name(path.name + BACKUP_SUFFIX)
+    try:
+        before: bytes | None = backup.read_bytes()
+    except OSError:
+        before = None
+    if before is not None:
+        try:
+            same = json.loads(before.decode("utf-8") or "{}") == cleaned
+        except (UnicodeDecodeError, ValueError):
+            same = False
+        if same:
+            _write_like(path, before.decode("utf-8"), path)
+            backup.unlink()
+            return f"{path}: hooks removed (the file is back as it was)"
+    if before is None and cleaned == {}:
+        path.unlink()
+        return f"{path}: hooks removed (the file held only ours: deleted)"
+    _write_like(path, json.dumps(cleaned, indent=2) + "\n", path)
+    return f"{path}: hooks removed (your other settings kept)"
+
+
+def installed_in(path: Path) -> bool | None:
+    """Whether ``path`` holds our hooks (None when it cannot be read as settings)."""
+    try:
+        data, _raw = _load(path)
+    except HooksFileError:
+        return None
+    return has_ours(data)
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def status_lines(state_dir: Path, socket: Path, live_panes: dict[str, str] | None, now: float) -> list[str]:
+    """One line per pane of this tmux server whose agent reports: pane, target, event, state, age.
+
+    ``live_panes`` (pane id -> ``session:window``) marks reports from panes that are gone;
+    None when the server is not running.
+    """
+    from orc.hook_events import latest_reports
+
+    reports = latest_reports(state_dir, socket=socket)
+    lines = []
+    for pane_id in sorted(reports, key=lambda p: int(p[1:]) if p[1:].isdigit() else 0):
+        report = reports[pane_id]
+        where = "(gone)" if live_panes is None or pane_id not in live_panes else live_panes[pane_id]
+        event = report.event + (f" ({report.detail})" if report.detail else "")
+        lines.append(f"{pane_id:<5} {where:<24} {report.state or '-':<8} {event:<34} "
+                     f"{_age(report.age(now)) + ' ago':<9} session {report.session_id or '-'}")
+    return lines

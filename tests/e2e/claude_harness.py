@@ -98,5 +98,7 @@ def claude_command(binary: Path, env: dict[str, str], workdir: Path, *args: str,
     assignments = [f"{k}={v}" for k, v in {**base, **env}.items()]
     argv = ["env", "-i", *assignments, *(program or [str(binary)]), *args]
     run = " ".join(shlex.quote(a) for a in argv)
-    run = run.replace("env -i ", 'env -i "TMUX=$TMUX" "TMUX_PANE=$TMUX_PANE" ', 1)
+    # The pane's own TMUX and TMUX_PANE pass through, expanded by the pane's shell: a real
+    # agent has them, and its hooks and session registry name the pane by them.
+    run = run.replace("env -i ", 'env -i "TMUX=${TMUX:-}" "TMUX_PANE=${TMUX_PANE:-}" ', 1)
     return f"cd {shlex.quote(str(workdir))} && {'exec ' if replace_shell else ''}{run}"

@@ -35,7 +35,7 @@ from filelock import Timeout
 from orc.agent_profiles import AgentProfile, profile_for
 from orc.agent_state import find_input_box
 from orc.locks import pane_lock
-from orc.hook_events import events_log, prompt_keys_since
+from orc.hook_events import events_log, latest_reports, prompt_keys_since
 from orc.prompt_text import prompt_key, same_prompt
 from orc.settings import Settings
 from orc.state import log_event, private_dir, write_private_text
@@ -338,7 +338,8 @@ def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Se
     # Wait for the text itself: a busy agent may finish its turn (busy -> idle) before the
     # paste shows, so only a state that rules the text out ends the wait early. Where the
     # screen patterns recognise nothing, the record alone decides, after the settle time.
-    blind = record is not None and not screen.sees_box(snap)
+    hooked = hooks_log.exists() and pane.pane_id in latest_reports(settings.state_dir, socket=tmux.socket)
+    blind = (record is not None or hooked) and not screen.sees_box(snap)
     typed = screen.wait(lambda s: s.state in ("typing", "waiting", "shell", "dead", "limited")
                         or (blind and not screen.sees_box(s)), max(2.0, settings.submit_timeout))
     enters = 0

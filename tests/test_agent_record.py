@@ -5,6 +5,7 @@ process group, the combined state, and the transcript reader."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import shlex
 import subprocess
@@ -292,3 +293,36 @@ def test_with_the_registry_the_hooks_last_event_says_nothing_about_the_state() -
     """A declined dialog fires no hook: the report would stay "waiting" while the agent is idle."""
     registry = AgentState("idle", "registry", 1.0, "sid")
     assert combine("idle", registry, AgentState("waiting", "hook", 9.0, "sid")).state == "idle"
+
+
+def test_hooks_prove_receipt_where_the_agent_keeps_no_transcript(tmux: Tmux, tmp_path: Path,
+                                                                 orc_env: dict[str, str]) -> None:
+    """The fake agent runs the real `orc hook` as its UserPromptSubmit hook, as Claude Code would."""
+    from orc.hooks_settings import hook_command
+
+    state = Path(orc_env["ORC_STATE_DIR"])
+    record, ready = tmp_path / "hooked.jsonl", tmp_path / "hooked.ready"
+    agent = shlex.join([sys.executable, str(FAKE_AGENT), "--record", str(record), "--ready-file", str(ready),
+                        "--hook-command", hook_command(SUITE, state)])
+    tmux.new_session("team", "agent", f"{agent}; exec bash", str(tmp_path), width=100, height=30)
+    wait_for(ready.exists, what="the fake agent's prompt")
+    env = {**orc_env, "ORC_CLAUDE_CONFIG_DIRS": str(tmp_path / "no-registry")}
+
+    def send(text: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([str(SUITE / "send_message.sh"), "team:agent", text], env={**env, **extra},
+                              capture_output=True, text=True, timeout=60)
+        wait_for(lambda: tmux.look("%0", sources=StateSources(())).state == "idle", what="idle again")
+        return done
+
+    first = send("proven by the hook")
+    assert first.returncode == 0 and "proof: hook" in first.stdout, first.stderr
+    # With the screen patterns broken, a past hook event alone cannot show that the agent
+    # still owns the keyboard (it may have crashed and another program taken over): nothing typed.
+    blind = send("the screen sees nothing", ORC_AGENT_KIND="record-only")
+    assert blind.returncode == 3 and "nothing typed" in blind.stderr, blind.stderr
+    again = send("the screen is back")
+    assert again.returncode == 0 and "proof: hook" in again.stdout, again.stderr
+    submitted = [json.loads(line)["text"] for line in record.read_text().splitlines()
+                 if json.loads(line)["event"] == "submitted"]
+    assert submitted == ["proven by the hook", "the screen is back"]
+    assert re.findall(r"\bproof=(\S+)", (state / "delivery.log").read_text()) == ["hook", "none", "hook"]

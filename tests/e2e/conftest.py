@@ -18,6 +18,8 @@ from claude_harness import FAKE_API_KEY, claude_command, claude_env, prepare_cla
 from fake_anthropic_api import FakeAnthropicAPI  # noqa: E402
 
 from support import SUITE, wait_for  # noqa: E402
+from orc.hooks_settings import settings_args  # noqa: E402
+from orc.settings import load_settings  # noqa: E402
 from tmux_utils import Pane, StateSources, Tmux  # noqa: E402
 
 #: Every common way of starting Claude Code in a tmux window (docs/agent-record.md):
@@ -52,10 +54,11 @@ def start_claude(claude_binary: Path, fake_api: FakeAnthropicAPI, tmux: Tmux, tm
     pane is a shell after Claude exits). ``permission_mode`` as in ``prepare_claude_home``.
     The agent's config dir is added to ``ORC_CLAUDE_CONFIG_DIRS`` in ``orc_env`` (unless
     ``registered=False``), so the suite's commands run with ``orc_env`` find its registry.
+    ``hooks=True`` starts it with our hooks (``--settings``, orc/hooks_settings.py).
     """
 
     def start(window: str = "claude", in_shell: bool = False, launch: str = "exec",
-              permission_mode: str = "default", registered: bool = True) -> Claude:
+              permission_mode: str = "default", registered: bool = True, hooks: bool = False) -> Claude:
         launch = "typed" if in_shell else launch
         assert launch in LAUNCH_FORMS, launch
         home, workdir = tmp_path / f"home-{window}", tmp_path / f"work-{window}"
@@ -66,7 +69,9 @@ def start_claude(claude_binary: Path, fake_api: FakeAnthropicAPI, tmux: Tmux, tm
             # The package installed in .deps/npm, run by npx as a person would, offline.
             env["NPM_CONFIG_UPDATE_NOTIFIER"] = "false"
             program = ["npx", "--offline", "--prefix", str(SUITE / ".deps" / "npm"), "claude"]
-        line = claude_command(claude_binary, env, workdir, replace_shell=launch in ("exec", "npx"),
+        # Our hooks for this one agent, as the suite turns them on for agents it starts.
+        extra = settings_args(load_settings(orc_env)) if hooks else []
+        line = claude_command(claude_binary, env, workdir, *extra, replace_shell=launch in ("exec", "npx"),
                               program=program)
         command = {
             "exec": line,

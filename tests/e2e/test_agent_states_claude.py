@@ -1,7 +1,8 @@
 """`tmux_utils.py --json` follows the real Claude Code through 50 transitions (prompt, tool,
 dialog, answer, stop), within 1 s of each, in the launch form tmux misreads
 (``claude; exec bash``): once from the session registry (no hooks installed), once from
-the screen alone (the registry hidden), which still never types into a dialog.
+our hooks only (the registry hidden), once from the screen alone (registry hidden, no
+hooks), which still never types into a dialog.
 
 The truth of each step comes from the stand-in API: the agent is busy from the moment a
 request arrives until its reply is streamed (held back ``DELAY`` seconds), and a reply with
@@ -56,12 +57,12 @@ def follow(env: dict[str, str], pane_id: str, expected: str, since: float, sourc
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("source", ["registry", "screen"])
+@pytest.mark.parametrize("source", ["registry", "hook", "screen"])
 def test_fifty_transitions_are_followed_within_a_second(start_claude, orc_env: dict[str, str], tmux: Tmux,
                                                           tmp_path: Path, source: str) -> None:
-    claude = start_claude(launch="then-bash", registered=source == "registry")
+    claude = start_claude(launch="then-bash", registered=source == "registry", hooks=source == "hook")
     env = dict(orc_env)
-    if source == "screen":
+    if source != "registry":
         env["ORC_CLAUDE_CONFIG_DIRS"] = str(tmp_path / "elsewhere")  # the registry hidden
     pane_id, api = claude.pane.pane_id, claude.api
     api.set_reply_delay(DELAY)

@@ -8,7 +8,7 @@ tmux, status, statusUpdatedAt) into a private config dir. Then times, median of 
 
 - reading the registry alone: the files (parse, then check each process is the one that
   wrote its entry) vs one ``claude agents --json`` (the pinned CLI, tests/e2e/install_claude.sh);
-- the whole snapshot (``Tmux.snapshot``: two tmux invocations, one ``ps``, the registry)
+- the whole snapshot (``Tmux.snapshot``: two tmux invocations, the process table, the registry)
   with the registry off, from the files, and from the command.
 
 Usage: python3 bench/bench_registry.py [--panes 200] [--repeat 5]
@@ -104,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             subprocess.run([tmux_bin, "-S", str(tmux.socket), "kill-server"], capture_output=True)
     print(f"panes with a registry entry: {written} (every one joined to its pane)")
-    print(f"one ps of the whole machine (process groups, start times): {ps_s * 1000:.1f} ms")
-    print(f"registry read, files (with that ps and the liveness check): {read_files_s * 1000:.1f} ms")
+    print(f"process table of the whole machine (/proc, else one ps):   {ps_s * 1000:.1f} ms")
+    print(f"registry read, files (with that table and liveness check):   {read_files_s * 1000:.1f} ms")
     print(f"registry read, claude agents --json:                        {read_cli_s * 1000:.1f} ms"
           + (f" ({int(rss.stderr.strip().splitlines()[-1]) // 1024} MB max RSS)" if rss.stderr.strip()[-1:].isdigit() else ""))
     print(f"snapshot, registry off:   {snap_off * 1000:.1f} ms")

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orc.process_groups import ProcessTable, tty_name
+from orc.process_groups import ProcessTable
 
 # "team:@0.%0": session name (may hold anything but the last ":@"), window id, pane id.
 _TMUX_FIELD = re.compile(r"^(?P<session>.*):(?P<window>@\d+)\.(?P<pane>%\d+)$")
@@ -133,14 +133,13 @@ def linux_proc_start(pid: int) -> str | None:
 def is_live(entry: RegistryEntry, table: ProcessTable) -> bool:
     """The entry's process runs and is the one that wrote it (pids are reused)."""
     process = table.by_pid.get(entry.pid)
-    if sys.platform.startswith("linux"):
-        started = linux_proc_start(entry.pid)
-        if started is None:
-            return False
-        return entry.proc_start is None or entry.proc_start == started
     if process is None:
         return False
-    return entry.proc_start is None or entry.proc_start == process.started
+    if entry.proc_start is None:
+        return True
+    if sys.platform.startswith("linux") and not table.from_proc:
+        return entry.proc_start == linux_proc_start(entry.pid)  # ps gave lstart; Claude recorded ticks
+    return entry.proc_start == process.started
 
 
 class RegistryUnreadable(OSError):
@@ -249,7 +248,8 @@ def match_panes(entries: Sequence[RegistryEntry], panes: Sequence[PaneIdentity],
     when pane id, session and window id all match. Of several entries on one terminal
     (an agent started inside another), the one in the foreground wins.
     """
-    by_tty = {tty_name(p.tty): p for p in panes if p.tty}
+    by_tty = {table.tty_key(p.tty): p for p in panes if p.tty}
+    by_tty.pop("", None)
     by_id = {p.pane_id: p for p in panes}
     found: dict[str, RegistryEntry] = {}
     rank: dict[str, tuple[int, float]] = {}

@@ -1,6 +1,6 @@
 """What the agent in a pane is doing: one state, with its source and age.
 
-Three sources (docs/agent-record.md, docs/agent-states.md), each read once per snapshot:
+Three sources (docs/agent-record.md), each read once per snapshot:
 
 * ``registry``: Claude Code's own session registry (:mod:`orc.agent_registry`): the
   agent writes ``idle``, ``busy`` or ``waiting`` itself, right in every launch form.

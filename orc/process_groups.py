@@ -10,7 +10,9 @@ its terminal's foreground group is a shell.
 
 The flags are the portable ones (procps on Linux, BSD ps on macOS); ``LC_ALL=C`` and
 ``TZ=UTC`` make ``lstart`` the exact text Claude Code itself records as ``procStart``
-on systems without ``/proc``.
+on systems without ``/proc``. Where ``/proc`` exists (Linux) the same facts are read from
+``/proc/<pid>/stat`` directly, which costs a fraction of starting ``ps`` (bench/bench_registry.py),
+and the start time there is the one Claude Code records on Linux.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ class Process:
     pid: int
     pgid: int
     tpgid: int        # the foreground process group of the process's terminal (-1/0: none)
-    started: str      # ``lstart`` in the C locale and UTC, e.g. "Thu Nov 26 12:59:33 2026"
-    tty: str          # "pts/3" (Linux), "ttys001" (macOS), "" when it has none
+    started: str      # as Claude Code records procStart: /proc start ticks, else ``lstart`` in C/UTC
+    tty: str          # "pts/3" (ps on Linux), "ttys001" (macOS), "dev:34819" (from /proc), "" when none
     command: str      # basename of the program (Linux truncates it to 15 characters)
 
     @property
@@ -67,17 +69,49 @@ def parse_ps(out: str) -> list[Process]:
     return found
 
 
-class ProcessTable:
-    """Every process on the machine, read by one ``ps`` call."""
+def read_proc(root: str = "/proc") -> list[Process] | None:
+    """Every process from ``/proc/<pid>/stat``; None where there is no ``/proc``."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return None
+    if "self" not in names:
+        return None
+    found = []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"{root}/{name}/stat", encoding="utf-8", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            continue  # ended while we looked
+        # "pid (comm) state ppid pgrp session tty_nr tpgid ... starttime(22)"; comm may hold ") ".
+        open_at, close_at = stat.find("("), stat.rfind(")")
+        rest = stat[close_at + 2:].split()
+        if open_at < 0 or len(rest) < 20:
+            continue
+        tty_nr = int(rest[4])
+        found.append(Process(pid=int(name), pgid=int(rest[2]), tpgid=int(rest[5]), started=rest[19],
+                             tty=f"dev:{tty_nr}" if tty_nr else "", command=stat[open_at + 1:close_at]))
+    return found
 
-    def __init__(self, processes: Sequence[Process]) -> None:
+
+class ProcessTable:
+    """Every process on the machine, read once (``/proc`` where it exists, else one ``ps``)."""
+
+    def __init__(self, processes: Sequence[Process], from_proc: bool = False) -> None:
         self.processes = list(processes)
+        self.from_proc = from_proc
         self.by_pid: dict[int, Process] = {p.pid: p for p in self.processes}
 
     @classmethod
     def read(cls) -> ProcessTable:
-        """Run ``ps`` once. An empty table when ``ps`` cannot run (callers then fall back
-        to tmux's own view of the pane)."""
+        """An empty table when neither can be read (callers then fall back to tmux's own
+        view of the pane)."""
+        found = read_proc()
+        if found:
+            return cls(found, from_proc=True)
         env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
         try:
             done = subprocess.run(list(PS_COMMAND), capture_output=True, text=True, env=env,
@@ -86,10 +120,20 @@ class ProcessTable:
             return cls([])
         return cls(parse_ps(done.stdout) if done.returncode == 0 else [])
 
+    def tty_key(self, path: str) -> str:
+        """How this table names the terminal at ``path`` (``/dev/pts/3``)."""
+        if not self.from_proc:
+            return tty_name(path)
+        try:
+            return f"dev:{os.stat(path).st_rdev}"
+        except OSError:
+            return ""
+
     def foreground_commands(self, ttys: Iterable[str]) -> dict[str, list[str]]:
-        """For each terminal (``/dev/pts/3`` or ``pts/3``), the commands of its foreground
-        process group. A terminal with no such process is left out."""
-        wanted = {tty_name(t): t for t in ttys if t}
+        """For each terminal (``/dev/pts/3``), the commands of its foreground process group.
+        A terminal with no such process is left out."""
+        wanted = {self.tty_key(t): t for t in ttys if t}
+        wanted.pop("", None)
         found: dict[str, list[str]] = {}
         for process in self.processes:
             if process.in_foreground and process.tty in wanted:
@@ -98,7 +142,8 @@ class ProcessTable:
 
 
 def foreground_commands(ttys: Iterable[str]) -> dict[str, list[str]]:
-    """One ``ps`` for all of ``ttys``: the commands of each one's foreground process group."""
+    """One read of the process table for all of ``ttys`` (``/dev/pts/3``): the commands of
+    each one's foreground process group."""
     return ProcessTable.read().foreground_commands(ttys)
 
 
@@ -109,9 +154,3 @@ def only_shells(commands: Sequence[str]) -> bool:
     ``npx``, an editor) owns the keyboard. No commands at all says nothing: False.
     """
     return bool(commands) and all(c in SHELLS for c in commands)
-
-
-def commands_by_tty(table: ProcessTable, ttys: Mapping[str, str]) -> dict[str, list[str]]:
-    """``{pane id: foreground commands}`` for ``{pane id: tty}``."""
-    per_tty = table.foreground_commands(ttys.values())
-    return {pane: per_tty.get(tty, []) for pane, tty in ttys.items()}

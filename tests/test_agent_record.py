@@ -217,7 +217,7 @@ def start_fake_agent(tmux: Tmux, tmp_path: Path, window: str, then_shell: bool) 
 def agent_pid(pane_tty: str) -> int:
     """The fake agent's process: the python3 in the terminal's foreground group."""
     table = ProcessTable.read()
-    tty = pane_tty.removeprefix("/dev/")
+    tty = table.tty_key(pane_tty)
     return next(p.pid for p in table.processes if p.tty == tty and p.in_foreground and "python" in p.command)
 
 
@@ -226,6 +226,18 @@ def test_an_agent_under_a_shell_leader_is_read_from_its_process_group(tmux: Tmux
     snap = tmux.look(pane_id, sources=StateSources(()))
     assert snap.pane.current_command == "bash"       # what tmux says
     assert (snap.state, snap.agent.source) == ("idle", "screen")
+    # /proc and one portable ps call see the same foreground group.
+    from_proc = ProcessTable.read().foreground_commands([snap.pane.tty])
+    env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
+    out = subprocess.run(["ps", "-A", "-o", "pid=,pgid=,tpgid=,lstart=,tty=,comm="], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    from_ps = ProcessTable(parse_ps(out)).foreground_commands([snap.pane.tty])
+    assert from_proc == from_ps and not only_shells(from_ps[snap.pane.tty])
+
+
+def test_a_pane_whose_foreground_group_is_only_shells_is_a_shell(tmux: Tmux, tmp_path: Path) -> None:
+    pane = tmux.new_session("team", "sh", "sh", str(tmp_path), width=100, height=30)
+    wait_for(lambda: tmux.look(pane.pane_id, sources=StateSources(())).state == "shell", what="the shell")
 
 
 def test_registry_joins_panes_of_this_server_only_and_its_state_wins(tmux: Tmux, server: Server, tmp_path: Path,

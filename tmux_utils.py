@@ -146,7 +146,8 @@ def pane_states(panes: Sequence[Pane], screens: Sequence[Sequence[str]], agent_k
                 sources: StateSources, socket: Path | None = None) -> list[AgentState]:
     """Each pane's one state (orc.agent_state.combine) from its screen, its terminal's
     foreground process group, the agents' registry and their hooks' latest reports (of
-    the tmux server at ``socket`` only): one ``ps``, one read of the registry and one of
+    the tmux server at ``socket`` only): one read of the process table (``/proc``, else one
+    ``ps``), one of the registry and one of
     the hook reports for all of them."""
     table = ProcessTable.read()
     entries = read_entries(sources.config_dirs, table, sources.registry_source, sources.claude_bin)
@@ -312,7 +313,7 @@ class Tmux:
         return found
 
     def look(self, pane_id: str, agent_kind: str = "claude", sources: StateSources | None = None) -> PaneSnapshot:
-        """One pane's facts, screen and agent state (two tmux invocations, one ``ps``)."""
+        """One pane's facts, screen and agent state (two tmux invocations, the process table)."""
         pane = self.pane(pane_id)
         lines = tuple(self.capture(pane_id))
         agent = pane_states([pane], [lines], agent_kind, sources or StateSources.default(), self.socket)[0]
@@ -321,7 +322,7 @@ class Tmux:
     def snapshot(self, last_lines: int = 20, agent_kind: str = "claude",
                  sources: StateSources | None = None) -> list[PaneSnapshot]:
         """Every pane with its state and last lines, in two tmux invocations whatever the count
-        (plus one ``ps`` and one read of the agents' registry).
+        (plus one read of the process table and one of the agents' registry).
 
         The captures run as one chained command; each is preceded by a marker line
         carrying a random token, so pane contents can never fake a boundary.

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import orc  # noqa: F401  (puts the suite's dependency folder on sys.path)
 from orc.agent_registry import PaneIdentity, RegistryEntry, default_config_dirs, match_panes, read_entries
-from orc.agent_state import AgentState, classify, combine, from_hook, from_registry
+from orc.agent_state import AgentState, classify, combine, from_hook, from_registry, with_usage_limit
 from orc.hook_events import latest_reports
 from orc.process_groups import ProcessTable
 
@@ -163,7 +163,7 @@ def pane_states(panes: Sequence[Pane], screens: Sequence[Sequence[str]], agent_k
         registry = from_registry(entry, now) if entry is not None else None
         report = reports.get(pane.pane_id)
         hook = from_hook(report, now) if report is not None else None
-        result.append(combine(screen, registry, hook, shell_certain=bool(table.processes)))
+        result.append(with_usage_limit(combine(screen, registry, hook, shell_certain=bool(table.processes)), lines))
     return result
 
 

@@ -24,9 +24,10 @@ text is queued), ``idle`` (empty input box), ``exited`` (the agent said it ended
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orc.agent_profiles import SHELLS, AgentProfile, profile_for
 from orc.agent_registry import RegistryEntry
@@ -178,6 +179,42 @@ def combine(screen: str, registry: AgentState | None = None, hook: AgentState | 
     # Keep the record's facts (session, version, transcript) whichever source decided.
     return AgentState(chosen.state, chosen.source, chosen.age, record.session_id, record.version,
                       record.transcript_path, chosen.detail or record.detail, record.pid)
+
+
+_USAGE_LIMIT: list[Any] = []  # the usage-limit module once looked up (None: not installed)
+
+
+def usage_limit_on_screen(lines: Sequence[str]) -> str | None:
+    """``detail`` for a screen that shows the agent's usage limit (its reset time), else None.
+
+    The seam for the usage-limit work: the wording and its parsing live in
+    ``orc/usage_limit.py`` (``limit_from_screen(lines) -> UsageLimit | None``), which ships
+    separately; without it no screen reads as ``limited``.
+    """
+    if not _USAGE_LIMIT:
+        try:
+            _USAGE_LIMIT.append(importlib.import_module("orc.usage_limit"))
+        except ImportError:
+            _USAGE_LIMIT.append(None)
+    module = _USAGE_LIMIT[0]
+    if module is None:
+        return None
+    limit = module.limit_from_screen(list(lines))
+    if limit is None:
+        return None
+    reset = getattr(limit, "reset_at", None)
+    return f"resets {reset.isoformat(timespec='minutes')}" if reset is not None else "reset time unknown"
+
+
+def with_usage_limit(state: AgentState, lines: Sequence[str]) -> AgentState:
+    """``state``, or ``limited`` when the screen shows the usage limit and nothing blocks already."""
+    if state.state not in ("idle", "busy", "unknown"):
+        return state
+    detail = usage_limit_on_screen(lines)
+    if detail is None:
+        return state
+    return AgentState("limited", "screen", None, state.session_id, state.version, state.transcript_path, detail,
+                      state.pid)
 
 
 def read_pane_state(tmux: Tmux, settings: Settings, pane_id: str) -> AgentState:

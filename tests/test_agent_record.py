@@ -338,3 +338,13 @@ def test_hooks_prove_receipt_where_the_agent_keeps_no_transcript(tmux: Tmux, tmp
                  if json.loads(line)["event"] == "submitted"]
     assert submitted == ["proven by the hook", "the screen is back"]
     assert re.findall(r"\bproof=(\S+)", (state / "delivery.log").read_text()) == ["hook", "none", "hook"]
+
+
+def test_read_pane_state_answers_whether_an_agent_is_in_a_pane(tmux: Tmux, tmp_path: Path, settings: object) -> None:
+    from orc.agent_state import read_pane_state
+
+    agent_pane = start_fake_agent(tmux, tmp_path, "agent", then_shell=True)
+    shell_pane = tmux.new_window("team", "sh", "sh", str(tmp_path)).pane_id
+    wait_for(lambda: read_pane_state(tmux, settings, shell_pane).state == "shell", what="the shell")  # type: ignore[arg-type]
+    state = read_pane_state(tmux, settings, agent_pane)  # type: ignore[arg-type]
+    assert (state.state, state.source) == ("idle", "screen")

@@ -44,16 +44,20 @@ def conversation_requests(api: object) -> list[float]:
 
 
 def follow(env: dict[str, str], pane_id: str, expected: str, since: float, source: str, lags: list[float]) -> None:
-    """Poll the snapshot until it shows ``expected``; it must do so within WITHIN of ``since``."""
+    """Poll the snapshot until it shows ``expected``; it must do so within WITHIN of ``since``,
+    and the source under test must show it too within that second (where two sources see a
+    change, the one that saw it first may decide for a moment: a dialog can reach the screen
+    before the registry)."""
+    shown = False
     while True:
         state, seen_source = snapshot_state(env, pane_id)
-        if state == expected:
-            lag = time.monotonic() - since
-            lags.append(lag)
-            assert seen_source == source, (expected, seen_source)
-            assert lag <= WITHIN, f"{expected} shown {lag:.2f}s after the change"
+        if state == expected and not shown:
+            lags.append(time.monotonic() - since)
+            shown = True
+        if state == expected and seen_source == source:
             return
-        assert time.monotonic() - since <= WITHIN, f"still {state} ({seen_source}) {WITHIN}s after {expected}"
+        assert time.monotonic() - since <= WITHIN, (
+            f"{expected} from {source} not shown {WITHIN}s after the change (now {state} from {seen_source})")
         time.sleep(0.05)
 
 

@@ -50,8 +50,10 @@ def proofs_logged(orc_env: dict[str, str]) -> list[str]:
 def test_every_launch_form_gets_twelve_hard_messages_proven_from_the_transcript(
         start_claude, orc_env: dict[str, str], tmux: Tmux, launch: str) -> None:
     claude = start_claude(launch=launch)
-    snap = tmux.look(claude.pane.pane_id, sources=claude.sources())
-    assert (snap.state, snap.agent.source) == ("idle", "registry"), snap.agent
+    # Its registry entry names the pane (its status may follow the screen by a moment).
+    snap = wait_for(lambda: (s := tmux.look(claude.pane.pane_id, sources=claude.sources())).agent.source == "registry"
+                    and s, timeout=10, what="the agent's registry entry")
+    assert snap.state == "idle", snap.agent  # type: ignore[attr-defined]
     for n, text in enumerate(HARD, start=1):
         done = run_script("send_message.sh", "team:claude", "-", env=orc_env, input=text)
         assert done.returncode == 0, done.stderr

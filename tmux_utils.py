@@ -478,7 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tmux_utils.py",
         description="Snapshot every pane on the tmux server: session, window, pane id, "
-        "command, agent state and last lines.",
+        "command, agent state with its source (registry: Claude Code's own session registry; "
+        "hook; screen), its age, the agent's session id and version, and last lines.",
         epilog="examples:\n"
         "  python3 tmux_utils.py                 # readable text\n"
         "  python3 tmux_utils.py --json --lines 5\n"

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.e2e
 DELAY = 1.5          # seconds the stand-in API holds each reply: the busy periods
 WITHIN = 1.0         # how soon after a change the snapshot must show it
 CYCLES = 13          # four transitions each: 52
+DIALOG = "Do you want to proceed?"  # Claude Code 2.1.328's permission dialog (tests/e2e/SCREENS.md)
 
 
 def snapshot_state(env: dict[str, str], pane_id: str) -> tuple[str, str]:
@@ -80,9 +81,12 @@ def test_fifty_transitions_are_followed_within_a_second(start_claude, orc_env: d
         assert done.returncode == 0, done.stderr
         follow(env, pane_id, "busy", time.monotonic(), source, lags)
         asked = float(wait_for(lambda: conversation_requests(api)[seen:], timeout=10, what="the request")[0])  # type: ignore[index]
-        # tool: busy -> waiting (the dialog shows once the tool_use reply is streamed)
+        # tool: busy -> waiting. The change is the moment the dialog is drawn (read straight from
+        # tmux, no classifier): on a loaded machine Claude may take a while after the reply.
         wait_for(lambda: time.monotonic() >= asked + DELAY, timeout=DELAY + 1, what="the reply")
-        follow(env, pane_id, "waiting", asked + DELAY, source, lags)
+        drawn = float(wait_for(lambda: DIALOG in "\n".join(tmux.capture(pane_id)) and time.monotonic(),  # type: ignore[arg-type]
+                               timeout=10, interval=0.02, what="the dialog drawn"))
+        follow(env, pane_id, "waiting", drawn, source, lags)
         refused = run_script("send_message.sh", "team:claude", "typed into the dialog?", env=env)
         assert refused.returncode == 1 and "dialog" in refused.stderr, refused.stderr
         assert not marker.exists()
@@ -100,3 +104,18 @@ def test_fifty_transitions_are_followed_within_a_second(start_claude, orc_env: d
     assert len(lags) >= 50
     assert "typed into the dialog?" not in api.turns()
     print(f"{source}: {len(lags)} transitions, worst lag {max(lags):.2f}s, median {sorted(lags)[len(lags) // 2]:.2f}s")
+
+
+def test_claude_agents_json_is_joined_to_its_pane_by_terminal(start_claude, tmux: Tmux, claude_binary: Path) -> None:
+    """`claude agents --json` names no pane: its entries join by the terminal their process runs on."""
+    from orc.agent_registry import read_cli
+    from tmux_utils import StateSources
+
+    claude = start_claude(launch="bash-c")
+    listed = read_cli([claude.config_dir], str(claude_binary))
+    assert [(e.pane_id, e.status) for e in listed] == [(None, "idle")]
+    sources = StateSources((claude.config_dir,), "cli", str(claude_binary))
+    snap = wait_for(lambda: (s := tmux.look(claude.pane.pane_id, sources=sources)).agent.source == "registry" and s,
+                    timeout=10, what="the agent from claude agents --json")
+    assert snap.state == "idle" and snap.agent.session_id == listed[0].session_id  # type: ignore[attr-defined]
+    assert snap.agent.pid == listed[0].pid  # type: ignore[attr-defined]

@@ -97,7 +97,8 @@ def state_for(event: str, payload: dict[str, object]) -> str:
 def report_fields(payload: dict[str, object], env: dict[str, str] | os._Environ[str], now: float) -> dict[str, str]:
     """The ``key: value`` pairs recorded for one event (all strings, one line each)."""
     event = _flat(payload.get("hook_event_name"), 80)
-    detail = payload.get("notification_type") or payload.get("tool_name") or payload.get("source") or payload.get("reason")
+    detail = (payload.get("notification_type") or payload.get("tool_name") or payload.get("error")
+              or payload.get("source") or payload.get("reason"))
     fields = {
         "pane": _flat(env.get("TMUX_PANE", ""), 20),
         "event": event,
@@ -109,6 +110,10 @@ def report_fields(payload: dict[str, object], env: dict[str, str] | os._Environ[
         "state": state_for(event, payload),
         "detail": _flat(detail, 200),
     }
+    if event == "StopFailure":
+        # Why the turn failed, in Claude Code's words: a usage limit names its reset here
+        # ("You've hit your 5-hour limit · resets 4:45pm (UTC)"). Kept for failures only.
+        fields["message"] = _flat(payload.get("last_assistant_message"), 300)
     prompt = payload.get("prompt")
     if event == "UserPromptSubmit" and isinstance(prompt, str):
         # Imported only here: hashlib and re cost a few milliseconds the other events skip.

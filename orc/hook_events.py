@@ -34,6 +34,7 @@ class HookReport:
     detail: str | None           # notification_type, tool_name, SessionStart's source...
     socket: str = ""             # the tmux server's socket path (from TMUX)
     agent: str = ""              # "<project>.<role>" for agents the suite started, else ""
+    message: str | None = None   # StopFailure only: why the turn failed, e.g. the usage-limit line
 
     def age(self, now: float) -> float:
         """Seconds since the event (never negative)."""
@@ -95,6 +96,7 @@ def parse_report(text: str) -> HookReport | None:
         detail=values.get("detail") or None,
         socket=values.get("socket", ""),
         agent=values.get("agent", ""),
+        message=values.get("message") or None,
     )
 
 

@@ -35,6 +35,7 @@ EVENTS = (
     "PermissionRequest",
     "Notification",
     "Stop",
+    "StopFailure",
     "SessionEnd",
 )
 def python_for_hooks() -> str:

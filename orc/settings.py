@@ -43,6 +43,7 @@ class Settings:
     stall_seconds: int
     project_config: Path
     crontab_bin: str | None = None  # `crontab` to run; default: found on PATH, then /usr/bin, /bin, /usr/sbin
+    limit_nudge: str = "Your usage limit has reset: continue where you left off."  # ORC_LIMIT_NUDGE; "" = off
 
     @property
     def log_file(self) -> Path:
@@ -106,4 +107,6 @@ def load_settings(environ: Mapping[str, str] | None = None, suite_dir: Path = SU
         stall_seconds=int(_number(values, "ORC_STALL_SECONDS", 600, minimum=1)),
         project_config=Path(project_config).absolute() if project_config else suite_dir / "project_configs.json",
         crontab_bin=values.get("ORC_CRONTAB_BIN") or None,
+        # Set but empty turns the nudge off, so the default applies only when the key is absent.
+        limit_nudge=values["ORC_LIMIT_NUDGE"].strip() if "ORC_LIMIT_NUDGE" in values else Settings.limit_nudge,
     )

@@ -140,3 +140,61 @@ def test_a_limit_already_over_does_not_hold_the_check_in(env: dict[str, str], cf
     # Not held for the limit: an ordinary attempt was made (the stand-in pane is no agent).
     assert record is None or "usage limit" not in record.last_reason
     assert "fired" in events(cfg, checkin.id)
+
+
+# --- the real Claude Code (end-to-end tier) -------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_real_claude_usage_limit_defers_the_check_in_and_the_nudge_arrives_once(
+        claude_binary: Path, env: dict[str, str], cfg: Settings, tmux: Tmux, tmp_path: Path) -> None:  # noqa: F811
+    sys.path.insert(0, str(SUITE / "tests" / "e2e"))
+    from claude_harness import FAKE_API_KEY, claude_command, claude_env, prepare_claude_home
+    from fake_anthropic_api import FakeAnthropicAPI
+
+    from orc.hook_events import latest_reports
+    from orc.hooks_settings import settings_args
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    prepare_claude_home(home, work, FAKE_API_KEY)
+    with FakeAnthropicAPI() as api:
+        line = claude_command(claude_binary, claude_env(home, api.base_url, FAKE_API_KEY, subscription=True), work,
+                              *settings_args(cfg))
+        pane = tmux.new_session("team", "agent", line, str(work), width=100, height=30).pane_id
+        wait_for(lambda: tmux.look(pane).state == "idle", timeout=60, what="Claude Code's input box")
+        # The reset on a minute boundary (Claude Code shows minutes), 30 to 90 s away.
+        reset = datetime.fromtimestamp((int(time.time()) + 89) // 60 * 60, UTC)
+        api.set_usage_limit(reset.timestamp())
+        sent = subprocess.run([str(SUITE / "send_message.sh"), "team:agent", "Start on the report"], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert sent.returncode == 0, sent.stderr
+        wait_for(lambda: any("5-hour limit" in s for s in tmux.capture(pane)), timeout=30, what="the limit message")
+        report = wait_for(lambda: latest_reports(cfg.state_dir).get(pane), timeout=10, what="a hook report")
+        wait_for(lambda: latest_reports(cfg.state_dir)[pane].event == "StopFailure", timeout=10, what="StopFailure")
+        assert report
+
+        checkin = set_due(cfg, schedule_checkin(cfg, 1, "CHECKIN-7 report your progress", "team:agent"),
+                          now() - timedelta(seconds=2))
+        done = fire(env, "--sweep")
+        assert done.returncode == 0, done.stderr
+        held = read_checkin(cfg, checkin.id)
+        assert held is not None and held.state == "deferred" and held.attempts == 0
+        assert held.next_try == (reset + AFTER_RESET).astimezone(held.next_try.tzinfo)  # type: ignore[union-attr]
+        assert not any("CHECKIN-7" in t for t in api.turns())
+
+        # Cron's sweep every few seconds; the API lifts the limit at the reset.
+        deadline = reset + AFTER_RESET + timedelta(seconds=90)
+        delivered_at: dict[str, datetime] = {}
+        while datetime.now(UTC) < deadline and len(delivered_at) < 2:
+            if datetime.now(UTC) >= reset:
+                api.set_usage_limit(None)
+            fire(env, "--sweep")
+            turns = api.turns()
+            for key, marker in (("checkin", "CHECKIN-7"), ("nudge", "Your usage limit has reset")):
+                if key not in delivered_at and any(marker in t for t in turns):
+                    delivered_at[key] = datetime.now(UTC)
+            time.sleep(2)
+        assert set(delivered_at) == {"checkin", "nudge"}, api.turns()
+        assert min(delivered_at.values()) >= reset + AFTER_RESET - timedelta(seconds=1)
+        fire(env, "--sweep")
+        assert sum("Your usage limit has reset" in t for t in api.turns()) == 1

@@ -65,12 +65,22 @@ def prepare_claude_home(home: Path, workdir: Path, api_key: str, permission_mode
     (settings_dir / "settings.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
 
 
-def claude_env(home: Path, base_url: str, api_key: str) -> dict[str, str]:
-    """Return the environment variables that make Claude use ``base_url`` and ``home`` only."""
+#: A token in the shape of a Claude subscription's OAuth token (``subscription=True``).
+FAKE_OAUTH_TOKEN = "sk-ant-oat01-fake-e2e-token-0123456789abcdefghijklmnopqrstuvwxyz-AAAA"
+
+
+def claude_env(home: Path, base_url: str, api_key: str, subscription: bool = False) -> dict[str, str]:
+    """Return the environment variables that make Claude use ``base_url`` and ``home`` only.
+
+    ``subscription`` logs in with a (fake) subscription token instead of the API key: only
+    then does Claude Code turn the API's usage-limit answer into its "You've hit your
+    5-hour limit · resets ..." report (with an API key it shows a bare 429 error).
+    """
+    auth = {"CLAUDE_CODE_OAUTH_TOKEN": FAKE_OAUTH_TOKEN} if subscription else {"ANTHROPIC_API_KEY": api_key}
     return {
         "HOME": str(home),
         "ANTHROPIC_BASE_URL": base_url,
-        "ANTHROPIC_API_KEY": api_key,
+        **auth,
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_AUTOUPDATER": "1",
         "TERM": "xterm-256color",

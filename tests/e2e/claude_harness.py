@@ -12,8 +12,11 @@ import os
 import shlex
 from pathlib import Path
 
-#: Version the e2e tier was recorded against (tests/e2e/SCREENS.md).
-CLAUDE_CODE_VERSION = "2.1.328"
+#: The version CI runs and tests/e2e/SCREENS.md was recorded with.
+PINNED_VERSION = "2.1.328"
+#: The version this run tests: ``CLAUDE_CODE_VERSION=x.y.z make e2e`` picks another one
+#: (tests/e2e/install_claude.sh installs it beside the others).
+CLAUDE_CODE_VERSION = os.environ.get("CLAUDE_CODE_VERSION") or PINNED_VERSION
 
 #: A key in the shape Claude expects; the fake API accepts anything.
 FAKE_API_KEY = "sk-ant-api03-fake-e2e-key-0123456789abcdefghijklmnopqrstuvwxyz-AAAAAAAA"

@@ -22,7 +22,7 @@ CLAUDE_CODE_VERSION = os.environ.get("CLAUDE_CODE_VERSION") or PINNED_VERSION
 FAKE_API_KEY = "sk-ant-api03-fake-e2e-key-0123456789abcdefghijklmnopqrstuvwxyz-AAAAAAAA"
 
 
-def prepare_claude_home(home: Path, workdir: Path, api_key: str, permission_mode: str = "default") -> None:
+def prepare_claude_home(home: Path, workdir: Path, api_key: str, permission_mode: str | None = None) -> None:
     """Write ``home/.claude.json`` and ``home/.claude/settings.json`` so Claude starts
     straight into its input box in ``workdir``: no onboarding, theme picker, API key
     question, trust dialog, release notes or notices.
@@ -31,6 +31,8 @@ def prepare_claude_home(home: Path, workdir: Path, api_key: str, permission_mode
     starts in "auto" mode, where a classifier request decides tool calls; "default"
     makes every Bash call raise the permission dialog.
     """
+    # ORC_E2E_PERMISSION_MODE=auto runs the whole tier in Claude Code's auto mode.
+    permission_mode = permission_mode or os.environ.get("ORC_E2E_PERMISSION_MODE") or "default"
     home.mkdir(parents=True, exist_ok=True)
     workdir.mkdir(parents=True, exist_ok=True)
     project = str(workdir.resolve())

@@ -168,7 +168,8 @@ def test_real_claude_usage_limit_defers_the_check_in_and_the_nudge_arrives_once(
         sent = subprocess.run([str(SUITE / "send_message.sh"), "team:agent", "Start on the report"], env=env,
                               capture_output=True, text=True, timeout=60)
         assert sent.returncode == 0, sent.stderr
-        wait_for(lambda: any("5-hour limit" in s for s in tmux.capture(pane)), timeout=30, what="the limit message")
+        # 2.1.3xx: "You've hit your 5-hour limit · resets ..."; 2.1.197: "... your session limit ...".
+        wait_for(lambda: any("You've hit your" in s for s in tmux.capture(pane)), timeout=30, what="the limit message")
         report = wait_for(lambda: latest_reports(cfg.state_dir).get(pane), timeout=10, what="a hook report")
         wait_for(lambda: latest_reports(cfg.state_dir)[pane].event == "StopFailure", timeout=10, what="StopFailure")
         assert report
@@ -181,6 +182,12 @@ def test_real_claude_usage_limit_defers_the_check_in_and_the_nudge_arrives_once(
         assert held is not None and held.state == "deferred" and held.attempts == 0
         assert held.next_try == (reset + AFTER_RESET).astimezone(held.next_try.tzinfo)  # type: ignore[union-attr]
         assert not any("CHECKIN-7" in t for t in api.turns())
+        if any("What do you want to do?" in line for line in tmux.capture(pane)):
+            # 2.1.197 opens a dialog with the limit ("Stop and wait for limit to reset" /
+            # "Upgrade your plan") that stays until a person answers it: nothing may be typed
+            # then, so the check-in stays held and no nudge can arrive (README, versions).
+            assert tmux.look(pane).state == "waiting"
+            return
 
         # Cron's sweep every few seconds; the API lifts the limit at the reset.
         deadline = reset + AFTER_RESET + timedelta(seconds=90)

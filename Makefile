@@ -17,7 +17,7 @@ system:          ## install tmux and cron if missing (apt-get or brew)
 dev-deps: deps   ## install the test tools into .deps/dev
 	$(PY) orc deps --dev
 
-claude:          ## install the pinned Claude Code CLI into .deps/npm (end-to-end tier)
+claude:          ## install the pinned Claude Code CLI (or CLAUDE_CODE_VERSION) into .deps/npm/<version>
 	bash tests/e2e/install_claude.sh >/dev/null
 
 demo: system deps ## a private tmux session with a stand-in agent that receives a scheduled check-in

@@ -57,11 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project", nargs="?", help="check only this project's folders (the whole file is always read)")
 
     p = command("deploy", "start each project's tmux session and agents, brief them, install check-ins and backups",
-                ["deploy --all", "deploy webapp", "deploy webapp --ready-timeout 120"])
+                ["deploy --all", "deploy webapp", "deploy --all --resume   # after a reboot"])
     p.add_argument("project", nargs="?", help="the project to deploy")
     p.add_argument("--all", action="store_true", help="deploy every project in the file")
     p.add_argument("--ready-timeout", type=float, default=90.0, metavar="S",
                    help="seconds to wait for each agent to show its input box (default 90)")
+    p.add_argument("--resume", action="store_true",
+                   help="after a reboot: each agent started continues its own last conversation (claude --resume)")
 
     p = command("status", "one screen for all projects: agents, git, check-ins, tests, backups",
                 ["status", "status webapp --json", "status --watch 5"])
@@ -85,10 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("task", help="task name: letters, digits, '.', '_' or '-'")
 
     p = command("restart", "snapshot the work, restart an agent in its window, brief it with where things stand",
-                ["restart webapp engineer", "restart webapp project-manager --ready-timeout 120"])
+                ["restart webapp engineer", "restart webapp engineer --resume",
+                 "restart webapp project-manager --ready-timeout 120"])
     p.add_argument("project")
     p.add_argument("role")
     p.add_argument("--ready-timeout", type=float, default=90.0, metavar="S")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the agent's last conversation (claude --resume <session id>) instead of a fresh "
+                        "start with the briefing")
 
     p = command("stop", "remove a project's crontab lines; with --kill also end its tmux session",
                 ["stop webapp", "stop webapp --kill", "stop --all"])
@@ -214,7 +220,7 @@ def _deploy(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
     failed = 0
     for project in projects:
-        report = deploy_project(settings, tmux, project, args.ready_timeout, progress, config_file)
+        report = deploy_project(settings, tmux, project, args.ready_timeout, progress, config_file, resume=args.resume)
         print(f"{project.name}: session {project.session} "
               f"({'opened ' + ', '.join(report.windows_opened) if report.windows_opened else 'all windows already there'})")
         for agent in report.agents:
@@ -293,9 +299,10 @@ def _restart(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects:
     if member is None:
         return fail(PROG, f"{project.name} has no role {args.role!r}; roles: "
                           f"{', '.join(m.role for m in project.team)}", EXIT_USAGE)
-    report = restart_agent(settings, tmux, project, member, args.ready_timeout)
+    report = restart_agent(settings, tmux, project, member, args.ready_timeout, resume=args.resume)
     if report.briefed:
-        print(f"{project.name}: restarted {member.role} in {report.target} and briefed it ({report.detail})")
+        how = "resumed its conversation" if args.resume else "briefed it"
+        print(f"{project.name}: restarted {member.role} in {report.target} and {how} ({report.detail})")
         return EXIT_OK
     return fail(PROG, f"{project.name}: {member.role} in {report.target}: {report.detail}")
 

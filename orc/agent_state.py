@@ -25,6 +25,7 @@ text is queued), ``idle`` (empty input box), ``exited`` (the agent said it ended
 from __future__ import annotations
 
 import importlib
+from datetime import datetime, timezone
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -203,7 +204,11 @@ def usage_limit_on_screen(lines: Sequence[str]) -> str | None:
     if limit is None:
         return None
     reset = getattr(limit, "reset_at", None)
-    return f"resets {reset.isoformat(timespec='minutes')}" if reset is not None else "reset time unknown"
+    if reset is None:
+        return "reset time unknown"
+    if reset <= datetime.now(timezone.utc):
+        return None  # the limit is over; its message stays on the screen until the next turn
+    return f"resets {reset.isoformat(timespec='minutes')}"
 
 
 def with_usage_limit(state: AgentState, lines: Sequence[str]) -> AgentState:

@@ -97,7 +97,8 @@ def state_for(event: str, payload: dict[str, object]) -> str:
 def report_fields(payload: dict[str, object], env: dict[str, str] | os._Environ[str], now: float) -> dict[str, str]:
     """The ``key: value`` pairs recorded for one event (all strings, one line each)."""
     event = _flat(payload.get("hook_event_name"), 80)
-    detail = payload.get("notification_type") or payload.get("tool_name") or payload.get("source") or payload.get("reason")
+    detail = (payload.get("notification_type") or payload.get("tool_name") or payload.get("error")
+              or payload.get("source") or payload.get("reason"))
     fields = {
         "pane": _flat(env.get("TMUX_PANE", ""), 20),
         "event": event,
@@ -109,6 +110,10 @@ def report_fields(payload: dict[str, object], env: dict[str, str] | os._Environ[
         "state": state_for(event, payload),
         "detail": _flat(detail, 200),
     }
+    if event == "StopFailure":
+        # Why the turn failed, in Claude Code's words: a usage limit names its reset here
+        # ("You've hit your 5-hour limit · resets 4:45pm (UTC)"). Kept for failures only.
+        fields["message"] = _flat(payload.get("last_assistant_message"), 300)
     prompt = payload.get("prompt")
     if event == "UserPromptSubmit" and isinstance(prompt, str):
         # Imported only here: hashlib and re cost a few milliseconds the other events skip.
@@ -164,7 +169,7 @@ def log_line(fields: dict[str, str]) -> str:
     now = float(fields["at"])
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
     parts = [stamp, fields["event"] or "-"]
-    for key in ("pane", "at", "state", "session_id", "prompt_key", "detail", "socket", "transcript_path", "cwd"):
+    for key in ("pane", "at", "state", "session_id", "prompt_key", "detail", "agent", "socket", "transcript_path", "cwd"):
         value = fields.get(key, "")
         if not value:
             continue
@@ -174,11 +179,24 @@ def log_line(fields: dict[str, str]) -> str:
     return " ".join(parts)
 
 
+def _option(argv: list[str], name: str) -> str:
+    for index, word in enumerate(argv[:-1]):
+        if word == name:
+            return argv[index + 1]
+    return ""
+
+
 def state_dir_from(argv: list[str], env: dict[str, str] | os._Environ[str], suite_dir: str) -> str:
     """``--state-dir DIR`` from the command line, else ``ORC_STATE_DIR``, else ``<suite>/state``."""
-    if len(argv) >= 2 and argv[0] == "--state-dir":
-        return argv[1]
-    return os.path.expanduser(env.get("ORC_STATE_DIR", "")) or os.path.join(suite_dir, "state")
+    return _option(argv, "--state-dir") or os.path.expanduser(env.get("ORC_STATE_DIR", "")) or os.path.join(suite_dir, "state")
+
+
+def agent_label(argv: list[str]) -> str:
+    """``--agent LABEL`` (``<project>.<role>`` for agents the suite starts), or "" when absent or unsafe."""
+    label = _option(argv, "--agent")
+    if label and len(label) <= 100 and label[0] != "." and all(ch.isalnum() or ch in "._-" for ch in label):
+        return label
+    return ""
 
 
 def record(argv: list[str], stdin_deadline: float) -> None:
@@ -193,6 +211,9 @@ def record(argv: list[str], stdin_deadline: float) -> None:
     if not pane.startswith("%") or not pane[1:].isdigit():
         return  # not inside tmux: nothing of ours to tell apart
     fields = report_fields(payload, env, time.time())
+    agent = agent_label(argv)
+    if agent:
+        fields["agent"] = agent
     state_dir = state_dir_from(argv, env, suite_dir)
     hooks_dir = os.path.join(state_dir, "hooks")
     panes_dir = os.path.join(hooks_dir, "panes")
@@ -202,6 +223,13 @@ def record(argv: list[str], stdin_deadline: float) -> None:
     text = "".join(f"{key}: {value}\n" for key, value in fields.items())
     try:
         _write_pane_file(panes_dir, pane[1:] + ".txt", text, float(fields["at"]))
+        if agent:
+            # The same report under the agent's own name outlives the pane id (a reboot, a new
+            # tmux server): it is how `restart --resume` finds the agent's session.
+            agents_dir = os.path.join(hooks_dir, "agents")
+            if not os.path.isdir(agents_dir):
+                os.mkdir(agents_dir, 0o700)
+            _write_pane_file(agents_dir, agent + ".txt", text, float(fields["at"]))
     finally:
         _append_log(hooks_dir, log_line(fields))
 

@@ -33,6 +33,8 @@ class HookReport:
     prompt_first_line: str | None
     detail: str | None           # notification_type, tool_name, SessionStart's source...
     socket: str = ""             # the tmux server's socket path (from TMUX)
+    agent: str = ""              # "<project>.<role>" for agents the suite started, else ""
+    message: str | None = None   # StopFailure only: why the turn failed, e.g. the usage-limit line
 
     def age(self, now: float) -> float:
         """Seconds since the event (never negative)."""
@@ -93,28 +95,41 @@ def parse_report(text: str) -> HookReport | None:
         prompt_first_line=values.get("prompt_first_line") if "prompt_key" in values else None,
         detail=values.get("detail") or None,
         socket=values.get("socket", ""),
+        agent=values.get("agent", ""),
+        message=values.get("message") or None,
     )
 
 
-def latest_reports(state_dir: Path, socket: str | Path | None = None) -> dict[str, HookReport]:
-    """Pane id -> the latest event its agent reported; only panes of ``socket`` when given."""
-    found: dict[str, HookReport] = {}
+def _reports_in(folder: Path) -> list[HookReport]:
     try:
-        names = os.listdir(panes_dir(state_dir))
+        names = os.listdir(folder)
     except OSError:
-        return found
+        return []
+    found = []
     for name in names:
         if not name.endswith(".txt") or name.startswith("."):
             continue
         try:
-            text = (panes_dir(state_dir) / name).read_text(encoding="utf-8", errors="replace")
+            text = (folder / name).read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
         report = parse_report(text)
-        if report is None or not _same_socket(report.socket, socket):
-            continue
-        found[report.pane_id] = report
+        if report is not None:
+            found.append(report)
     return found
+
+
+def latest_reports(state_dir: Path, socket: str | Path | None = None) -> dict[str, HookReport]:
+    """Pane id -> the latest event its agent reported; only panes of ``socket`` when given."""
+    return {r.pane_id: r for r in _reports_in(panes_dir(state_dir)) if _same_socket(r.socket, socket)}
+
+
+def agent_reports(state_dir: Path) -> dict[str, HookReport]:
+    """``<project>.<role>`` -> the latest event of that agent, whichever pane or server it ran in.
+
+    Only agents the suite started carry a label (their hook command has ``--agent``).
+    """
+    return {r.agent: r for r in _reports_in(hooks_dir(state_dir) / "agents") if r.agent}
 
 
 def parse_log_line(line: str) -> dict[str, str] | None:

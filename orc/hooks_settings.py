@@ -35,6 +35,7 @@ EVENTS = (
     "PermissionRequest",
     "Notification",
     "Stop",
+    "StopFailure",
     "SessionEnd",
 )
 def python_for_hooks() -> str:
@@ -46,7 +47,7 @@ def python_for_hooks() -> str:
     return os.path.abspath(chosen) if os.sep in chosen else chosen
 
 
-def hook_command(suite_dir: Path, state_dir: Path, python: str | None = None) -> str:
+def hook_command(suite_dir: Path, state_dir: Path, python: str | None = None, agent: str | None = None) -> str:
     """The shell command Claude Code runs for each event.
 
     ``-S`` skips site-packages processing (about 25 ms of the ~32 ms an empty python3 start
@@ -56,25 +57,28 @@ def hook_command(suite_dir: Path, state_dir: Path, python: str | None = None) ->
     it elsewhere.
     """
     argv = [python or python_for_hooks(), "-I", "-S", str(suite_dir / "orc"), "hook", "--state-dir", str(state_dir)]
+    if agent:
+        argv += ["--agent", agent]
     return " ".join(shlex.quote(a) for a in argv)
 
 
-def our_hooks(suite_dir: Path, state_dir: Path, python: str | None = None) -> dict[str, list[dict[str, Any]]]:
+def our_hooks(suite_dir: Path, state_dir: Path, python: str | None = None,
+              agent: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """The ``hooks`` value holding only ours: per event one matcher-less group with our command."""
-    command = hook_command(suite_dir, state_dir, python)
+    command = hook_command(suite_dir, state_dir, python, agent)
     entry = {"type": "command", "command": command, "timeout": 5}
     return {event: [{"hooks": [dict(entry)]}] for event in EVENTS}
 
 
-def agent_settings_file(settings: Settings) -> Path:
-    """Where the per-agent settings file lives: ``<state>/hooks/agent-settings.json``."""
-    return settings.state_dir / "hooks" / "agent-settings.json"
+def agent_settings_file(settings: Settings, agent: str | None = None) -> Path:
+    """``<state>/hooks/settings/<agent>.json`` (``any.json`` for an agent without a label)."""
+    return settings.state_dir / "hooks" / "settings" / f"{agent or 'any'}.json"
 
 
-def write_agent_settings(settings: Settings) -> Path:
+def write_agent_settings(settings: Settings, agent: str | None = None) -> Path:
     """Write (or refresh) the per-agent settings file with our hooks; return its path."""
-    path = agent_settings_file(settings)
-    text = json.dumps({"hooks": our_hooks(settings.suite_dir, settings.state_dir)}, indent=2) + "\n"
+    path = agent_settings_file(settings, agent)
+    text = json.dumps({"hooks": our_hooks(settings.suite_dir, settings.state_dir, agent=agent)}, indent=2) + "\n"
     try:
         current = path.read_text(encoding="utf-8")
     except OSError:
@@ -84,9 +88,13 @@ def write_agent_settings(settings: Settings) -> Path:
     return path
 
 
-def settings_args(settings: Settings) -> list[str]:
-    """The extra ``claude`` arguments that turn our hooks on for one agent the suite starts."""
-    return ["--settings", str(write_agent_settings(settings))]
+def settings_args(settings: Settings, agent: str | None = None) -> list[str]:
+    """The extra ``claude`` arguments that turn our hooks on for one agent the suite starts.
+
+    ``agent`` (``<project>.<role>``) labels its reports, so they are found by the agent's
+    name after its pane is gone (``hook_events.agent_reports``).
+    """
+    return ["--settings", str(write_agent_settings(settings, agent))]
 
 
 # --- hooks install / remove / status (agents started by hand) --------------------------------
@@ -127,8 +135,8 @@ def is_our_command(command: object) -> bool:
         argv = shlex.split(command)
     except ValueError:
         return False
-    return (len(argv) >= 5 and argv[-3:-1] == ["hook", "--state-dir"]
-            and os.path.basename(argv[-4].rstrip("/")) == "orc")
+    return any(os.path.basename(word.rstrip("/")) == "orc" and argv[i + 1:i + 3] == ["hook", "--state-dir"]
+               for i, word in enumerate(argv))
 
 
 def _load(path: Path) -> tuple[dict[str, Any], bytes | None]:

@@ -48,6 +48,7 @@ class Settings:
     claude_config_dirs: tuple[Path, ...] = ()
     registry_source: str = "files"   # files, cli (`claude agents --json`), off
     claude_bin: str | None = None    # the `claude` that answers `agents --json` (fallback source)
+    limit_nudge: str = "Your usage limit has reset: continue where you left off."  # ORC_LIMIT_NUDGE; "" = off
 
     @property
     def log_file(self) -> Path:
@@ -121,4 +122,6 @@ def load_settings(environ: Mapping[str, str] | None = None, suite_dir: Path = SU
         claude_config_dirs=default_config_dirs({**env, **values}),
         registry_source=_choice(values, "ORC_REGISTRY_SOURCE", ("files", "cli", "off"), "files"),
         claude_bin=values.get("ORC_CLAUDE_BIN") or shutil.which("claude", path=env.get("PATH")) or None,
+        # Set but empty turns the nudge off, so the default applies only when the key is absent.
+        limit_nudge=values["ORC_LIMIT_NUDGE"].strip() if "ORC_LIMIT_NUDGE" in values else Settings.limit_nudge,
     )

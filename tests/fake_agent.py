@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dialog-on-start", action="store_true", help="show the permission dialog at once")
     parser.add_argument("--ready-file", type=Path, help="touch this once the first screen is drawn")
     parser.add_argument("--hook-command", help="run this as the UserPromptSubmit hook on each submitted prompt")
+    # Claude Code's own options the suite adds for its agents; recorded in the "started" event.
+    parser.add_argument("--settings", help="like claude --settings: recorded, not read")
+    parser.add_argument("--resume", help="like claude --resume <session id>: recorded")
     return parser
 
 
@@ -341,6 +344,8 @@ def write_all(fd: int, data: bytes) -> None:
 
 def run(args: argparse.Namespace, fd_in: int, fd_out: int) -> None:
     agent, reader = Agent(args), InputReader()
+    if args.settings or args.resume:
+        agent.record("started", settings=args.settings, resume=args.resume)
     # Signals wake select() through this pipe; Python retries an interrupted select (PEP 475)
     # so a flag set in a handler would not be seen until the next timeout.
     wake_r, wake_w = os.pipe()

@@ -348,3 +348,22 @@ def test_read_pane_state_answers_whether_an_agent_is_in_a_pane(tmux: Tmux, tmp_p
     wait_for(lambda: read_pane_state(tmux, settings, shell_pane).state == "shell", what="the shell")  # type: ignore[arg-type]
     state = read_pane_state(tmux, settings, agent_pane)  # type: ignore[arg-type]
     assert (state.state, state.source) == ("idle", "screen")
+
+
+@pytest.mark.parametrize("hours, expected", [(2, "limited"), (-2, "unknown")])
+def test_a_usage_limit_on_the_screen_reads_limited_until_its_reset(tmux: Tmux, tmp_path: Path, hours: int,
+                                                                   expected: str) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    reset = datetime.now(timezone.utc) + timedelta(hours=hours)
+    shown = reset.strftime("%b %d, %I:%M%p").replace(" 0", " ").lower().capitalize()
+    script = tmp_path / "limited.sh"
+    # Claude Code 2.1.328's line (tests/e2e/SCREENS.md); a non-shell keeps the terminal's foreground.
+    script.write_text(f"printf '%s\\n' \"  ⎿  You've hit your weekly limit · resets {shown} (UTC)\"\nexec sleep 600\n",
+                      encoding="utf-8")
+    pane = tmux.new_session("team", "agent", f"sh {shlex.quote(str(script))}", str(tmp_path), width=100, height=30)
+    wait_for(lambda: any("weekly limit" in line for line in tmux.capture(pane.pane_id)), what="the limit line")
+    snap = tmux.look(pane.pane_id, sources=StateSources(()))
+    assert snap.state == expected, snap.agent
+    if expected == "limited":
+        assert snap.agent.detail == f"resets {reset.replace(second=0, microsecond=0).isoformat(timespec='minutes')}"

@@ -205,3 +205,24 @@ def test_hook_imports_no_dependency_and_skips_the_install(tmp_path: Path) -> Non
     loaded = {line.split("|")[-1].strip() for line in traced.stderr.decode().splitlines() if "|" in line}
     assert {"hook", "json", "hashlib"} <= loaded
     assert not loaded & {"libtmux", "dotenv", "crontab", "filelock", "pathlib", "orc"}
+
+
+def test_stop_failure_keeps_why_and_an_agent_label_keeps_the_report_by_name(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "TMUX": f"{SOCKET},1,0", "TMUX_PANE": "%5"}
+    payload = event("StopFailure", error="rate_limit",
+                    last_assistant_message="You've hit your 5-hour limit · resets 4:45pm (UTC)")
+    command = hook_command(SUITE, tmp_path, agent="webapp.engineer")
+    done = subprocess.run(["sh", "-c", command], input=json.dumps(payload).encode(), env=env, capture_output=True,
+                          timeout=10)
+    assert (done.returncode, done.stdout) == (0, b"")
+    report = hook_events.latest_reports(tmp_path)["%5"]
+    assert (report.event, report.state, report.detail) == ("StopFailure", "idle", "rate_limit")
+    assert report.message == "You've hit your 5-hour limit · resets 4:45pm (UTC)"
+    by_name = hook_events.agent_reports(tmp_path)
+    assert list(by_name) == ["webapp.engineer"] and by_name["webapp.engineer"].session_id == "sess-1"
+    # A label that could name another path is ignored; the pane report is still written.
+    bad = hook_command(SUITE, tmp_path, agent="../../etc/x")
+    subprocess.run(["sh", "-c", bad], input=json.dumps(event("Stop")).encode(), env=env, timeout=10, check=True)
+    assert hook_events.latest_reports(tmp_path)["%5"].event == "Stop"
+    assert list(hook_events.agent_reports(tmp_path)) == ["webapp.engineer"]
+    assert not (tmp_path.parent / "etc").exists()

@@ -22,7 +22,7 @@ dev-deps: deps   ## install the test tools into .deps/py<X.Y>/dev
 bundle:          ## put the wheels for Python 3.9 to 3.13 into bundle/wheels, for copies on machines without network
 	$(PY) orc deps --bundle
 
-claude:          ## install the pinned Claude Code CLI into .deps/npm (end-to-end tier)
+claude:          ## install the pinned Claude Code CLI (or CLAUDE_CODE_VERSION) into .deps/npm/<version>
 	@bash tests/e2e/install_claude.sh >/dev/null || { echo "make: the Claude Code CLI could not be installed (npm's error above), so the end-to-end tier cannot run; the fast tier runs alone with: make test-fast" >&2; exit 1; }
 
 demo: system deps ## a private tmux session with a stand-in agent that receives a scheduled check-in

@@ -58,11 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project", nargs="?", help="check only this project's folders (the whole file is always read)")
 
     p = command("deploy", "start each project's tmux session and agents, brief them, install check-ins and backups",
-                ["deploy --all", "deploy webapp", "deploy webapp --ready-timeout 120"])
+                ["deploy --all", "deploy webapp", "deploy --all --resume   # after a reboot"])
     p.add_argument("project", nargs="?", help="the project to deploy")
     p.add_argument("--all", action="store_true", help="deploy every project in the file")
     p.add_argument("--ready-timeout", type=float, default=90.0, metavar="S",
                    help="seconds to wait for each agent to show its input box (default 90)")
+    p.add_argument("--resume", action="store_true",
+                   help="after a reboot: each agent started continues its own last conversation (claude --resume)")
 
     p = command("status", "one screen for all projects: agents, git, check-ins, tests, backups",
                 ["status", "status webapp --json", "status --watch 5"])
@@ -86,10 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("task", help="task name: letters, digits, '.', '_' or '-'")
 
     p = command("restart", "snapshot the work, restart an agent in its window, brief it with where things stand",
-                ["restart webapp engineer", "restart webapp project-manager --ready-timeout 120"])
+                ["restart webapp engineer", "restart webapp engineer --resume",
+                 "restart webapp project-manager --ready-timeout 120"])
     p.add_argument("project")
     p.add_argument("role")
     p.add_argument("--ready-timeout", type=float, default=90.0, metavar="S")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the agent's last conversation (claude --resume <session id>) instead of a fresh "
+                        "start with the briefing")
 
     p = command("stop", "remove a project's crontab lines; with --kill also end its tmux session",
                 ["stop webapp", "stop webapp --kill", "stop --all"])
@@ -101,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
                 ["broadcast \"Demo at 15:00: get main green\"", "broadcast --project webapp \"Freeze merges\""])
     p.add_argument("--project", action="append", metavar="NAME", help="only these projects (repeatable)")
     p.add_argument("message", nargs="+")
+
+    p = command("hooks", "our Claude Code hooks for agents started by hand: install, remove, status",
+                ["hooks install --project ~/projects/webapp", "hooks install --user", "hooks remove --user",
+                 "hooks status"])
+    p.add_argument("action", choices=("install", "remove", "status"),
+                   help="install: merge ours into the settings file; remove: take exactly ours out; "
+                        "status: which panes report, and where ours are installed")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--project", type=Path, metavar="PATH",
+                       help="the project's own settings, PATH/.claude/settings.local.json")
+    where.add_argument("--user", action="store_true",
+                       help="your settings for every project: $CLAUDE_CONFIG_DIR/settings.json or ~/.claude/settings.json")
 
     p = command("learn", "append a dated learning to LEARNINGS.md",
                 ["learn \"Claude Code swallows an Enter sent within 150 ms of a paste\"",
@@ -186,6 +204,8 @@ def _run(args: argparse.Namespace) -> int:
         return _learn(args, settings)
     if args.command in ("spawn", "up") and not getattr(args, "project", None):
         return _without_project(args, settings)
+    if args.command == "hooks":
+        return _hooks(args, settings)
 
     config_file = (args.config or settings.project_config).expanduser().absolute()
     try:
@@ -252,7 +272,7 @@ def _deploy(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
     failed = 0
     for project in projects:
-        report = deploy_project(settings, tmux, project, args.ready_timeout, progress, config_file)
+        report = deploy_project(settings, tmux, project, args.ready_timeout, progress, config_file, resume=args.resume)
         print(f"{project.name}: session {project.session} "
               f"({'opened ' + ', '.join(report.windows_opened) if report.windows_opened else 'all windows already there'})")
         for agent in report.agents:
@@ -333,9 +353,10 @@ def _restart(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects:
     if member is None:
         return fail(PROG, f"{project.name} has no role {args.role!r}; roles: "
                           f"{', '.join(m.role for m in project.team)}", EXIT_USAGE)
-    report = restart_agent(settings, tmux, project, member, args.ready_timeout)
+    report = restart_agent(settings, tmux, project, member, args.ready_timeout, resume=args.resume)
     if report.briefed:
-        print(f"{project.name}: restarted {member.role} in {report.target} and briefed it ({report.detail})")
+        how = "resumed its conversation" if args.resume else "briefed it"
+        print(f"{project.name}: restarted {member.role} in {report.target} and {how} ({report.detail})")
         return EXIT_OK
     return fail(PROG, f"{project.name}: {member.role} in {report.target}: {report.detail}")
 
@@ -476,6 +497,43 @@ def _attention(args: argparse.Namespace, settings: Settings, tmux: Tmux, project
     if not attention.clear_attention(settings, args.subject, args.reason):
         return fail(PROG, f"{args.subject} {args.reason} is not raised; `attention list` shows what is")
     print(f"cleared {args.subject} {args.reason}")
+def _hooks(args: argparse.Namespace, settings: Settings) -> int:
+    from orc import hooks_settings
+
+    files = []
+    if args.project is not None:
+        project = args.project.expanduser().absolute()
+        if not project.is_dir():
+            return fail(PROG, f"--project {args.project}: no such folder; give the project's folder", EXIT_USAGE)
+        files.append(hooks_settings.project_settings_file(project))
+    if args.user:
+        files.append(hooks_settings.user_settings_file())
+    if args.action == "status":
+        from tmux_utils import Tmux, TmuxError
+
+        try:
+            live: dict[str, str] | None = {p.pane_id: f"{p.session}:{p.window_name}"
+                                           for p in Tmux(settings.tmux_socket, settings.tmux_bin).list_panes()}
+        except TmuxError:
+            live = None
+        for path in files or [hooks_settings.user_settings_file()]:
+            found = hooks_settings.installed_in(path)
+            print(f"{path}: " + {True: "our hooks installed", False: "none of ours",
+                                 None: "cannot be read as settings"}[found])
+        lines = hooks_settings.status_lines(settings.state_dir, settings.tmux_socket, live, time.time())
+        print(f"panes reporting through hooks on {settings.tmux_socket}: {len(lines) or 'none'}")
+        for line in lines:
+            print(f"  {line}")
+        return EXIT_OK
+    if not files:
+        return fail(PROG, f"hooks {args.action}: say where: --project PATH or --user", EXIT_USAGE)
+    try:
+        if args.action == "install":
+            print(hooks_settings.install(files[0], settings.suite_dir, settings.state_dir))
+        else:
+            print(hooks_settings.remove(files[0]))
+    except hooks_settings.HooksFileError as exc:
+        return fail(PROG, f"hooks {args.action}: {exc}")
     return EXIT_OK
 
 

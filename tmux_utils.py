@@ -23,16 +23,22 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import orc  # noqa: F401  (puts the suite's dependency folder on sys.path)
-from orc.agent_state import classify
+from orc.agent_registry import PaneIdentity, RegistryEntry, default_config_dirs, match_panes, read_entries
+from orc.agent_state import AgentState, classify, combine, from_hook, from_registry, with_usage_limit
+from orc.hook_events import latest_reports
+from orc.process_groups import ProcessTable
 
 if TYPE_CHECKING:
     import libtmux
+
+    from orc.settings import Settings
 
 SEP = "\x1f"  # unit separator: cannot appear in tmux names typed by a person
 PANE_FORMAT = SEP.join(
@@ -49,6 +55,8 @@ PANE_FORMAT = SEP.join(
         "#{pane_width}",
         "#{pane_height}",
         "#{pane_current_path}",
+        "#{pane_tty}",
+        "#{window_id}",
         "#{window_name}",  # last: a window name may contain anything, even the separator
     )
 )
@@ -94,6 +102,8 @@ class Pane:
     width: int
     height: int
     current_path: str
+    tty: str = ""         # "/dev/pts/3": whose foreground process group owns the keyboard
+    window_id: str = ""   # "@4": stable while the window lives, unlike its index
 
     @property
     def address(self) -> str:
@@ -106,6 +116,57 @@ class PaneSnapshot:
     pane: Pane
     state: str
     lines: tuple[str, ...]
+    agent: AgentState = AgentState("unknown", "screen")  # the state with its source, age, session
+
+    def as_json(self) -> dict[str, object]:
+        a = self.agent
+        return {**asdict(self.pane), "state": self.state, "source": a.source,
+                "age": None if a.age is None else round(a.age, 3), "session_id": a.session_id,
+                "version": a.version, "transcript_path": a.transcript_path, "detail": a.detail,
+                "agent_pid": a.pid, "lines": list(self.lines)}
+
+
+@dataclass(frozen=True)
+class StateSources:
+    """Where a snapshot reads the agents' own record besides the screen."""
+
+    config_dirs: tuple[Path, ...] = ()
+    registry_source: str = "files"      # files, cli (claude agents --json) or off
+    claude_bin: str | None = None       # for the ``cli`` source and the fallback to it
+    hooks_state_dir: Path | None = None # where ``orc hook`` records each pane's latest event
+
+    @classmethod
+    def default(cls) -> StateSources:
+        return cls(default_config_dirs(os.environ))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StateSources:
+        return cls(settings.claude_config_dirs, settings.registry_source, settings.claude_bin, settings.state_dir)
+
+
+def pane_states(panes: Sequence[Pane], screens: Sequence[Sequence[str]], agent_kind: str,
+                sources: StateSources, socket: Path | None = None) -> list[AgentState]:
+    """Each pane's one state (orc.agent_state.combine) from its screen, its terminal's
+    foreground process group, the agents' registry and their hooks' latest reports (of
+    the tmux server at ``socket`` only): one read of the process table (``/proc``, else one
+    ``ps``), one of the registry and one of
+    the hook reports for all of them."""
+    table = ProcessTable.read()
+    entries = read_entries(sources.config_dirs, table, sources.registry_source, sources.claude_bin)
+    identities = [PaneIdentity(p.pane_id, p.session, p.window_id, p.tty) for p in panes]
+    joined: dict[str, RegistryEntry] = match_panes(entries, identities, table) if entries else {}
+    foreground = table.foreground_commands(p.tty for p in panes) if table.processes else {}
+    reports = latest_reports(sources.hooks_state_dir, socket=socket) if sources.hooks_state_dir else {}
+    now = time.time()
+    result = []
+    for pane, lines in zip(panes, screens):
+        screen = classify(lines, pane, agent_kind, foreground.get(pane.tty) if table.processes else None)
+        entry = joined.get(pane.pane_id)
+        registry = from_registry(entry, now) if entry is not None else None
+        report = reports.get(pane.pane_id)
+        hook = from_hook(report, now) if report is not None else None
+        result.append(with_usage_limit(combine(screen, registry, hook, shell_certain=bool(table.processes)), lines))
+    return result
 
 
 @dataclass(frozen=True)
@@ -133,7 +194,7 @@ def parse_target(target: str) -> ParsedTarget:
 
 
 def _parse_pane_line(line: str) -> Pane:
-    f = line.split(SEP, 12)
+    f = line.split(SEP, 14)
     return Pane(
         session=f[0],
         window_index=int(f[1]),
@@ -147,7 +208,9 @@ def _parse_pane_line(line: str) -> Pane:
         width=int(f[9]),
         height=int(f[10]),
         current_path=f[11],
-        window_name=f[12],
+        tty=f[12],
+        window_id=f[13],
+        window_name=f[14],
     )
 
 
@@ -251,14 +314,17 @@ class Tmux:
             raise TargetNotFound(f"pane {pane_id} is gone")
         return found
 
-    def look(self, pane_id: str, agent_kind: str = "claude") -> PaneSnapshot:
-        """One pane's facts, screen and agent state (two tmux invocations)."""
+    def look(self, pane_id: str, agent_kind: str = "claude", sources: StateSources | None = None) -> PaneSnapshot:
+        """One pane's facts, screen and agent state (two tmux invocations, the process table)."""
         pane = self.pane(pane_id)
         lines = tuple(self.capture(pane_id))
-        return PaneSnapshot(pane, classify(list(lines), pane, agent_kind), lines)
+        agent = pane_states([pane], [lines], agent_kind, sources or StateSources.default(), self.socket)[0]
+        return PaneSnapshot(pane, agent.state, lines, agent)
 
-    def snapshot(self, last_lines: int = 20, agent_kind: str = "claude") -> list[PaneSnapshot]:
-        """Every pane with its state and last lines, in two tmux invocations whatever the count.
+    def snapshot(self, last_lines: int = 20, agent_kind: str = "claude",
+                 sources: StateSources | None = None) -> list[PaneSnapshot]:
+        """Every pane with its state and last lines, in two tmux invocations whatever the count
+        (plus one read of the process table and one of the agents' registry).
 
         The captures run as one chained command; each is preceded by a marker line
         carrying a random token, so pane contents can never fake a boundary.
@@ -279,12 +345,10 @@ class Tmux:
             except TmuxError:
                 continue  # a pane closed between the listing and the captures: list again
             screens = _split_marked(out, token)
-            result = []
-            for number, pane in enumerate(panes):
-                lines = trim_screen(screens.get(str(number), ""))
-                state = classify(lines, pane, agent_kind)
-                result.append(PaneSnapshot(pane, state, tuple(lines[-last_lines:] if last_lines else [])))
-            return result
+            every = [trim_screen(screens.get(str(number), "")) for number in range(len(panes))]
+            agents = pane_states(panes, every, agent_kind, sources or StateSources.default(), self.socket)
+            return [PaneSnapshot(pane, agent.state, tuple(lines[-last_lines:] if last_lines else []), agent)
+                    for pane, lines, agent in zip(panes, every, agents)]
         raise TmuxError(["snapshot"], "panes kept changing during three attempts", 1)
 
     # --- acting --------------------------------------------------------------------
@@ -444,7 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tmux_utils.py",
         description="Snapshot every pane on the tmux server: session, window, pane id, "
-        "command, agent state and last lines.",
+        "command, agent state with its source (registry: Claude Code's own session registry; "
+        "hook; screen), its age, the agent's session id and version, and last lines.",
         epilog="examples:\n"
         "  python3 tmux_utils.py                 # readable text\n"
         "  python3 tmux_utils.py --json --lines 5\n"
@@ -462,7 +527,15 @@ def format_snapshot(snapshots: Sequence[PaneSnapshot]) -> str:
     out: list[str] = []
     for snap in snapshots:
         p = snap.pane
-        out.append(f"== {p.address} [{p.window_name}] {p.pane_id} cmd={p.current_command} state={snap.state}")
+        a = snap.agent
+        facts = f"state={snap.state} source={a.source}"
+        if a.age is not None:
+            facts += f" age={a.age:.1f}s"
+        if a.session_id:
+            facts += f" session={a.session_id} version={a.version or '?'}"
+        if a.detail:
+            facts += f" ({a.detail})"
+        out.append(f"== {p.address} [{p.window_name}] {p.pane_id} cmd={p.current_command} {facts}")
         out.extend(f"   {line}" for line in snap.lines)
     return "\n".join(out)
 
@@ -477,14 +550,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         tmux = Tmux(settings.tmux_socket, settings.tmux_bin)
-        snapshots = tmux.snapshot(args.lines, settings.agent_kind)
+        snapshots = tmux.snapshot(args.lines, settings.agent_kind, StateSources.from_settings(settings))
     except (SettingsError, TmuxError) as exc:
         if args.debug:
             raise
         print(f"tmux_utils.py: error: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps([{**asdict(s.pane), "state": s.state, "lines": list(s.lines)} for s in snapshots], indent=2))
+        print(json.dumps([s.as_json() for s in snapshots], indent=2))
     elif snapshots:
         print(format_snapshot(snapshots))
     else:

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""send_message.sh into an idle real Claude Code: time to a proven submission.
+"""send_message.sh into an idle real Claude Code: time to a proven submission, with the
+proof from the agent's transcript (found through its session registry) and from the screen.
 
 Starts a private tmux server, the pinned Claude Code CLI (tests/e2e/install_claude.sh)
 offline against the loopback stand-in API, and sends N messages one after another
-through ``send_message.sh``, waiting for the agent to be idle again between them.
-Each message's time is the whole command, from start to its exit with proof. The
-stand-in API records every prompt, so "submitted" is checked against what it received.
+through ``send_message.sh``, waiting for the agent to be idle again between them: first
+with the agent's config dir in ``ORC_CLAUDE_CONFIG_DIRS`` (proof: transcript), then with
+the registry hidden (proof: screen). Each message's time is the whole command, from start
+to its exit with proof. The stand-in API records every prompt, so "submitted" is checked
+against what it received, and the proof the command named is checked too.
 
 Usage: python3 bench/bench_delivery.py [--messages 20]
 """
@@ -58,24 +61,33 @@ def main(argv: list[str] | None = None) -> int:
                                 str(work), width=100, height=30)
         try:
             wait_state(tmux, pane.pane_id, "idle")
-            times, failures = [], 0
-            for n in range(args.messages):
-                text = f"benchmark message {n}: please acknowledge"
-                start = time.perf_counter()
-                done = subprocess.run([str(SUITE / "send_message.sh"), "bench:claude", text], env=env,
-                                      capture_output=True, text=True)
-                elapsed = time.perf_counter() - start
-                if done.returncode != 0 or api.wait_for_turns(n + 1 - failures, timeout=30)[-1] != text:
-                    failures += 1
-                    print(f"  message {n}: NOT submitted: {done.stderr.strip()}", file=sys.stderr)
-                else:
-                    times.append(elapsed)
-                wait_state(tmux, pane.pane_id, "idle")
+            results: dict[str, list[float]] = {}
+            failures = sent = 0
+            for proof, config in (("transcript", home / ".claude"), ("screen", root / "no-registry")):
+                times = results.setdefault(proof, [])
+                for n in range(args.messages):
+                    text = f"benchmark message {proof} {n}: please acknowledge"
+                    start = time.perf_counter()
+                    done = subprocess.run([str(SUITE / "send_message.sh"), "bench:claude", text],
+                                          env={**env, "ORC_CLAUDE_CONFIG_DIRS": str(config)},
+                                          capture_output=True, text=True)
+                    elapsed = time.perf_counter() - start
+                    sent += 1
+                    if (done.returncode != 0 or f"proof: {proof}" not in done.stdout
+                            or api.wait_for_turns(sent - failures, timeout=30)[-1] != text):
+                        failures += 1
+                        print(f"  message {n}: NOT submitted with {proof} proof: {done.stderr.strip()}", file=sys.stderr)
+                    else:
+                        times.append(elapsed)
+                    wait_state(tmux, pane.pane_id, "idle")
         finally:
             subprocess.run([tmux.binary, "-S", str(tmux.socket), "kill-server"], capture_output=True)
-    print(f"messages: {args.messages}, submitted: {len(times)}, not submitted: {failures}")
-    if times:
-        print(f"median: {statistics.median(times):.2f} s, worst: {max(times):.2f} s, best: {min(times):.2f} s")
+    for proof, times in results.items():
+        print(f"proof {proof}: messages {args.messages}, submitted {len(times)}", end="")
+        if times:
+            print(f", median {statistics.median(times):.2f} s, worst {max(times):.2f} s, best {min(times):.2f} s")
+        else:
+            print()
     return 0 if failures == 0 else 1
 
 

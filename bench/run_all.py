@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_snapshot.py", "bench_delivery.py", "bench_schedule.py", "bench_status.py", "bench_attention.py"]
+BENCHMARKS = ["bench_snapshot.py", "bench_registry.py", "bench_delivery.py", "bench_schedule.py", "bench_status.py",
+              "bench_hook.py", "bench_attention.py"]
 
 
 def main() -> int:

@@ -7,9 +7,18 @@ and tmux servers the suite starts.
 
 # No `from __future__ import annotations`: this file must compile on old interpreters too,
 # so that importing `orc` below can tell a person which Python versions work.
-import importlib
 import sys
-from pathlib import Path
+
+if __name__ == "__main__" and sys.argv[1:2] == ["hook"]:
+    # Claude Code runs `orc hook` for every event of every agent, on its critical path: it
+    # skips the dependency check and the `orc` package (whose pathlib import alone costs as
+    # much as the rest of the hook), importing hook.py from this folder, sys.path[0].
+    import hook  # type: ignore[import-not-found]  # orc/hook.py, as a top-level module
+
+    raise SystemExit(hook.main(sys.argv[2:]))
+
+import importlib  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 # sys.path[0] is this folder when run as a directory; the suite folder must come
 # first instead so that `orc.*` and `tmux_utils` import as the package and module.
@@ -22,6 +31,7 @@ COMMANDS = {
     "fire": "orc.fire",
     "integration": "orchestrator_integration",
     "deps": "orc.deps",
+    "hook": "orc.hook",
 }
 
 
@@ -32,7 +42,7 @@ def main() -> int:
         print(f"orc: error: command must be one of {', '.join(sorted(COMMANDS))}", file=sys.stderr)
         return 2
     name = sys.argv[1]
-    if name != "deps":
+    if name not in ("deps", "hook"):
         deps.ensure_runtime()
     module = importlib.import_module(COMMANDS[name])
     result: int = module.main(sys.argv[2:])

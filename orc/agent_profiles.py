@@ -50,7 +50,15 @@ CLAUDE = AgentProfile(
     placeholders=(re.compile(r"^Press up to edit queued messages$"),),
     continuation="\\",
 )
-PROFILES: dict[str, AgentProfile] = {"claude": CLAUDE}
+# Matches nothing: every decision must come from the agent's own record (registry,
+# transcript, hooks). For proving that the record alone suffices (the tests select it with
+# ORC_AGENT_KIND=record-only), and for a TUI whose screen the suite has not learned yet.
+_NEVER = re.compile(r"(?!)")
+RECORD_ONLY = AgentProfile(
+    name="record-only", dialog=(_NEVER,), busy=(_NEVER,), rule=_NEVER, prompt=_NEVER, placeholders=(),
+    continuation="\\",
+)
+PROFILES: dict[str, AgentProfile] = {"claude": CLAUDE, "record-only": RECORD_ONLY}
 
 
 def profile_for(kind: str) -> AgentProfile:

@@ -126,6 +126,8 @@ def attempt(settings: Settings, checkin: CheckIn, why: str) -> str:
         log(settings, "delivered", checkin, target=checkin.target, how="found on screen after an interrupted run")
         conclude(settings, checkin, "delivered", now)
         return "delivered"
+    if defer_for_limit(settings, target_settings, checkin, now):
+        return "deferred"
     log(settings, "fired", checkin, by=why, lag=f"{lag.total_seconds():.0f}s", attempt=checkin.attempts + 1)
     first_attempt = checkin.first_attempt or now
     trying = replace(checkin, state="delivering", attempts=checkin.attempts + 1, first_attempt=first_attempt)
@@ -152,6 +154,28 @@ def attempt(settings: Settings, checkin: CheckIn, why: str) -> str:
     log(settings, "deferred", trying, target=checkin.target, reason=result.reason,
         retry=retry.isoformat(timespec="seconds"), give_up=give_up.isoformat(timespec="seconds"))
     return "deferred"
+
+
+def defer_for_limit(settings: Settings, target_settings: Settings, checkin: CheckIn, now: datetime) -> bool:
+    """When the agent is under its usage limit, move the check-in to just after the reset
+    (no attempt counted, the give-up clock not started) and schedule the one nudge for then;
+    True when deferred. Without a readable reset time, the usual retries apply."""
+    from orc.checkins import schedule_checkin
+    from orc.usage_limit import AFTER_RESET, current_limit, nudge_once
+
+    limit = current_limit(checkin.tmux_socket, checkin.tmux_bin, checkin.target, settings.state_dir, now)
+    if limit is None or limit.reset_at is None or limit.reset_at <= now:
+        return False
+    retry = (limit.reset_at + AFTER_RESET).astimezone(now.tzinfo).replace(microsecond=0)
+    save_checkin(settings, replace(checkin, state="deferred", next_try=retry, last_reason=f"usage limit: {limit.text}"))
+    log(settings, "deferred", checkin, target=checkin.target, reason="usage limit",
+        retry=retry.isoformat(timespec="seconds"), limit=limit.text[:120])
+    nudge = nudge_once(settings.state_dir, checkin.tmux_socket, checkin.target, limit.reset_at,
+                       settings.limit_nudge, lambda minutes, note, target: schedule_checkin(
+                           target_settings, minutes, note, target))
+    if nudge:
+        log(settings, "nudge-scheduled", checkin, target=checkin.target, nudge=nudge)
+    return True
 
 
 def ready(checkin: CheckIn, now: datetime) -> bool:

@@ -6,6 +6,8 @@ import argparse
 import sys
 
 from orc.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, fail
+
+EXIT_NO_PROOF = 3
 from orc.delivery import clean_text, deliver, fit_to_size, special_meaning
 from orc.settings import SettingsError, load_settings
 from tmux_utils import BadTarget, Tmux, parse_target
@@ -18,11 +20,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         usage=f"{PROG} [--allow-shell] [--special] [--debug] <target> <message...|->",
         description=(
-            "Type a message into an agent's tmux pane and submit it, proven from the screen. "
+            "Type a message into an agent's tmux pane and submit it, proven from the agent's own record: "
+            "the exact text as a new prompt in its session transcript (Claude Code 2.1.328 and later, "
+            "found through its session registry), else from the screen. "
             "Words after the target are joined by spaces and taken literally (even ones starting "
             "with '-'); '-' alone reads the message from stdin. Refuses to type while a dialog is "
             "showing, into a shell, a dead pane, or over someone's unsent text. "
-            "Exit 0: submitted; 1: not submitted (one line on stderr says why); 2: bad usage."
+            "Exit 0: submitted (stdout names the proof: transcript, hook or screen); 1: not submitted "
+            "(one line on stderr says why); 2: bad usage; 3: no proof either way (no source could "
+            "read the pane, so nothing was typed, or the text was typed but no source shows it arrived: "
+            "look before sending again)."
         ),
         epilog=(
             "targets: session:window, session:window.pane, session:window-name, %pane_id\n"
@@ -76,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     if result.submitted:
         print(f"Message sent to {args.target} ({result.reason})")
         return EXIT_OK
+    if result.unproven:
+        return fail(PROG, f"no proof for {args.target}: {result.reason}", EXIT_NO_PROOF)
     return fail(PROG, f"not submitted to {args.target}: {result.reason}", EXIT_FAILED)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from orc import SUITE_DIR
+from orc.agent_registry import default_config_dirs
 
 
 class SettingsError(ValueError):
@@ -46,6 +47,11 @@ class Settings:
     attention_seconds: int = 300    # a dialog waiting longer than this needs a person (orc.attention)
     notify_command: str = ""        # run with the attention text as its one last argument; "" for none
     orchestrator_checkin_minutes: float = 60.0  # `up`: the orchestrator's recurring self check-in
+    # Claude Code config dirs whose session registry and transcripts are read (orc.agent_registry).
+    claude_config_dirs: tuple[Path, ...] = ()
+    registry_source: str = "files"   # files, cli (`claude agents --json`), off
+    claude_bin: str | None = None    # the `claude` that answers `agents --json` (fallback source)
+    limit_nudge: str = "Your usage limit has reset: continue where you left off."  # ORC_LIMIT_NUDGE; "" = off
 
     @property
     def log_file(self) -> Path:
@@ -72,6 +78,13 @@ def _number(values: Mapping[str, str], key: str, default: float, *, minimum: flo
     if number < minimum:
         raise SettingsError(f"{key}={raw!r} must be at least {minimum:g}")
     return number
+
+
+def _choice(values: Mapping[str, str], key: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = values.get(key, "") or default
+    if raw not in allowed:
+        raise SettingsError(f"{key}={raw!r} is not one of {', '.join(allowed)}; fix it in .env or the environment")
+    return raw
 
 
 def load_settings(environ: Mapping[str, str] | None = None, suite_dir: Path = SUITE_DIR) -> Settings:
@@ -112,6 +125,11 @@ def load_settings(environ: Mapping[str, str] | None = None, suite_dir: Path = SU
         attention_seconds=int(_number(values, "ORC_ATTENTION_SECONDS", 300, minimum=0)),
         notify_command=_notify_command(values.get("ORC_NOTIFY_COMMAND", "")),
         orchestrator_checkin_minutes=_number(values, "ORC_ORCHESTRATOR_CHECKIN_MINUTES", 60, minimum=5),
+        claude_config_dirs=default_config_dirs({**env, **values}),
+        registry_source=_choice(values, "ORC_REGISTRY_SOURCE", ("files", "cli", "off"), "files"),
+        claude_bin=values.get("ORC_CLAUDE_BIN") or shutil.which("claude", path=env.get("PATH")) or None,
+        # Set but empty turns the nudge off, so the default applies only when the key is absent.
+        limit_nudge=values["ORC_LIMIT_NUDGE"].strip() if "ORC_LIMIT_NUDGE" in values else Settings.limit_nudge,
     )
 
 

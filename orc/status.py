@@ -26,7 +26,7 @@ from orc.gitops import RepoFacts, repo_facts
 from orc.project_config import Project
 from orc.settings import Settings
 from orc.state import private_dir, timestamp, write_private_text
-from tmux_utils import PaneSnapshot, Tmux
+from tmux_utils import PaneSnapshot, StateSources, Tmux
 
 # What each pane state means to a person, and whether it needs one.
 ATTENTION = {
@@ -36,6 +36,7 @@ ATTENTION = {
     "missing": "no such window; run deploy",
     "unknown": "agent screen not recognised",
     "typing": "unsent text in the input box",
+    "limited": "usage limit reached; waits for its reset",
 }
 STATE_NAMES = {"dead": "exited", "shell": "exited"}
 
@@ -49,6 +50,11 @@ class AgentStatus:
     attention: str | None
     last_activity: float | None    # epoch seconds the screen last changed (as seen by status)
     pane_id: str | None = None
+    source: str = "screen"         # what decided the state: registry, hook or screen
+    state_age: float | None = None # seconds since that source saw the state change
+    session_id: str | None = None  # the agent's own session (registry), for resume and transcripts
+    version: str | None = None
+    detail: str | None = None      # e.g. "permission prompt", a usage limit's reset time
 
 
 @dataclass(frozen=True)
@@ -119,10 +125,15 @@ def _agent_states(settings: Settings, project: Project, snaps: dict[tuple[str, s
         since = float(before["since"]) if same and isinstance(before, dict) else now
         seen[member.role] = {"pane": snap.pane.pane_id, "hash": digest, "since": since}
         state = STATE_NAMES.get(snap.state, snap.state)
-        if state in ("busy", "typing", "unknown", "copy-mode") and now - since > settings.stall_seconds:
+        # The agent's own record says it is working: an unchanged screen is a long turn, not a stall
+        # (until the record itself has not moved for as long).
+        record_age = snap.agent.age if snap.agent.source != "screen" else None
+        quiet = now - since if record_age is None else min(now - since, record_age)
+        if state in ("busy", "typing", "unknown", "copy-mode") and quiet > settings.stall_seconds:
             state = "stalled"
+        a = snap.agent
         result.append(AgentStatus(member.role, member.window, target, state, ATTENTION.get(state), since,
-                                  snap.pane.pane_id))
+                                  snap.pane.pane_id, a.source, a.age, a.session_id, a.version, a.detail))
     if seen != previous:
         write_record(settings, project.name, "activity", seen)
     return tuple(result)
@@ -146,7 +157,7 @@ def collect(settings: Settings, tmux: Tmux, projects: Sequence[Project]) -> list
     snaps: dict[tuple[str, str], PaneSnapshot] = {}
     notes: list[str] = []
     try:
-        for snap in tmux.snapshot(last_lines=60, agent_kind=settings.agent_kind):
+        for snap in tmux.snapshot(60, settings.agent_kind, StateSources.from_settings(settings)):
             # The active pane of each window speaks for it (one agent per window).
             if snap.pane.pane_active:
                 snaps.setdefault((snap.pane.session, snap.pane.window_name), snap)
@@ -216,10 +227,15 @@ def _project_lines(s: ProjectStatus, now: float) -> list[str]:
         lines.append("   check-ins: none pending")
     width = max([len(a.role) for a in s.agents] + [4])
     wwidth = max([len(a.window) for a in s.agents] + [6])
-    lines.append(f"   {'ROLE':<{width}}  {'WINDOW':<{wwidth}}  {'STATE':<9}  LAST ACTIVITY")
+    lines.append(f"   {'ROLE':<{width}}  {'WINDOW':<{wwidth}}  {'STATE':<9}  {'SOURCE':<8}  {'SINCE':<8}  "
+                 f"{'SESSION':<8}  {'VERSION':<8}  LAST ACTIVITY")
     for a in sorted(s.agents, key=lambda a: (a.attention is None, a.role)):
         mark = f"  <- {a.attention}" if a.attention else ""
-        lines.append(f"   {a.role:<{width}}  {a.window:<{wwidth}}  {a.state:<9}  {age(a.last_activity, now)}{mark}")
+        if a.detail:
+            mark += f" ({a.detail})"
+        since = age(now - a.state_age, now) if a.state_age is not None else "-"
+        lines.append(f"   {a.role:<{width}}  {a.window:<{wwidth}}  {a.state:<9}  {a.source:<8}  {since:<8}  "
+                     f"{(a.session_id or '-')[:8]:<8}  {(a.version or '-'):<8}  {age(a.last_activity, now)}{mark}")
     return lines
 
 

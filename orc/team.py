@@ -26,6 +26,8 @@ from typing import Any
 
 from orc import gitops
 from orc.delivery import Delivery, clean_text, deliver, fit_to_size, special_meaning
+from orc.hook_events import agent_reports
+from orc.hooks_settings import settings_args
 from orc.locks import named_lock
 from orc.project_git import run_backup
 from orc.project_config import MANAGER_ROLE, Member, Project, cron_schedule
@@ -132,20 +134,50 @@ def session_windows(tmux: Tmux, session: str, panes: list[Pane] | None = None) -
 _SHELL_SYNTAX = set(";&|<>()$`\\\n*?[]{}~#")
 
 
-def agent_command(settings: Settings, member: Member) -> str:
+def agent_label(project: Project, member: Member) -> str:
+    """``<project>.<role>``: the name the agent's hook reports carry (docs/agent-record.md)."""
+    return f"{project.name}.{member.role}"
+
+
+def _takes_arguments(command: str) -> bool:
+    """True when arguments appended to ``command`` reach the agent (no shell syntax after it)."""
+    return not _SHELL_SYNTAX & set(command.replace("'", "").replace('"', ""))
+
+
+def agent_command(settings: Settings, member: Member, project: Project | None = None,
+                  resume_id: str | None = None, label: str | None = None) -> str:
     """The command line tmux runs for ``member``'s agent: the one place every agent the suite
     starts (deploy, restart, spawn, up) gets its command line built.
 
     tmux runs it through the default shell; a shell that does not replace itself with the
     last command (dash) stays the pane's foreground process, and the pane would read as
     ``shell`` (no agent) to status and delivery. ``exec`` makes the agent the pane's own
-    process, so it leads the pane's process group; a command using shell syntax is left as
-    written. (Extra agent arguments, such as the hooks' ``--settings`` file, belong here.)
+    process; a command using shell syntax is left as written.
+
+    For Claude Code (``ORC_AGENT_KIND=claude``) with a ``project`` or a ``label``, the
+    command gets our hooks (``--settings <file>``, labelled ``label`` or ``<project>.<role>``)
+    and, with ``resume_id``,
+    ``--resume <id>`` to continue that conversation. A command with shell syntax cannot take
+    arguments at its end: it runs as written (``hooks install`` covers it).
     """
     command = member.command or settings.agent_command
-    if command.startswith("exec ") or _SHELL_SYNTAX & set(command.replace("'", "").replace('"', "")):
+    plain = _takes_arguments(command)
+    if label is None and project is not None:
+        label = agent_label(project, member)
+    if label is not None and settings.agent_kind == "claude" and plain:
+        extra = settings_args(settings, label)
+        if resume_id:
+            extra += ["--resume", resume_id]
+        command = f"{command} {shlex.join(extra)}"
+    if command.startswith("exec ") or not plain:
         return command
     return f"exec {command}"
+
+
+def known_session(settings: Settings, project: Project, member: Member) -> str | None:
+    """The session id the agent last reported through its hooks, or None (never reported)."""
+    report = agent_reports(settings.state_dir).get(agent_label(project, member))
+    return report.session_id if report is not None and report.session_id else None
 
 
 def _open_window(tmux: Tmux, project: Project, window: str, command: str) -> Pane:
@@ -217,10 +249,17 @@ def _brief(tmux: Tmux, settings: Settings, project: Project, member: Member, pan
 
 
 def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeout: float,
-                   progress: Callable[[str], None] = lambda _: None, config_file: Path | None = None) -> DeployReport:
-    """Bring ``project``'s team up: windows, agents, briefings, crontab lines. Idempotent."""
+                   progress: Callable[[str], None] = lambda _: None, config_file: Path | None = None,
+                   resume: bool = False) -> DeployReport:
+    """Bring ``project``'s team up: windows, agents, briefings, crontab lines. Idempotent.
+
+    With ``resume`` (after a reboot: the tmux server and its windows are gone), each agent
+    whose window has to be started continues its own last conversation, where its hooks
+    reported one, and gets a short note instead of the briefing; the others start fresh.
+    """
     opened: list[str] = []
     fresh: dict[str, str] = {}  # role -> pane id of agents that need a briefing
+    resumed: dict[str, str] = {}  # role -> session id continued
     reports: list[AgentReport] = []
     started: set[str] = set()
     with named_lock(settings.state_dir, f"team-{project.name}", 120):
@@ -229,11 +268,15 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
         for member in project.team:
             pane = windows.get(member.window)
             if pane is None:
-                pane = _open_window(tmux, project, member.window, agent_command(settings, member))
+                resume_id = known_session(settings, project, member) if resume else None
+                pane = _open_window(tmux, project, member.window, agent_command(settings, member, project, resume_id))
                 tmux.keep_on_exit(pane.pane_id)
                 opened.append(member.window)
                 started.add(member.role)
-                progress(f"{project.name}: started {member.role} in {project.target(member)}")
+                if resume_id:
+                    resumed[member.role] = resume_id
+                progress(f"{project.name}: started {member.role} in {project.target(member)}"
+                         + (f", resuming session {resume_id}" if resume_id else ""))
             entry = briefed.get(member.role)
             try:
                 pid = tmux.pane_pid(pane.pane_id)
@@ -271,11 +314,16 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
                                                          "run deploy again once it is idle")
                 reports.append(AgentReport(project.name, role, target, role in started, False, why))
                 continue
-            result = _brief(tmux, settings, project, member, pane_id, briefing(settings, project, member), "brief")
-            progress(f"{project.name}: briefed {role}: {result.reason}" if result.submitted
+            if role in resumed:
+                text = resume_note(settings, project, member, "nothing was snapshotted")
+                result = _brief(tmux, settings, project, member, pane_id, text, "resume")
+                detail = f"resumed session {resumed[role]}; {result.reason}"
+            else:
+                result = _brief(tmux, settings, project, member, pane_id, briefing(settings, project, member), "brief")
+                detail = result.reason
+            progress(f"{project.name}: briefed {role}: {detail}" if result.submitted
                      else f"{project.name}: briefing {role} failed: {result.reason}")
-            reports.append(AgentReport(project.name, role, target, role in started, result.submitted,
-                                       result.reason))
+            reports.append(AgentReport(project.name, role, target, role in started, result.submitted, detail))
     problems: list[str] = []
     cron: list[str] = []
     try:
@@ -395,33 +443,57 @@ class RestartReport:
     detail: str
 
 
+def resume_note(settings: Settings, project: Project, member: Member, backup_note: str) -> str:
+    """What a resumed agent is told: it keeps its conversation, so no briefing, just the facts."""
+    facts = gitops.repo_facts(project.path)
+    return clean_text(
+        f"You were restarted and your conversation was resumed: you are still the {member.role} of the "
+        f"project \"{project.name}\" in tmux window {project.target(member)}. Continue where you left off. "
+        f"Where the work stands: branch {facts.branch or '(detached)'}, {facts.uncommitted} uncommitted file(s); "
+        f"{backup_note}.")
+
+
 def restart_agent(settings: Settings, tmux: Tmux, project: Project, member: Member,
-                  ready_timeout: float) -> RestartReport:
-    """Snapshot uncommitted work, stop the agent, start it again in its window, brief it anew."""
+                  ready_timeout: float, resume: bool = False) -> RestartReport:
+    """Snapshot uncommitted work, stop the agent, start it again in its window, brief it anew.
+
+    With ``resume`` the agent continues its last conversation (the session id its hooks
+    reported; docs/agent-record.md, "Resume") and gets a short note instead of the briefing;
+    without a known session nothing is done and the report says so.
+    """
     target = project.target(member)
+    resume_id = known_session(settings, project, member) if resume else None
+    if resume and resume_id is None:
+        return RestartReport(target, False, "no conversation to resume: the agent's hooks never reported a "
+                                            "session id; run restart without --resume for a fresh start")
     backup = run_backup(settings, project, why=f"restart {member.role}")
     backup_note = (f"a snapshot of the uncommitted work is in {backup.ref} (commit {backup.committed[:12]})"
                    if backup.committed else f"backup: {backup.reason}")
     with named_lock(settings.state_dir, f"team-{project.name}", 120):
         pane = session_windows(tmux, project.session).get(member.window)
         last_screen: list[str] = []
+        command = agent_command(settings, member, project, resume_id)
         if pane is None:
-            pane = _open_window(tmux, project, member.window, agent_command(settings, member))
+            pane = _open_window(tmux, project, member.window, command)
         else:
             try:
                 last_screen = [line for line in tmux.capture(pane.pane_id) if line.strip()][-SCREEN_LINES_ON_RESTART:]
             except TmuxError:
                 last_screen = []
-            tmux.respawn(pane.pane_id, agent_command(settings, member), str(project.path))
+            tmux.respawn(pane.pane_id, command, str(project.path))
         tmux.keep_on_exit(pane.pane_id)
         state = wait_ready(tmux, settings, [pane.pane_id], ready_timeout).get(pane.pane_id, "unknown")
         if state != "idle":
             detail = f"restarted, but the agent is not ready after {ready_timeout:g}s (state {state}); not briefed"
             return RestartReport(target, False, f"{detail}; {backup_note}")
-        text = restart_briefing(settings, project, member, last_screen, backup_note)
-        result = _brief(tmux, settings, project, member, pane.pane_id, text, "restart-brief")
+        if resume_id:
+            text = resume_note(settings, project, member, backup_note)
+        else:
+            text = restart_briefing(settings, project, member, last_screen, backup_note)
+        result = _brief(tmux, settings, project, member, pane.pane_id, text,
+                        "restart-resume" if resume_id else "restart-brief")
     log_event(log_file(settings), "restart", project=project.name, role=member.role,
-              briefed=result.submitted, reason=result.reason)
+              briefed=result.submitted, resumed=resume_id, reason=result.reason)
     return RestartReport(target, result.submitted, f"{result.reason}; {backup_note}")
 
 
@@ -529,7 +601,7 @@ def spawn_agent(settings: Settings, tmux: Tmux, target: str, role: str, *, proje
                              f"name (e.g. {role}-2) or restart that one", usage=True)
     member = Member(role, window, command or (project.manager.command if project else "") or "", None)
     folder = str(project.path if project else (cwd or Path.cwd()))
-    line = agent_command(settings, member)
+    line = agent_command(settings, member, project, label=None if project else f"{session}.{role}")
     with named_lock(settings.state_dir, f"team-{project.name if project else session}", 120):
         pane = session_windows(tmux, session).get(window)
         opened = pane is None
@@ -642,7 +714,7 @@ def seat_orchestrator(settings: Settings, tmux: Tmux, projects: list[Project], c
         raise SpawnError(f"ORC_DEFAULT_TARGET={target!r} must be session:window for up", usage=True)
     session, window = parsed.session, parsed.window
     member = Member("orchestrator", window, command or "", None)
-    line = agent_command(settings, member)
+    line = agent_command(settings, member, label="orchestrator")
     folder = str(settings.suite_dir)
     started = False
     with named_lock(settings.state_dir, "team-orchestrator", 120):

@@ -143,7 +143,8 @@ def start_agent(tmux: Tmux, tmp_path: Path) -> Callable[..., Agent]:
 
 @pytest.fixture(scope="session")
 def claude_binary() -> Path:
-    """The pinned Claude Code binary (end-to-end tier), installed into .deps/npm on first use.
+    """The Claude Code binary (end-to-end tier): the pinned version, or CLAUDE_CODE_VERSION,
+    installed into .deps/npm/<version> on first use.
 
     A failed install fails the test: CI must not pass by skipping the real agent."""
     done = subprocess.run(["bash", str(SUITE / "tests" / "e2e" / "install_claude.sh")], capture_output=True,

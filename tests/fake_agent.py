@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import json
+import subprocess
 import os
 import select
 import signal
@@ -65,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--exit-after-submit", action="store_true", help="exit when the first turn ends")
     parser.add_argument("--dialog-on-start", action="store_true", help="show the permission dialog at once")
     parser.add_argument("--ready-file", type=Path, help="touch this once the first screen is drawn")
+    parser.add_argument("--hook-command", help="run this as the UserPromptSubmit hook on each submitted prompt")
+    # Claude Code's own options the suite adds for its agents; recorded in the "started" event.
+    parser.add_argument("--settings", help="like claude --settings: recorded, not read")
+    parser.add_argument("--resume", help="like claude --resume <session id>: recorded")
     return parser
 
 
@@ -240,6 +245,13 @@ class Agent:
 
     def submit(self, text: str) -> None:
         self.record("submitted", text=text)
+        if self.args.hook_command:
+            # As Claude Code runs its UserPromptSubmit hook: the event as JSON on stdin, the
+            # agent's environment (TMUX, TMUX_PANE), waiting for it before the turn starts.
+            payload = {"hook_event_name": "UserPromptSubmit", "session_id": "fake-session", "transcript_path": "",
+                       "cwd": os.getcwd(), "prompt": text}
+            subprocess.run(["sh", "-c", self.args.hook_command], input=json.dumps(payload).encode(), timeout=10,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.busy_until = time.monotonic() + self.args.busy_seconds
         self.turn_raises_dialog = "RAISE_DIALOG" in text
 
@@ -332,6 +344,8 @@ def write_all(fd: int, data: bytes) -> None:
 
 def run(args: argparse.Namespace, fd_in: int, fd_out: int) -> None:
     agent, reader = Agent(args), InputReader()
+    if args.settings or args.resume:
+        agent.record("started", settings=args.settings, resume=args.resume)
     # Signals wake select() through this pipe; Python retries an interrupted select (PEP 475)
     # so a flag set in a handler would not be seen until the next timeout.
     wake_r, wake_w = os.pipe()

@@ -120,6 +120,8 @@ class _State:
     scripted: list[ScriptedToolUse] = field(default_factory=list)
     reply_text: str = "OK"
     reply_delay: float = 0.0
+    usage_limit_reset: float | None = None  # epoch seconds; set: conversation requests get 429
+    usage_limit_claim: str = "five_hour"
 
 
 def _text_blocks(message: dict[str, Any]) -> list[str]:
@@ -257,6 +259,10 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.server.api
         model = str(body.get("model") or "claude-fake")
         is_conversation = bool(body.get("tools"))
+        limit = api._usage_limit() if is_conversation else None
+        if limit is not None:
+            self._usage_limit_answer(*limit)
+            return
         block, delta, stop_reason, delay = api._next_reply(body, is_conversation)
         if delay > 0:
             # Deliberate: this delay *is* the busy period the test wants to observe.
@@ -281,6 +287,29 @@ class _Handler(BaseHTTPRequestHandler):
         for event in _message_events(model, block, delta, stop_reason):
             self.wfile.write(event)
             self.wfile.flush()
+
+
+    def _usage_limit_answer(self, reset_at: float, claim: str) -> None:
+        """What the API answers when the account's usage limit is reached: 429, a
+        ``rate_limit_error`` body and the ``anthropic-ratelimit-unified-*`` headers naming the
+        exhausted window and its reset (epoch seconds), which Claude Code turns into its
+        "usage limit" message (tests/e2e/SCREENS.md)."""
+        data = json.dumps({"type": "error", "error": {"type": "rate_limit_error",
+                                                      "message": "This request would exceed your account's rate limit."}}).encode()
+        self.send_response(429)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("anthropic-ratelimit-unified-status", "rejected")
+        self.send_header("anthropic-ratelimit-unified-reset", str(int(reset_at)))
+        self.send_header("anthropic-ratelimit-unified-representative-claim", claim)
+        self.send_header(f"anthropic-ratelimit-unified-{'5h' if claim == 'five_hour' else '7d'}-status", "rejected")
+        self.send_header(f"anthropic-ratelimit-unified-{'5h' if claim == 'five_hour' else '7d'}-reset", str(int(reset_at)))
+        self.send_header("anthropic-ratelimit-unified-overage-status", "rejected")
+        self.send_header("anthropic-ratelimit-unified-overage-disabled-reason", "out_of_credits")
+        self.send_header("retry-after", str(max(0, int(reset_at - time.time()))))
+        self.send_header("x-should-retry", "false")
+        self.end_headers()
+        self.wfile.write(data)
 
 
 class _Server(ThreadingHTTPServer):
@@ -362,6 +391,20 @@ class FakeAnthropicAPI:
         """Wait ``seconds`` before streaming each later conversation reply."""
         with self._state.cond:
             self._state.reply_delay = seconds
+
+    def set_usage_limit(self, reset_at: float | None, claim: str = "five_hour") -> None:
+        """From now on answer every conversation request with the usage-limit error (429 and
+        the ``anthropic-ratelimit-unified-*`` headers) naming ``reset_at`` (epoch seconds) as
+        the reset; None lifts the limit. ``claim``: ``five_hour`` or ``seven_day``."""
+        with self._state.cond:
+            self._state.usage_limit_reset = reset_at
+            self._state.usage_limit_claim = claim
+
+    def _usage_limit(self) -> tuple[float, str] | None:
+        with self._state.cond:
+            if self._state.usage_limit_reset is None:
+                return None
+            return self._state.usage_limit_reset, self._state.usage_limit_claim
 
     def script_next_reply_tool_use(self, name: str, tool_input: dict[str, Any]) -> None:
         """Answer the next conversation request with a ``tool_use`` block.
@@ -487,6 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each conversation reply")
     parser.add_argument("--reply", default="OK", help="text of each conversation reply (default: OK)")
     parser.add_argument("--log", type=Path, help="append one JSON line per request to this file")
+    parser.add_argument("--usage-limit-for", type=float, metavar="S",
+                        help="answer every conversation request with the usage-limit error, resetting S seconds from start")
     return parser
 
 
@@ -495,6 +540,8 @@ def main(argv: list[str] | None = None) -> int:
     log = args.log.open("a", encoding="utf-8") if args.log else None
     api = FakeAnthropicAPI(reply_text=args.reply, reply_delay=args.delay, port=args.port, log=log)
     print(api.start(), flush=True)
+    if args.usage_limit_for is not None:
+        api.set_usage_limit(time.time() + args.usage_limit_for)
     # SIGTERM (kill, process managers) stops the server as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     seen = 0

@@ -3,9 +3,11 @@
 # the absolute path of its native binary on stdout.
 #
 # Usage: tests/e2e/install_claude.sh
-#   CLAUDE_CODE_VERSION=2.1.328 (default) selects the npm version; the screens in
-#   tests/e2e/SCREENS.md were recorded with 2.1.328.
-# Installs into <suite>/.deps/npm (git-ignored). npm's postinstall step is not
+#   CLAUDE_CODE_VERSION=2.1.328 (default, what CI runs) selects the npm version, e.g.
+#   CLAUDE_CODE_VERSION=2.1.197 make e2e; the screens in tests/e2e/SCREENS.md were
+#   recorded with 2.1.328.
+# Installs each version into its own <suite>/.deps/npm/<version> (git-ignored), so several
+# stay installed side by side. npm's postinstall step is not
 # needed: the platform package already holds the binary.
 set -euo pipefail
 
@@ -24,7 +26,10 @@ script_dir="$(cd -P "$(dirname "$source_path")" && pwd)"
 suite_dir="$(cd -P "$script_dir/../.." && pwd)"
 
 version="${CLAUDE_CODE_VERSION:-2.1.328}"
-prefix="$suite_dir/.deps/npm"
+case "$version" in
+  *[!0-9.]* | "" | .* | *.) echo "install_claude.sh: error: CLAUDE_CODE_VERSION=$version is not a version like 2.1.328" >&2; exit 2 ;;
+esac
+prefix="$suite_dir/.deps/npm/$version"
 
 case "$(uname -s)" in
   Linux) os="linux" ;;

@@ -6,10 +6,12 @@ received, and whether a tool call was approved.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import pytest
+from conftest import LAUNCH_FORMS
 
 from support import run_script, wait_for
 from tmux_utils import Tmux
@@ -29,6 +31,47 @@ MESSAGES = [
     "Grüße, 你好, ✓ done — ok 🚀",
     "\n".join(f"line {n}: " + "x" * 60 for n in range(80)),  # several KB, shown collapsed
 ]
+# Two more that Claude Code changes on its way in: a tab (recorded as four spaces) and one
+# long line (collapsed to "[Pasted text #N]", recorded in a <pasted_content> envelope).
+HARD = MESSAGES + ["name\tsize\tdone", "one long line " + "y" * 900 + " end"]
+
+
+def as_received(text: str) -> str:
+    """What the agent receives for ``text``: Claude Code turns a tab into four spaces."""
+    return text.replace("\t", "    ")
+
+
+def proofs_logged(orc_env: dict[str, str]) -> list[str]:
+    log = Path(orc_env["ORC_STATE_DIR"]) / "delivery.log"
+    return re.findall(r"\bproof=(\S+)", log.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("launch", LAUNCH_FORMS)
+def test_every_launch_form_gets_twelve_hard_messages_proven_from_the_transcript(
+        start_claude, orc_env: dict[str, str], tmux: Tmux, launch: str) -> None:
+    claude = start_claude(launch=launch)
+    # Its registry entry names the pane (its status may follow the screen by a moment).
+    snap = wait_for(lambda: (s := tmux.look(claude.pane.pane_id, sources=claude.sources())).agent.source == "registry"
+                    and s, timeout=10, what="the agent's registry entry")
+    assert snap.state == "idle", snap.agent  # type: ignore[attr-defined]
+    for n, text in enumerate(HARD, start=1):
+        done = run_script("send_message.sh", "team:claude", "-", env=orc_env, input=text)
+        assert done.returncode == 0, done.stderr
+        assert "proof: transcript" in done.stdout
+        assert claude.api.wait_for_turns(n, timeout=30)[-1] == as_received(text)
+    assert claude.api.turns() == [as_received(t) for t in HARD]  # each once: single submissions
+    assert proofs_logged(orc_env) == ["transcript"] * len(HARD)
+
+    # Never typed into while the (manual mode) permission dialog shows.
+    marker = claude.workdir / "tool-ran.txt"
+    claude.api.script_next_reply_tool_use("Bash", {"command": f"touch {marker}", "description": "make a marker"})
+    assert run_script("send_message.sh", "team:claude", "please run the tool", env=orc_env).returncode == 0
+    wait_for(lambda: tmux.look(claude.pane.pane_id, sources=claude.sources()).state == "waiting", timeout=30,
+             what="the permission dialog")
+    done = run_script("send_message.sh", "team:claude", "an incoming message", env=orc_env)
+    assert done.returncode == 1 and "dialog" in done.stderr, done.stderr
+    time.sleep(1.0)  # a deliberate window in which an approved tool would have run
+    assert not marker.exists() and claude.api.tool_results() == []
 
 
 def test_every_hard_message_arrives_as_one_exact_submission(start_claude, orc_env: dict[str, str]) -> None:
@@ -89,3 +132,43 @@ def test_refuses_when_claude_has_exited_to_a_shell(start_claude, orc_env: dict[s
     time.sleep(0.5)  # a deliberate window in which a typed command would have run
     assert not victim.exists()
     assert "touch" not in "\n".join(tmux.capture(claude.pane.pane_id))
+
+
+def test_with_the_screen_patterns_broken_the_record_alone_proves_twelve_hard_messages(
+        start_claude, orc_env: dict[str, str], tmux: Tmux) -> None:
+    claude = start_claude(launch="then-bash")
+    blind = {**orc_env, "ORC_AGENT_KIND": "record-only"}  # a profile whose patterns never match
+    for n, text in enumerate(HARD, start=1):
+        done = run_script("send_message.sh", "team:claude", "-", env=blind, input=text)
+        assert done.returncode == 0, done.stderr
+        assert "proof: transcript" in done.stdout
+        assert claude.api.wait_for_turns(n, timeout=30)[-1] == as_received(text)
+    assert claude.api.turns() == [as_received(t) for t in HARD]
+
+    # Blind to the screen, the registry still shows the dialog: nothing is typed into it.
+    marker = claude.workdir / "tool-ran.txt"
+    claude.api.script_next_reply_tool_use("Bash", {"command": f"touch {marker}", "description": "make a marker"})
+    assert run_script("send_message.sh", "team:claude", "please run the tool", env=blind).returncode == 0
+    wait_for(lambda: tmux.look(claude.pane.pane_id, "record-only", claude.sources()).state == "waiting",
+             timeout=30, what="the registry's waiting")
+    done = run_script("send_message.sh", "team:claude", "an incoming message", env=blind)
+    assert done.returncode == 1 and "dialog" in done.stderr, done.stderr
+    time.sleep(1.0)  # a deliberate window in which an approved tool would have run
+    assert not marker.exists() and claude.api.tool_results() == []
+
+
+def test_with_every_source_broken_nothing_is_typed_and_the_exit_code_says_no_proof(
+        start_claude, orc_env: dict[str, str], tmux: Tmux, tmp_path: Path) -> None:
+    claude = start_claude(launch="then-bash", registered=False)
+    nothing = tmp_path / "no-claude-config"  # the registry hidden: no agent's record is found here
+    broken = {**orc_env, "ORC_AGENT_KIND": "record-only", "ORC_CLAUDE_CONFIG_DIRS": str(nothing)}
+    before = tmux.capture(claude.pane.pane_id)
+    done = run_script("send_message.sh", "team:claude", "nobody can prove this one", env=broken)
+    assert done.returncode == 3, done.stderr
+    assert "no proof" in done.stderr and "nothing typed" in done.stderr
+    time.sleep(1.0)  # a deliberate window in which typed text would show or be sent
+    assert "nobody can prove" not in "\n".join(tmux.capture(claude.pane.pane_id))
+    assert claude.api.turns() == []
+    assert len(before) > 0
+    log = (Path(orc_env["ORC_STATE_DIR"]) / "delivery.log").read_text(encoding="utf-8")
+    assert "result=no-proof" in log and "proof=none" in log

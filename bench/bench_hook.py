@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Cost of ``orc hook`` per event, as Claude Code pays it: a shell runs the command from our
+hook settings with the event on stdin, and waits for it to exit.
+
+Times the exact command ``orc.hooks_settings.hook_command`` gives (``python3 -I -S
+<suite>/orc hook --state-dir ...`` through ``sh -c``) per event type, then the same command
+without ``-I -S`` and with ``-I`` only, for comparison, and the worst cases: the state folder unwritable
+and the event log a FIFO nobody reads (the watchdog's cut-off). Goal: median under 30 ms
+and every run under 1 s.
+
+Usage: python3 bench/bench_hook.py [--repeat 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SUITE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(SUITE))
+from orc.hooks_settings import hook_command  # noqa: E402
+
+EVENTS = {
+    "SessionStart": {"source": "startup"},
+    "UserPromptSubmit": {"prompt": "Please look at the failing test in tests/test_x.py\nand fix it.\n" * 4},
+    "PreToolUse": {"tool_name": "Bash", "tool_input": {"command": "ls -la"}},
+    "PostToolUse": {"tool_name": "Bash", "tool_input": {"command": "ls -la"}, "tool_response": {"stdout": "x" * 2000}},
+    "Notification": {"notification_type": "permission_prompt", "message": "Claude needs your permission to use Bash"},
+    "Stop": {"last_assistant_message": "Done."},
+}
+
+
+def payload(name: str) -> bytes:
+    body = {"hook_event_name": name, "session_id": "0b0c6c1e-6a3e-4c39-9d7e-4f7f3f1b2a11",
+            "transcript_path": "/home/u/.claude/projects/-work-app/0b0c6c1e.jsonl", "cwd": "/work/app",
+            **EVENTS.get(name, {})}
+    return json.dumps(body).encode()
+
+
+def times(command: str, data: bytes, repeat: int) -> list[float]:
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "TMUX": "/tmp/tmux-0/bench,1,0",
+           "TMUX_PANE": "%1"}
+    found = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        done = subprocess.run(["sh", "-c", command], input=data, env=env, capture_output=True)
+        found.append(time.perf_counter() - start)
+        if done.returncode != 0 or done.stdout:
+            raise SystemExit(f"bench_hook: the hook failed or printed: rc={done.returncode} {done.stdout!r}")
+    return found
+
+
+def line(label: str, found: list[float]) -> str:
+    ordered = sorted(found)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return f"{label:<34} median {statistics.median(found) * 1e3:6.1f} ms   p99 {p99 * 1e3:6.1f} ms   max {max(found) * 1e3:6.1f} ms"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=50, help="runs per case (default 50)")
+    args = parser.parse_args(argv)
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="orc-bench-hook-") as tmp:
+        state = Path(tmp) / "state"
+        command = hook_command(SUITE, state)
+        print(f"command: {command}")
+        for name in EVENTS:
+            found = times(command, payload(name), args.repeat)
+            print(line(name, found))
+            ok = ok and statistics.median(found) < 0.030 and max(found) < 1.0
+        plain = command.replace(" -I -S ", " ", 1)
+        print(line("UserPromptSubmit, plain python3", times(plain, payload("UserPromptSubmit"), args.repeat)))
+        isolated = command.replace(" -I -S ", " -I ", 1)
+        print(line("UserPromptSubmit, python3 -I only", times(isolated, payload("UserPromptSubmit"), args.repeat)))
+        blocker = Path(tmp) / "blocker"
+        blocker.write_text("a file where a folder should be\n")
+        found = times(hook_command(SUITE, blocker / "state"), payload("UserPromptSubmit"), args.repeat)
+        print(line("state folder unwritable", found))
+        ok = ok and max(found) < 1.0
+        stuck = Path(tmp) / "stuck"
+        (stuck / "hooks" / "panes").mkdir(parents=True)
+        os.mkfifo(stuck / "hooks" / "events.log")
+        found = times(hook_command(SUITE, stuck), payload("Stop"), max(3, args.repeat // 10))
+        print(line("event log blocks (watchdog)", found))
+        ok = ok and max(found) < 1.0
+    print("goal (median < 30 ms, max < 1 s):", "met" if ok else "NOT met")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Snapshot cost with Claude Code's session registry at N panes: files vs ``claude agents --json``.
+
+Starts a private tmux server (never the user's) with N windows, each running a process
+that stands in for an agent, and writes one registry entry per window in Claude Code's own
+format (``<config>/sessions/<pid>.json``: pid, procStart, sessionId, cwd, version, kind,
+tmux, status, statusUpdatedAt) into a private config dir. Then times, median of R runs:
+
+- reading the registry alone: the files (parse, then check each process is the one that
+  wrote its entry) vs one ``claude agents --json`` (the pinned CLI, tests/e2e/install_claude.sh);
+- the whole snapshot (``Tmux.snapshot``: two tmux invocations, the process table, the registry)
+  with the registry off, from the files, and from the command.
+
+Usage: python3 bench/bench_registry.py [--panes 200] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+SUITE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(SUITE))
+import orc  # noqa: E402,F401
+from orc.agent_registry import linux_proc_start, read_cli, read_entries  # noqa: E402
+from orc.process_groups import ProcessTable  # noqa: E402
+from tmux_utils import StateSources, Tmux  # noqa: E402
+
+
+def timed(action: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def write_registry(tmux: Tmux, config: Path) -> int:
+    """One entry per pane, for the process in it, as Claude Code writes them."""
+    folder = config / "sessions"
+    folder.mkdir(parents=True)
+    table = ProcessTable.read()
+    now_ms = int(time.time() * 1000)
+    for n, pane in enumerate(tmux.list_panes()):
+        pid = int(tmux.run("display-message", "-p", "-t", pane.pane_id, "#{pane_pid}").strip())
+        start = linux_proc_start(pid) if sys.platform.startswith("linux") else table.by_pid[pid].started
+        entry = {"pid": pid, "sessionId": f"00000000-0000-4000-8000-{n:012d}", "cwd": f"/work/project-{n}",
+                 "startedAt": now_ms, "procStart": start, "version": "2.1.328", "kind": "interactive",
+                 "entrypoint": "cli", "tmux": f"{pane.session}:{pane.window_id}.{pane.pane_id}",
+                 "status": "busy" if n % 2 else "idle", "updatedAt": now_ms, "statusUpdatedAt": now_ms}
+        (folder / f"{pid}.json").write_text(json.dumps(entry), encoding="utf-8")
+    return len(tmux.list_panes())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--panes", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    installed = subprocess.run(["bash", str(SUITE / "tests/e2e/install_claude.sh")], capture_output=True, text=True)
+    if installed.returncode != 0:
+        raise SystemExit(f"bench: cannot install Claude Code: {installed.stderr.strip()}")
+    claude = installed.stdout.strip()
+    tmux_bin = shutil.which("tmux") or "tmux"
+    with tempfile.TemporaryDirectory(prefix="orc-bench-") as folder:
+        root = Path(folder)
+        tmux = Tmux(root / "tmux.sock", tmux_bin)
+        config = root / "claude-config"
+        try:
+            tmux.new_session("bench", "w0", "exec sleep 100000", folder, width=120, height=40)
+            for n in range(1, args.panes):
+                tmux.new_window("bench", f"w{n}", "exec sleep 100000", folder)
+            written = write_registry(tmux, config)
+            table = ProcessTable.read()
+            files = read_entries([config], table, "files")
+            cli = read_cli([config], claude)
+            if len(files) != written or len(cli) != written:
+                raise SystemExit(f"bench: {written} entries written, files read {len(files)}, cli {len(cli)}")
+            off = StateSources((), "off")
+            from_files = StateSources((config,), "files")
+            from_cli = StateSources((config,), "cli", claude)
+            joined = [s for s in tmux.snapshot(0, sources=from_files) if s.agent.source == "registry"]
+            if len(joined) != written:
+                raise SystemExit(f"bench: only {len(joined)} of {written} panes joined to their entries")
+            ps_s = timed(ProcessTable.read, args.repeat)
+            read_files_s = timed(lambda: read_entries([config], ProcessTable.read(), "files"), args.repeat)
+            read_cli_s = timed(lambda: read_cli([config], claude), args.repeat)
+            snap_off = timed(lambda: tmux.snapshot(0, sources=off), args.repeat)
+            snap_files = timed(lambda: tmux.snapshot(0, sources=from_files), args.repeat)
+            snap_cli = timed(lambda: tmux.snapshot(0, sources=from_cli), args.repeat)
+            rss = subprocess.run(["sh", "-c", f'command -v /usr/bin/time >/dev/null && CLAUDE_CONFIG_DIR="{config}" '
+                                  f'/usr/bin/time -f %M "{claude}" agents --json >/dev/null'],
+                                 capture_output=True, text=True, env={**os.environ, "DISABLE_AUTOUPDATER": "1"})
+        finally:
+            subprocess.run([tmux_bin, "-S", str(tmux.socket), "kill-server"], capture_output=True)
+    print(f"panes with a registry entry: {written} (every one joined to its pane)")
+    print(f"process table of the whole machine (/proc, else one ps):   {ps_s * 1000:.1f} ms")
+    print(f"registry read, files (with that table and liveness check):   {read_files_s * 1000:.1f} ms")
+    print(f"registry read, claude agents --json:                        {read_cli_s * 1000:.1f} ms"
+          + (f" ({int(rss.stderr.strip().splitlines()[-1]) // 1024} MB max RSS)" if rss.stderr.strip()[-1:].isdigit() else ""))
+    print(f"snapshot, registry off:   {snap_off * 1000:.1f} ms")
+    print(f"snapshot, registry files: {snap_files * 1000:.1f} ms")
+    print(f"snapshot, registry cli:   {snap_cli * 1000:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

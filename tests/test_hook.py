@@ -1,0 +1,228 @@
+"""`orc hook`, run as Claude Code runs it (a shell command from the hook settings, the event
+on stdin, TMUX/TMUX_PANE in the environment), and `orc.hook_events`, which reads it back."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from support import SUITE
+
+from orc import hook_events
+from orc.hooks_settings import hook_command
+from orc.prompt_text import prompt_key
+
+SOCKET = "/tmp/tmux-1000/team"
+
+
+def run_hook(state_dir: Path, payload: object, pane: str = "%3", socket: str = SOCKET,
+             stdin: bytes | None = None, extra_env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[bytes], float]:
+    """Run the exact command our settings give Claude Code, through a shell as it does."""
+    env = {"PATH": os.environ["PATH"], "TMUX": f"{socket},4242,0", "TMUX_PANE": pane, **(extra_env or {})}
+    data = stdin if stdin is not None else json.dumps(payload).encode()
+    started = time.monotonic()
+    done = subprocess.run(["sh", "-c", hook_command(SUITE, state_dir)], input=data, env=env,
+                          capture_output=True, timeout=10)
+    return done, time.monotonic() - started
+
+
+def event(name: str, **fields: object) -> dict[str, object]:
+    return {"hook_event_name": name, "session_id": "sess-1", "transcript_path": "/home/u/.claude/projects/-w/sess-1.jsonl",
+            "cwd": "/w", **fields}
+
+
+def test_prompt_is_recorded_per_pane_with_key_and_first_line(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    prompt = "Deploy the fix\tnow  \nsecond line"
+    done, _ = run_hook(state, event("UserPromptSubmit", prompt=prompt))
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    reports = hook_events.latest_reports(state)
+    report = reports["%3"]
+    assert report.event == "UserPromptSubmit" and report.state == "busy"
+    assert report.session_id == "sess-1" and report.cwd == "/w"
+    assert report.transcript_path.endswith("sess-1.jsonl")
+    assert report.prompt_key == prompt_key(prompt)
+    assert report.prompt_first_line == "Deploy the fix    now"
+    assert report.socket == SOCKET
+    assert abs(report.at - time.time()) < 10
+    assert hook_events.prompt_keys_since(state, "%3", report.at - 1) == [prompt_key(prompt)]
+    assert hook_events.prompt_keys_since(state, "%3", report.at + 1) == []
+    assert hook_events.prompt_keys_since(state, "%4", 0) == []
+    # Private state: folders 0700, files 0600.
+    for path in (state / "hooks", state / "hooks" / "panes"):
+        assert path.stat().st_mode & 0o777 == 0o700
+    for path in (state / "hooks" / "events.log", state / "hooks" / "panes" / "3.txt"):
+        assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(("payload", "state", "detail"), [
+    (event("SessionStart", source="startup"), "idle", "startup"),
+    (event("PreToolUse", tool_name="Bash", tool_input={"command": "ls"}), "busy", "Bash"),
+    (event("PermissionRequest", tool_name="Bash"), "waiting", "Bash"),
+    (event("Notification", notification_type="permission_prompt", message="Claude needs your permission"), "waiting", "permission_prompt"),
+    (event("Notification", notification_type="auth_success"), "", "auth_success"),
+    (event("Stop", last_assistant_message="done"), "idle", None),
+    (event("SessionEnd", reason="prompt_input_exit"), "exited", "prompt_input_exit"),
+])
+def test_each_event_names_the_state_it_implies(tmp_path: Path, payload: dict[str, object], state: str, detail: str | None) -> None:
+    done, _ = run_hook(tmp_path, payload)
+    assert (done.returncode, done.stdout) == (0, b"")
+    report = hook_events.latest_reports(tmp_path)["%3"]
+    assert (report.event, report.state, report.detail, report.prompt_key) == (payload["hook_event_name"], state, detail, None)
+
+
+def test_latest_event_wins_and_each_event_is_logged(tmp_path: Path) -> None:
+    for name in ("SessionStart", "UserPromptSubmit", "PreToolUse", "Stop"):
+        run_hook(tmp_path, event(name, prompt="hi"))
+    run_hook(tmp_path, event("SessionStart", session_id="other"), pane="%9")
+    reports = hook_events.latest_reports(tmp_path)
+    assert {p: r.event for p, r in reports.items()} == {"%3": "Stop", "%9": "SessionStart"}
+    logged = [(e["event"], e["pane"]) for e in hook_events.events(tmp_path)]
+    assert logged == [("SessionStart", "%3"), ("UserPromptSubmit", "%3"), ("PreToolUse", "%3"), ("Stop", "%3"),
+                      ("SessionStart", "%9")]
+    assert hook_events.session_ids(tmp_path) == {"%3": "sess-1", "%9": "other"}
+
+
+def test_reports_of_another_tmux_server_are_ignored_when_asked(tmp_path: Path) -> None:
+    run_hook(tmp_path, event("UserPromptSubmit", prompt="a"), pane="%1", socket="/tmp/tmux-1000/one")
+    run_hook(tmp_path, event("UserPromptSubmit", prompt="b"), pane="%2", socket="/tmp/tmux-1000/two")
+    assert set(hook_events.latest_reports(tmp_path, socket="/tmp/tmux-1000/one")) == {"%1"}
+    assert set(hook_events.latest_reports(tmp_path)) == {"%1", "%2"}
+    assert hook_events.prompt_keys_since(tmp_path, "%2", 0, socket="/tmp/tmux-1000/one") == []
+    assert hook_events.prompt_keys_since(tmp_path, "%2", 0, socket="/tmp/tmux-1000/two") == [prompt_key("b")]
+
+
+def test_an_older_event_never_replaces_a_newer_one(tmp_path: Path) -> None:
+    run_hook(tmp_path, event("Stop"))
+    pane_file = tmp_path / "hooks" / "panes" / "3.txt"
+    newer = pane_file.read_text().replace("event: Stop", "event: PermissionRequest")
+    at = hook_events.latest_reports(tmp_path)["%3"].at
+    pane_file.write_text(newer.replace(f"at: {at:.6f}", f"at: {at + 3600:.6f}"))
+    run_hook(tmp_path, event("PreToolUse"))
+    assert hook_events.latest_reports(tmp_path)["%3"].event == "PermissionRequest"
+    assert [e["event"] for e in hook_events.events(tmp_path)] == ["Stop", "PreToolUse"]
+
+
+@pytest.mark.parametrize("stdin", [b"", b"not json", b"[1, 2]", b"\xff\xfe", b'{"hook_event_name": 5}'])
+def test_bad_input_exits_zero_silently(tmp_path: Path, stdin: bytes) -> None:
+    done, _ = run_hook(tmp_path, None, stdin=stdin)
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+
+
+def test_outside_tmux_nothing_is_recorded(tmp_path: Path) -> None:
+    done, _ = run_hook(tmp_path, event("Stop"), pane="")
+    assert (done.returncode, done.stdout) == (0, b"")
+    assert not (tmp_path / "hooks").exists()
+
+
+def unwritable_state(tmp_path: Path) -> Path:
+    """A state folder the hook cannot create anything in, also for root: its parent is a file."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the state folder's parent should be\n")
+    return blocker / "state"
+
+
+def test_unwritable_state_folder_exits_zero_fast(tmp_path: Path) -> None:
+    done, took = run_hook(unwritable_state(tmp_path), event("UserPromptSubmit", prompt="x"))
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert took < 1.0
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full to fake a full disk")
+def test_full_disk_exits_zero_fast(tmp_path: Path) -> None:
+    """Fault injection: the event log is a link to /dev/full, where every write fails with ENOSPC."""
+    (tmp_path / "hooks" / "panes").mkdir(parents=True)
+    (tmp_path / "hooks" / "events.log").symlink_to("/dev/full")
+    done, took = run_hook(tmp_path, event("Stop"), extra_env={"ORC_HOOK_DEBUG": "1"})
+    assert (done.returncode, done.stdout) == (0, b"")
+    assert b"No space left" in done.stderr  # the fault was really hit
+    assert took < 1.0
+    assert hook_events.latest_reports(tmp_path)["%3"].event == "Stop"
+
+
+def test_locked_state_files_do_not_delay_the_hook(tmp_path: Path) -> None:
+    """Another process holding flock on both files changes nothing: the hook takes no lock."""
+    run_hook(tmp_path, event("SessionStart"))
+    handles = [open(tmp_path / "hooks" / name, "a") for name in ("events.log", "panes/3.txt")]
+    try:
+        for handle in handles:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        done, took = run_hook(tmp_path, event("Stop"))
+    finally:
+        for handle in handles:
+            handle.close()
+    assert (done.returncode, done.stdout) == (0, b"")
+    assert took < 1.0
+    assert hook_events.latest_reports(tmp_path)["%3"].event == "Stop"
+
+
+def test_a_write_that_would_block_is_cut_off_by_the_watchdog(tmp_path: Path) -> None:
+    """Fault injection: the event log is a FIFO nobody reads, so opening it blocks forever."""
+    (tmp_path / "hooks" / "panes").mkdir(parents=True)
+    os.mkfifo(tmp_path / "hooks" / "events.log")
+    done, took = run_hook(tmp_path, event("Stop"))
+    assert (done.returncode, done.stdout) == (0, b"")
+    assert took < 1.0
+
+
+def test_stdin_left_open_does_not_hold_the_hook(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "TMUX": f"{SOCKET},1,0", "TMUX_PANE": "%3"}
+    started = time.monotonic()
+    proc = subprocess.Popen(["sh", "-c", hook_command(SUITE, tmp_path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, env=env)
+    assert proc.stdin is not None
+    proc.stdin.write(b'{"hook_event_name": "Stop"}')
+    proc.stdin.flush()
+    try:
+        assert proc.wait(timeout=5) == 0
+    finally:
+        proc.stdin.close()
+    assert time.monotonic() - started < 1.0
+
+
+def test_hook_imports_no_dependency_and_skips_the_install(tmp_path: Path) -> None:
+    """A copy of the suite without .deps: the hook must not start building it."""
+    copy = tmp_path / "suite"
+    shutil.copytree(SUITE / "orc", copy / "orc", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(SUITE / "requirements.txt", copy / "requirements.txt")
+    env = {"PATH": os.environ["PATH"], "TMUX": f"{SOCKET},1,0", "TMUX_PANE": "%3"}
+    done = subprocess.run(["sh", "-c", hook_command(copy, tmp_path / "state")],
+                          input=json.dumps(event("UserPromptSubmit", prompt="hi")).encode(), env=env,
+                          capture_output=True, timeout=10)
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert not (copy / ".deps").exists()
+    assert hook_events.latest_reports(tmp_path / "state")["%3"].prompt_key == prompt_key("hi")
+    # -X importtime shows which modules a run loads: none of the dependencies, not pathlib.
+    traced = subprocess.run(["python3", "-S", "-X", "importtime", str(copy / "orc"), "hook", "--state-dir",
+                             str(tmp_path / "state")], input=json.dumps(event("UserPromptSubmit", prompt="hi")).encode(),
+                            env=env, capture_output=True, timeout=10)
+    loaded = {line.split("|")[-1].strip() for line in traced.stderr.decode().splitlines() if "|" in line}
+    assert {"hook", "json", "hashlib"} <= loaded
+    assert not loaded & {"libtmux", "dotenv", "crontab", "filelock", "pathlib", "orc"}
+
+
+def test_stop_failure_keeps_why_and_an_agent_label_keeps_the_report_by_name(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "TMUX": f"{SOCKET},1,0", "TMUX_PANE": "%5"}
+    payload = event("StopFailure", error="rate_limit",
+                    last_assistant_message="You've hit your 5-hour limit · resets 4:45pm (UTC)")
+    command = hook_command(SUITE, tmp_path, agent="webapp.engineer")
+    done = subprocess.run(["sh", "-c", command], input=json.dumps(payload).encode(), env=env, capture_output=True,
+                          timeout=10)
+    assert (done.returncode, done.stdout) == (0, b"")
+    report = hook_events.latest_reports(tmp_path)["%5"]
+    assert (report.event, report.state, report.detail) == ("StopFailure", "idle", "rate_limit")
+    assert report.message == "You've hit your 5-hour limit · resets 4:45pm (UTC)"
+    by_name = hook_events.agent_reports(tmp_path)
+    assert list(by_name) == ["webapp.engineer"] and by_name["webapp.engineer"].session_id == "sess-1"
+    # A label that could name another path is ignored; the pane report is still written.
+    bad = hook_command(SUITE, tmp_path, agent="../../etc/x")
+    subprocess.run(["sh", "-c", bad], input=json.dumps(event("Stop")).encode(), env=env, timeout=10, check=True)
+    assert hook_events.latest_reports(tmp_path)["%5"].event == "Stop"
+    assert list(hook_events.agent_reports(tmp_path)) == ["webapp.engineer"]
+    assert not (tmp_path.parent / "etc").exists()

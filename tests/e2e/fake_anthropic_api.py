@@ -35,6 +35,11 @@ or put ``[[fake-bash: <command>]]`` in the prompt; the next conversation reply i
 then a ``tool_use`` block for that tool, which makes Claude show its real
 permission dialog.
 
+Scripting a whole agent (bench/rehearsal.py): ``set_responder(fn)`` hands every
+conversation request to ``fn(body)``, which returns the reply: a ``ScriptedToolUse``,
+a text, an ``ErrorReply`` (an HTTP error answer such as a 429), or None for the
+behaviour above.
+
 Manual use::
 
     python3 tests/e2e/fake_anthropic_api.py --port 8765 --delay 5
@@ -108,6 +113,15 @@ class ScriptedToolUse:
     input: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class ErrorReply:
+    """An HTTP error answer instead of a message, e.g. ``ErrorReply(429, {...})``."""
+
+    status: int
+    payload: dict[str, Any]
+    headers: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass
 class _State:
     """Mutable server state, guarded by ``cond``."""
@@ -120,6 +134,7 @@ class _State:
     scripted: list[ScriptedToolUse] = field(default_factory=list)
     reply_text: str = "OK"
     reply_delay: float = 0.0
+    responder: Callable[[dict[str, Any]], Any] | None = None
 
 
 def _text_blocks(message: dict[str, Any]) -> list[str]:
@@ -224,9 +239,11 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return None
 
-    def _send_json(self, status: int, payload: Any) -> None:
+    def _send_json(self, status: int, payload: Any, headers: tuple[tuple[str, str], ...] = ()) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -257,7 +274,11 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.server.api
         model = str(body.get("model") or "claude-fake")
         is_conversation = bool(body.get("tools"))
-        block, delta, stop_reason, delay = api._next_reply(body, is_conversation)
+        answer = api._respond(body) if is_conversation else None
+        if isinstance(answer, ErrorReply):
+            self._send_json(answer.status, answer.payload, answer.headers)
+            return
+        block, delta, stop_reason, delay = api._next_reply(body, is_conversation, answer)
         if delay > 0:
             # Deliberate: this delay *is* the busy period the test wants to observe.
             time.sleep(delay)
@@ -363,6 +384,14 @@ class FakeAnthropicAPI:
         with self._state.cond:
             self._state.reply_delay = seconds
 
+    def set_responder(self, responder: Callable[[dict[str, Any]], Any] | None) -> None:
+        """Let ``responder(body)`` answer each later conversation request (see the module doc).
+
+        It runs on the request's handler thread, outside the server's lock.
+        """
+        with self._state.cond:
+            self._state.responder = responder
+
     def script_next_reply_tool_use(self, name: str, tool_input: dict[str, Any]) -> None:
         """Answer the next conversation request with a ``tool_use`` block.
 
@@ -442,9 +471,25 @@ class FakeAnthropicAPI:
                 self._log.write(json.dumps({"method": method, "path": path, "body": body}) + "\n")
                 self._log.flush()
 
-    def _next_reply(self, body: dict[str, Any], is_conversation: bool) -> tuple[dict[str, Any], dict[str, Any], str, float]:
-        """Pick the reply for one /v1/messages request: (block, delta, stop_reason, delay)."""
+    def _respond(self, body: dict[str, Any]) -> Any:
+        """The responder's answer to a conversation request, or None when there is none."""
+        with self._state.cond:
+            responder = self._state.responder
+        return responder(body) if responder is not None else None
+
+    def _next_reply(self, body: dict[str, Any], is_conversation: bool,
+                    answer: Any = None) -> tuple[dict[str, Any], dict[str, Any], str, float]:
+        """Pick the reply for one /v1/messages request: (block, delta, stop_reason, delay).
+
+        ``answer`` is the responder's reply (a ``ScriptedToolUse`` or a text), if any.
+        """
         state = self._state
+        if isinstance(answer, str):
+            return ({"type": "text", "text": ""}, {"type": "text_delta", "text": answer}, "end_turn", 0.0)
+        if isinstance(answer, ScriptedToolUse):
+            tool_id = f"toolu_fake{next(_ids):06d}"
+            return ({"type": "tool_use", "id": tool_id, "name": answer.name, "input": {}},
+                    {"type": "input_json_delta", "partial_json": json.dumps(answer.input)}, "tool_use", 0.0)
         with state.cond:
             if not is_conversation:
                 # Side request (title, suggestion...): short text, no delay.

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """orchestrator_integration.py: run the teams described in project_configs.json.
 
-A thin command line over orc.project_config (the file), orc.team (tmux teams and git
-actions), orc.status (the status screen) and orc.learnings. Also reachable as
+A thin command line over orc.project_config (the file), orc.team (agents in tmux),
+orc.project_git (git actions), orc.status (the status screen) and orc.learnings. Also reachable as
 ``python3 <suite>/orc integration <command>`` (what the crontab lines run).
 """
 
@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import orc  # noqa: F401  (puts the suite's dependency folder on sys.path)
@@ -107,7 +108,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", default="", metavar="WHO", help="who learned it (role or project/role)")
     p.add_argument("--file", type=Path, metavar="FILE", help="knowledge base file (default <suite>/LEARNINGS.md)")
     p.add_argument("text", nargs="+")
+    _add_workflow_commands(command)
     return parser
+
+
+def _add_workflow_commands(command: Callable[[str, str, list[str]], argparse.ArgumentParser]) -> None:
+    """finish, spawn, up and attention (docs/workflow.md, docs/attention.md)."""
+    p = command("finish", "test the feature branch, tag it stable-<feature>-<date>, merge it --no-ff into the "
+                "main branch (on a conflict: abort, back on the feature branch, exit 1, a person is told)",
+                ["finish webapp", "finish webapp login-form", "finish webapp login-form --timeout 600"])
+    p.add_argument("project")
+    p.add_argument("task", nargs="?", help="the task (branch <branch_prefix><task>); default: the current branch")
+    p.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="test time limit (default 1800)")
+
+    p = command("attention", "what needs a person: `check` looks once (what cron runs every minute), "
+                "`list` shows what is raised and not cleared",
+                ["attention check", "attention list", "attention clear webapp/engineer dialog"])
+    p.add_argument("action", choices=("check", "list", "clear"))
+    p.add_argument("subject", nargs="?", help="clear: what it is about (as `attention list` shows it)")
+    p.add_argument("reason", nargs="?", help="clear: the reason (as `attention list` shows it)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
     except KeyError as exc:
         return fail(PROG, str(exc.args[0]), EXIT_USAGE)
 
-    if args.command in ("validate", "deploy", "backup", "stable", "branch", "restart"):
+    if args.command in ("validate", "deploy", "backup", "stable", "branch", "restart", "finish"):
         problems = check_paths(config, projects)
         if problems:
             for problem in problems:
@@ -178,7 +197,7 @@ def _run(args: argparse.Namespace) -> int:
     tmux = Tmux(settings.tmux_socket, settings.tmux_bin)
     handler = {
         "deploy": _deploy, "status": _status, "backup": _backup, "stable": _stable, "branch": _branch,
-        "restart": _restart, "stop": _stop, "broadcast": _broadcast,
+        "restart": _restart, "stop": _stop, "broadcast": _broadcast, "finish": _finish, "attention": _attention,
     }[args.command]
     code: int = handler(args, settings, tmux, projects, config_file)
     return code
@@ -237,7 +256,7 @@ def _status(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 
 def _backup(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.team import run_backup
+    from orc.project_git import run_backup
 
     result = run_backup(settings, projects[0], why="command")
     if result.committed or result.reason.startswith("skipped: nothing"):
@@ -247,7 +266,7 @@ def _backup(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 
 def _stable(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.team import run_stable
+    from orc.project_git import run_stable
 
     result = run_stable(settings, projects[0], args.timeout)
     if result.tag:
@@ -257,20 +276,16 @@ def _stable(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 
 def _branch(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    import re
-
     from orc import gitops
+    from orc.project_git import BadTaskName, create_task_branch
 
     project = projects[0]
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}", args.task) or ".." in args.task \
-            or args.task.endswith(".lock"):
-        return fail(PROG, f"task name {args.task!r} is not usable in a branch name; use letters, digits, "
-                          f"'.', '_' or '-' (e.g. login-form)", EXIT_USAGE)
-    name = project.branch_prefix + args.task
     try:
-        gitops.create_branch(project.path, name)
+        name = create_task_branch(project, args.task)
+    except BadTaskName as exc:
+        return fail(PROG, str(exc), EXIT_USAGE)
     except gitops.GitError as exc:
-        return fail(PROG, f"{project.name}: branch {name} not created: {exc}")
+        return fail(PROG, f"{project.name}: branch {project.branch_prefix + args.task} not created: {exc}")
     print(f"{project.name}: created and switched to {name}")
     return EXIT_OK
 
@@ -291,11 +306,15 @@ def _restart(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects:
 
 
 def _stop(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.team import stop_project
+    from orc.project_config import load_config
+    from orc.team import remove_attention_check_if_unused, stop_project
 
     for project in projects:
         for line in stop_project(settings, tmux, project, args.kill):
             print(f"{project.name}: {line}")
+    removed = remove_attention_check_if_unused(settings, list(load_config(config_file).projects))
+    if removed:
+        print(f"removed {', '.join(removed)} (no project runs any more)")
     return EXIT_OK
 
 
@@ -314,6 +333,46 @@ def _broadcast(args: argparse.Namespace, settings: Settings, tmux: Tmux, project
             failed.append(name)
     if failed:
         return fail(PROG, f"not delivered to {', '.join(failed)}; see the reasons above and retry those")
+    return EXIT_OK
+
+
+def _finish(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
+    from orc.project_git import run_finish
+
+    project = projects[0]
+    result = run_finish(settings, project, args.task, args.timeout)
+    if result.merged:
+        print(f"{project.name}: {result.detail}")
+        return EXIT_OK
+    if result.conflicts:
+        print(f"{PROG}: error: {project.name}: conflicting files:", file=sys.stderr)
+        for path in result.conflicts:
+            print(f"  {path}", file=sys.stderr)
+    return fail(PROG, f"{project.name}: not finished: {result.detail}", EXIT_USAGE if result.usage_error else 1)
+
+
+def _attention(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project],
+               config_file: Path) -> int:
+    from orc import attention
+
+    if args.action == "check":
+        if args.subject or args.reason:
+            return fail(PROG, "attention check takes no subject or reason", EXIT_USAGE)
+        for finding in attention.check(settings, tmux, projects):
+            print(f"raised {finding.subject} {finding.reason}: {finding.text}")
+        return EXIT_OK
+    if args.action == "list":
+        items = attention.open_items(settings)
+        for (subject, reason), item in sorted(items.items()):
+            print(f"{subject} {reason}: {item.get('text', '')}")
+        if not items:
+            print(f"nothing needs a person (log: {attention.log_path(settings)})")
+        return EXIT_OK
+    if not (args.subject and args.reason):
+        return fail(PROG, "attention clear needs a subject and a reason, as `attention list` shows them", EXIT_USAGE)
+    if not attention.clear_attention(settings, args.subject, args.reason):
+        return fail(PROG, f"{args.subject} {args.reason} is not raised; `attention list` shows what is")
+    print(f"cleared {args.subject} {args.reason}")
     return EXIT_OK
 
 

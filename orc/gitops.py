@@ -206,6 +206,11 @@ def _identity_env(repo: Path) -> dict[str, str]:
     return env
 
 
+def identity_env(repo: Path) -> dict[str, str]:
+    """The environment a commit needs when the repository names no author (see _identity_env)."""
+    return _identity_env(repo)
+
+
 def _staged_paths(repo: Path, index: Path, base: str | None) -> list[str]:
     if base:
         out = git(repo, "diff-index", "--cached", "--name-only", "-z", "--no-renames", base, index_file=index).stdout

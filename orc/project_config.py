@@ -36,6 +36,7 @@ PLACEHOLDERS = (
 PROJECT_KEYS = {
     "path", "session", "spec_file", "git_commit_interval", "check_in_interval", "branch_prefix",
     "test_command", "constraints", "agent_command", "team", "shell_window", "dev_server", "description",
+    "main_branch",
 }
 MEMBER_KEYS = {"role", "window", "command", "briefing"}
 CONSTRAINT_KEYS = {"max_files_per_commit", "require_tests"}
@@ -100,6 +101,7 @@ class Project:
     shell_window: str | None
     dev_server: DevServer | None
     description: str = ""
+    main_branch: str | None = None   # None: the repository's main or master (orc.project_git)
 
     @property
     def manager(self) -> Member:
@@ -302,6 +304,14 @@ def _parse_project(c: _Checker, name: str, raw: object, base: Path) -> Project |
         c.add(k("team"), f"uses the window name {json.dumps(window)} more than once (team, shell_window, dev_server)",
               "a different window name for each agent, the shell and the dev server")
 
+    main_branch = raw.get("main_branch")
+    if main_branch is not None:
+        main_branch = c.text(k("main_branch"), main_branch, BRANCH_PREFIX,
+                             "the branch finished work is merged into, e.g. \"main\" (leave it out for main or master)")
+        if main_branch and (".." in main_branch or main_branch.endswith((".lock", "/")) or "//" in main_branch):
+            c.add(k("main_branch"), f"is {json.dumps(main_branch)}", "a branch name git accepts")
+            main_branch = None
+
     description = raw.get("description", "")
     if not isinstance(description, str):
         c.add(k("description"), f"is {_type_name(description)}", "a string")
@@ -312,7 +322,7 @@ def _parse_project(c: _Checker, name: str, raw: object, base: Path) -> Project |
         name=name, path=path, session=session, spec_file=spec, git_commit_interval=commit_interval,
         check_in_interval=checkin_interval, branch_prefix=prefix, test_command=test_command,
         max_files_per_commit=max_files, require_tests=require_tests, team=tuple(team),
-        shell_window=shell_window, dev_server=dev_server, description=description,
+        shell_window=shell_window, dev_server=dev_server, description=description, main_branch=main_branch,
     )
 
 

@@ -43,6 +43,9 @@ class Settings:
     stall_seconds: int
     project_config: Path
     crontab_bin: str | None = None  # `crontab` to run; default: found on PATH, then /usr/bin, /bin, /usr/sbin
+    attention_seconds: int = 300    # a dialog waiting longer than this needs a person (orc.attention)
+    notify_command: str = ""        # run with the attention text as its one last argument; "" for none
+    orchestrator_checkin_minutes: float = 60.0  # `up`: the orchestrator's recurring self check-in
 
     @property
     def log_file(self) -> Path:
@@ -106,4 +109,21 @@ def load_settings(environ: Mapping[str, str] | None = None, suite_dir: Path = SU
         stall_seconds=int(_number(values, "ORC_STALL_SECONDS", 600, minimum=1)),
         project_config=Path(project_config).absolute() if project_config else suite_dir / "project_configs.json",
         crontab_bin=values.get("ORC_CRONTAB_BIN") or None,
+        attention_seconds=int(_number(values, "ORC_ATTENTION_SECONDS", 300, minimum=0)),
+        notify_command=_notify_command(values.get("ORC_NOTIFY_COMMAND", "")),
+        orchestrator_checkin_minutes=_number(values, "ORC_ORCHESTRATOR_CHECKIN_MINUTES", 60, minimum=5),
     )
+
+
+def _notify_command(raw: str) -> str:
+    """ORC_NOTIFY_COMMAND as given, once it splits into words (it is run without a shell)."""
+    import shlex
+
+    if not raw.strip():
+        return ""
+    try:
+        shlex.split(raw)
+    except ValueError as exc:
+        raise SettingsError(f"ORC_NOTIFY_COMMAND={raw!r} cannot be split into words ({exc}); "
+                            "fix its quotes in .env or the environment") from None
+    return raw.strip()

@@ -1,4 +1,4 @@
-"""Teams in tmux: deploy, restart, stop and broadcast; and the git actions run for a project.
+"""Teams in tmux: deploy, restart, stop and broadcast (the git actions are in orc.project_git).
 
 A project's team lives in one tmux session named in project_configs.json: a window per
 agent (project manager, engineers...), a shell window and an optional dev-server window.
@@ -17,21 +17,20 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from orc import gitops
 from orc.delivery import Delivery, clean_text, deliver, fit_to_size, special_meaning
 from orc.locks import named_lock
+from orc.project_git import run_backup
 from orc.project_config import MANAGER_ROLE, Member, Project, cron_schedule
 from orc.settings import Settings
-from orc.state import log_event, private_dir, timestamp
+from orc.state import log_event, timestamp
 from orc.status import read_record, write_record
 from tmux_utils import Pane, TargetNotFound, Tmux, TmuxError
 
@@ -324,6 +323,7 @@ def install_schedules(settings: Settings, project: Project, config_file: Path | 
         info=f"git backup of {project.name} every {minutes}m",
     )
     done = [f"{job.job_id}: {job.schedule}"]
+    done.append(install_attention_check(settings, config_file))
     target = project.target(project.manager)
     every = project.check_in_interval / 60
     ours = [c for c in pending_checkins(settings) if c.target == target and c.every_minutes]
@@ -339,6 +339,38 @@ def install_schedules(settings: Settings, project: Project, config_file: Path | 
     return done
 
 
+def install_attention_check(settings: Settings, config_file: Path | None = None) -> str:
+    """The per-minute ``attention check`` line (one per suite, whatever the number of projects)."""
+    from orc.attention import check_job_id
+    from orc.crontab_store import CrontabStore
+
+    env = _cron_env(settings, config_file)
+    # The check reads tmux and messages the orchestrator: it needs the same server and target,
+    # and the person's notify settings, which cron's bare environment would not have.
+    env.update(ORC_TMUX_SOCKET=str(settings.tmux_socket), ORC_TMUX_BIN=settings.tmux_bin,
+               ORC_DEFAULT_TARGET=settings.default_target, ORC_ATTENTION_SECONDS=str(settings.attention_seconds))
+    if settings.notify_command:
+        env["ORC_NOTIFY_COMMAND"] = settings.notify_command
+    job = CrontabStore.from_settings(settings).add(
+        check_job_id(settings), "* * * * *",
+        [sys.executable, str(settings.suite_dir / "orc"), "integration", "attention", "check"],
+        env=env, log=settings.state_dir / "cron.log", info="attention check every minute",
+    )
+    return f"{job.job_id}: attention check every minute"
+
+
+def remove_attention_check_if_unused(settings: Settings, projects: list[Project]) -> list[str]:
+    """Remove the per-minute check once no project of the file has its backup line any more."""
+    from orc.attention import check_job_id
+    from orc.crontab_store import CrontabStore
+
+    store = CrontabStore.from_settings(settings)
+    running = {job.job_id for job in store.jobs()} & {backup_job_id(p) for p in projects}
+    if running:
+        return []
+    return store.remove([check_job_id(settings)])
+
+
 def remove_schedules(settings: Settings, project: Project) -> list[str]:
     """Remove ``project``'s backup line and every pending check-in to its session."""
     from orc.checkins import cancel_checkins, pending_checkins
@@ -349,84 +381,6 @@ def remove_schedules(settings: Settings, project: Project) -> list[str]:
     if ids:
         removed += cancel_checkins(settings, ids)
     return removed
-
-
-# --- git actions for a project ------------------------------------------------------------------
-
-
-def run_backup(settings: Settings, project: Project, why: str = "timer") -> gitops.BackupResult:
-    """One backup of ``project`` under its lock, recorded for status and in ``git.log``."""
-    scratch = private_dir(settings.state_dir / "tmp")
-    try:
-        with named_lock(settings.state_dir, f"git-{project.name}", 300):
-            result = gitops.backup(project.path, max_files=project.max_files_per_commit, scratch_dir=scratch)
-    except gitops.GitError as exc:
-        result = gitops.BackupResult(None, None, 0, f"failed: {exc}")
-    write_record(settings, project.name, "last-backup", {
-        "at": time.time(), "ok": result.committed is not None or result.reason.startswith("skipped: nothing"),
-        "commit": result.committed, "ref": result.ref, "files": result.files, "reason": result.reason,
-    })
-    log_event(settings.state_dir / "git.log", "backup", project=project.name, why=why,
-              result="committed" if result.committed else "skipped", commit=result.committed,
-              files=result.files, reason=result.reason)
-    return result
-
-
-@dataclass(frozen=True)
-class StableResult:
-    tested: bool
-    passed: bool
-    tag: str | None
-    detail: str
-
-
-def run_tests(settings: Settings, project: Project, timeout: float) -> tuple[bool, str]:
-    """Run ``test_command`` in the project folder; record the outcome for status."""
-    command = project.test_command
-    assert command is not None
-    argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
-    started = time.time()
-    try:
-        done = subprocess.run(argv, cwd=project.path, capture_output=True, text=True, errors="replace",
-                              timeout=timeout, stdin=subprocess.DEVNULL)
-        passed, code = done.returncode == 0, done.returncode
-        tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
-    except subprocess.TimeoutExpired:
-        passed, code, tail = False, -1, [f"timed out after {timeout:g}s"]
-    except OSError as exc:
-        passed, code, tail = False, -1, [f"could not run: {exc}"]
-    write_record(settings, project.name, "last-test", {
-        "at": started, "ok": passed, "exit": code, "command": project.test_command_text,
-        "seconds": round(time.time() - started, 1), "tail": tail,
-    })
-    log_event(settings.state_dir / "git.log", "tests", project=project.name, ok=passed, exit=code)
-    summary = f"`{project.test_command_text}` {'passed' if passed else f'failed (exit {code})'}"
-    if not passed and tail:
-        summary += ": " + " | ".join(tail[-3:])
-    return passed, summary
-
-
-def run_stable(settings: Settings, project: Project, timeout: float) -> StableResult:
-    """Test, then tag HEAD ``stable-<feature>-<date>``; with require_tests, no tag unless they pass."""
-    repo = project.path
-    dirty = gitops.tracked_changes(repo)
-    if dirty:
-        return StableResult(False, False, None, f"{len(dirty)} uncommitted change(s) to tracked files "
-                            f"({', '.join(dirty[:5])}): commit first, so the tag marks what was tested")
-    tested = passed = False
-    detail = "no test_command configured"
-    if project.test_command is not None:
-        tested = True
-        passed, detail = run_tests(settings, project, timeout)
-    if not passed and project.require_tests:
-        return StableResult(tested, passed, None, f"{detail}; not tagged (require_tests is true)")
-    branch = gitops.current_branch(repo) or "detached"
-    feature = gitops.tag_part(branch.removeprefix(project.branch_prefix))
-    tag = f"stable-{feature}-{datetime.now():%Y%m%d-%H%M%S}"
-    commit = gitops.tag_head(repo, tag)
-    note = "" if passed else " (tests did not pass; tagged because require_tests is false)"
-    log_event(settings.state_dir / "git.log", "stable", project=project.name, tag=tag, commit=commit[:12])
-    return StableResult(tested, passed, tag, f"{detail}; tagged {commit[:12]} as {tag}{note}")
 
 
 # --- restart, stop, broadcast ---------------------------------------------------------------------

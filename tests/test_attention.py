@@ -1,0 +1,231 @@
+"""Telling a person: each reason reaches the attention log, the orchestrator's pane (a fake agent)
+and an ORC_NOTIFY_COMMAND stand-in once, and again only after it cleared and came back.
+
+Real tmux server, real fake-agent TUIs, real git repositories; the per-minute check is run as
+cron runs it (the command line) or through its function."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orc import attention
+from orc.delivery import deliver
+from orc.project_config import load_config
+from orc.settings import Settings, load_settings
+from support import SUITE, wait_for
+from test_gitops import make_repo
+from test_team import fake_agent, submitted
+from tmux_utils import Tmux
+
+
+class World:
+    """A project with two agents, an orchestrator agent at ORC_DEFAULT_TARGET, a notify stand-in."""
+
+    def __init__(self, tmux: Tmux, tmp_path: Path, orc_env: dict[str, str], pm_options: tuple[str, ...] = ()) -> None:
+        self.tmux, self.tmp = tmux, tmp_path
+        self.repo = make_repo(tmp_path / "shop")
+        self.config = tmp_path / "project_configs.json"
+        self.config.write_text(json.dumps({"shop": {
+            "path": str(self.repo), "session": "shop", "spec_file": "app.py", "test_command": "true",
+            "team": [{"role": "project-manager", "window": "PM"}, {"role": "engineer", "window": "Dev"}]}}))
+        self.notified = tmp_path / "notified.txt"
+        stand_in = tmp_path / "notify-stand-in.sh"
+        stand_in.write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s|" "$a"; done >> {self.notified}\n'
+                            f'echo >> {self.notified}\n')
+        stand_in.chmod(0o755)
+        self.env = {**orc_env, "ORC_PROJECT_CONFIG": str(self.config), "ORC_CRONTAB_FILE": str(tmp_path / "crontab"),
+                    "ORC_DEFAULT_TARGET": "orc:boss", "ORC_NOTIFY_COMMAND": f"{stand_in} 'Tmux Orchestrator'",
+                    "ORC_ATTENTION_SECONDS": "1", "ORC_STALL_SECONDS": "1"}
+        self.settings: Settings = load_settings(self.env)
+        self.boss_command, self.boss = fake_agent(tmp_path, "boss", "--ready-file", str(tmp_path / "boss.ready"))
+        pane = tmux.new_session("orc", "boss", self.boss_command, str(tmp_path), width=120, height=40)
+        wait_for((tmp_path / "boss.ready").exists, what="the orchestrator to draw")
+        self.panes = {"boss": pane.pane_id}
+        self.commands: dict[str, str] = {}
+        for window, options in (("PM", pm_options), ("Dev", ())):
+            ready = tmp_path / f"{window}.ready"
+            command, _ = fake_agent(tmp_path, window, "--ready-file", str(ready), *options)
+            self.commands[window] = command
+            if tmux.has_session("shop"):
+                pane = tmux.new_window("shop", window, command, str(self.repo))
+            else:
+                pane = tmux.new_session("shop", window, command, str(self.repo), width=120, height=40)
+            tmux.keep_on_exit(pane.pane_id)
+            wait_for(ready.exists, what=f"{window} to draw")
+            self.panes[window] = pane.pane_id
+
+    def check(self) -> list[attention.Finding]:
+        return attention.check(self.settings, self.tmux, list(load_config(self.config).projects))
+
+    def check_by_command(self) -> str:
+        done = subprocess.run([sys.executable, str(SUITE / "orchestrator_integration.py"), "attention", "check"],
+                              env=self.env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def told(self, subject: str, reason: str) -> tuple[int, int, int]:
+        """How often (attention log, orchestrator's pane, notify command) carried this subject+reason."""
+        log = attention.log_path(self.settings)
+        lines = log.read_text().splitlines() if log.exists() else []
+        logged = sum(1 for line in lines if f" raised subject={subject} reason={reason} " in line)
+        pane = sum(1 for text in submitted(self.boss) if text.startswith(f"[attention] {subject}:"))
+        calls = self.notified.read_text().splitlines() if self.notified.exists() else []
+        notified = sum(1 for call in calls if call.startswith(f"Tmux Orchestrator|[attention] {subject}:"))
+        return logged, pane, notified
+
+    def told_exactly(self, subject: str, reason: str, times: int) -> None:
+        """Told ``times`` times on all three paths (a message proven submitted while the orchestrator
+        was busy shows in its record when its turn ends, hence the wait)."""
+        wait_for(lambda: self.told(subject, reason) == (times, times, times), timeout=10,
+                 what=f"{subject} {reason} told {times} time(s): {self.told(subject, reason)}")
+
+    def respawn(self, window: str) -> None:
+        ready = self.tmp / f"{window}.ready"
+        ready.unlink(missing_ok=True)
+        self.tmux.respawn(self.panes[window], self.commands[window], str(self.repo))
+        wait_for(ready.exists, what=f"{window} to draw again")
+
+
+@pytest.fixture
+def world(tmux: Tmux, tmp_path: Path, orc_env: dict[str, str]) -> World:
+    return World(tmux, tmp_path, orc_env)
+
+
+def test_a_dialog_left_open_is_told_once_after_the_threshold_and_again_when_it_comes_back(world: World) -> None:
+    subject = "shop/engineer"
+    assert deliver(world.tmux, world.panes["Dev"], "please RAISE_DIALOG", world.settings).submitted
+    wait_for(lambda: world.tmux.look(world.panes["Dev"]).state == "waiting", what="the dialog")
+    world.check()
+    world.told_exactly(subject, "dialog", 0)  # not before ORC_ATTENTION_SECONDS
+    wait_for(lambda: world.check() and world.told(subject, "dialog")[0], timeout=15, what="the dialog raised")
+    world.told_exactly(subject, "dialog", 1)
+    assert "raised shop/engineer dialog" not in world.check_by_command()  # a minute later: still once
+    world.told_exactly(subject, "dialog", 1)
+
+    world.tmux.type_literal(world.panes["Dev"], "1")  # a person answers it
+    wait_for(lambda: world.tmux.look(world.panes["Dev"]).state == "idle", what="the dialog answered")
+    world.check()
+    assert (subject, "dialog") not in attention.open_items(world.settings)
+    world.told_exactly(subject, "dialog", 1)
+
+    assert deliver(world.tmux, world.panes["Dev"], "again RAISE_DIALOG", world.settings).submitted
+    wait_for(lambda: world.check() and world.told(subject, "dialog")[0] == 2, timeout=15, what="raised again")
+    world.told_exactly(subject, "dialog", 2)
+
+
+def test_an_exited_agent_is_told_once_until_it_runs_again(world: World) -> None:
+    subject = "shop/project-manager"
+    for round_ in (1, 2):
+        world.tmux.send_key(world.panes["PM"], "C-c")
+        world.tmux.send_key(world.panes["PM"], "C-c")
+        wait_for(lambda: world.tmux.pane(world.panes["PM"]).dead, what="the PM to exit")
+        out = world.check_by_command()
+        assert f"raised {subject} exited" in out
+        world.check()
+        world.told_exactly(subject, "exited", round_)
+        world.respawn("PM")
+        world.check()
+        assert (subject, "exited") not in attention.open_items(world.settings)
+
+
+def test_a_stalled_agent_is_told_once_until_it_moves_again(tmux: Tmux, tmp_path: Path, orc_env: dict[str, str]) -> None:
+    world = World(tmux, tmp_path, orc_env, pm_options=("--busy-seconds", "600"))
+    subject = "shop/project-manager"
+    for round_ in (1, 2):
+        assert deliver(tmux, world.panes["PM"], "a long task", world.settings).submitted
+        world.check()
+        wait_for(lambda: world.check() and world.told(subject, "stalled")[0] == round_, timeout=15,
+                 what="the stall raised")
+        world.check()
+        world.told_exactly(subject, "stalled", round_)
+        world.respawn("PM")
+        world.check()
+        assert (subject, "stalled") not in attention.open_items(world.settings)
+
+
+def test_a_failed_checkin_is_told_once_and_again_after_it_was_delivered_and_failed_anew(world: World) -> None:
+    from orc.checkins import log
+
+    log(world.settings, "scheduled", "ck-0badc0de", target="shop:PM")
+    log(world.settings, "failed", "ck-0badc0de", target="shop:PM", attempts=3, reason="target not found: shop:PM")
+    assert "raised ck-0badc0de checkin-failed" in world.check_by_command()
+    world.check()
+    world.told_exactly("ck-0badc0de", "checkin-failed", 1)
+    assert "target not found" in world.notified.read_text()
+    log(world.settings, "delivered", "ck-0badc0de", target="shop:PM")
+    world.check()
+    assert ("ck-0badc0de", "checkin-failed") not in attention.open_items(world.settings)
+    log(world.settings, "failed", "ck-0badc0de", target="shop:PM", attempts=3, reason="no agent")
+    world.check()
+    world.told_exactly("ck-0badc0de", "checkin-failed", 2)
+
+
+def test_three_skipped_backups_in_a_row_are_told_once_and_again_after_a_good_one(world: World) -> None:
+    from orc.project_git import run_backup
+
+    project = load_config(world.config).projects[0]
+    lock = world.repo / ".git" / "index.lock"
+    for round_ in (1, 2):
+        (world.repo / "app.py").write_text(f"print('round {round_}')\n")
+        lock.write_text("")
+        for n in range(3):
+            assert run_backup(world.settings, project).skipped
+            world.check()
+            assert world.told("shop", "backups-skipped")[0] == (round_ if n == 2 else round_ - 1)
+        world.told_exactly("shop", "backups-skipped", round_)
+        lock.unlink()
+        assert run_backup(world.settings, project).committed
+        world.check()
+        assert ("shop", "backups-skipped") not in attention.open_items(world.settings)
+
+
+def test_a_merge_conflict_reaches_the_orchestrators_pane(world: World) -> None:
+    assert attention.raise_attention(world.settings, "shop", "merge-conflict", "conflicts in app.py")
+    assert not attention.raise_attention(world.settings, "shop", "merge-conflict", "conflicts in app.py")
+    world.told_exactly("shop", "merge-conflict", 1)
+    assert attention.clear_attention(world.settings, "shop", "merge-conflict")
+    assert attention.raise_attention(world.settings, "shop", "merge-conflict", "conflicts in app.py")
+    world.told_exactly("shop", "merge-conflict", 2)
+
+
+def test_a_usage_limited_state_maps_to_its_reason(settings: Settings) -> None:
+    """Through the state names: no screen on main says `limited` yet (another branch adds it), so the
+    status record is built here; the mapping to a told reason is what is under test."""
+    from orc.gitops import RepoFacts
+    from orc.status import AgentStatus, ProjectStatus
+
+    agent = AgentStatus("engineer", "Dev", "shop:Dev", "limited", None, None, "%1")
+    status = ProjectStatus("shop", "shop", "/x", (agent,), RepoFacts(True))
+    found, owned = attention.agent_findings(settings, [status], 0.0, {})
+    assert [(f.subject, f.reason) for f in found] == [("shop/engineer", "usage-limit")]
+    assert ("shop/engineer", "usage-limit") in owned
+
+
+def test_the_notify_command_gets_the_text_as_one_argument_never_through_a_shell(world: World) -> None:
+    evil = "it's $(touch pwned) `touch pwned2`; rm -rf / \"quoted\" %s"
+    assert attention.raise_attention(world.settings, "shop", "test", evil)
+    call = world.notified.read_text().splitlines()[0].split("|")
+    assert call == ["Tmux Orchestrator", f"[attention] shop: {evil}", ""]
+    assert not (world.tmp / "pwned").exists() and not Path("pwned").exists()
+
+
+def test_deploy_installs_the_check_and_stop_removes_it(tmp_path: Path, orc_env: dict[str, str]) -> None:
+    from test_team import integration, project_entry, repo_with_spec, write_config
+
+    repo = repo_with_spec(tmp_path / "webapp")
+    write_config(tmp_path, {"webapp": project_entry(repo, "webapp", "exec sleep 600", "exec sleep 600")})
+    env = {**orc_env, "ORC_CRONTAB_FILE": str(tmp_path / "crontab"),
+           "ORC_PROJECT_CONFIG": str(tmp_path / "project_configs.json"), "SHELL": "/bin/sh",
+           "ORC_NOTIFY_COMMAND": "notify-send 'Tmux Orchestrator'"}
+    integration("deploy", "webapp", "--ready-timeout", "1", env=env)
+    crontab = (tmp_path / "crontab").read_text()
+    line = next(line for line in crontab.splitlines() if "# orc:orc-attn-" in line)
+    assert line.startswith("* * * * * ") and "integration attention check" in line
+    assert "ORC_NOTIFY_COMMAND='notify-send '\"'\"'Tmux Orchestrator'\"'\"''" in line
+    assert integration("stop", "webapp", env=env).returncode == 0
+    assert "orc-attn-" not in (tmp_path / "crontab").read_text()

@@ -2,8 +2,9 @@
 # the scripts it calls install whatever is missing by themselves.
 PY ?= python3
 PYTEST = PYTHONPATH=.deps/python:.deps/dev $(PY) -m pytest
+MINUTES ?= 20
 
-.PHONY: help deps system dev-deps claude demo test test-fast e2e bench lint clean
+.PHONY: help deps system dev-deps claude demo test test-fast e2e bench rehearsal lint clean
 
 help:            ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' Makefile | sed 's/:.*## /\t/' | expand -t 14
@@ -34,6 +35,9 @@ e2e: system dev-deps claude ## the end-to-end tier only
 
 bench: system deps claude ## run the benchmarks whose figures are in the README
 	$(PY) bench/run_all.py
+
+rehearsal: system dev-deps claude ## a night rehearsed: 2 teams of real Claude Code, real cron, faults, a report (MINUTES=3: quick)
+	$(PY) bench/rehearsal.py --minutes $(MINUTES)
 
 lint:            ## shellcheck the launchers, mypy --strict the Python
 	bash tools/install_system_deps.sh shellcheck

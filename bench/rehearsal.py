@@ -306,6 +306,7 @@ class Rehearsal:
         sink = self.work / "notify.sh"
         sink.write_text(f'#!/bin/sh\nprintf \'%s %s\\n\' "$(date +%H:%M:%S)" "$*" >> {shlex.quote(str(self.work / "notifications.txt"))}\n')
         sink.chmod(0o755)
+        (self.work / "scratch").mkdir(exist_ok=True)
         suite_env = {k: self.env[k] for k in ("ORC_STATE_DIR", "ORC_TMUX_SOCKET", "ORC_PROJECT_CONFIG",
                                               "ORC_DEFAULT_TARGET", "ORC_ATTENTION_SECONDS", "ORC_NOTIFY_COMMAND")}
         self.available = {name: self.has_command(name) for name in ("finish", "spawn", "up")}
@@ -315,7 +316,8 @@ class Rehearsal:
             make_repo(self.work / project)
             team = Team(project=project, suite=str(SUITE), pm_target=f"{project}:PM", pm_name=f"{project}-pm",
                         engineers={f"{project}-dev1": f"{project}:Dev1", f"{project}-dev2": f"{project}:Dev2"},
-                        finish_available=self.available["finish"])
+                        finish_available=self.available["finish"],
+                        scratch=str(self.work / "scratch"))
             commands[project] = {}
             for short, role, window in MEMBERS:
                 name = f"{project}-{short}"
@@ -399,8 +401,12 @@ class Rehearsal:
         seen_at = time.monotonic()
         if self.wait_until(lambda: self.watch().get(slot.name) == "exited", 120, 3):
             fault.noticed.append(f"status showed {slot.name} exited after {time.monotonic() - seen_at:.0f}s")
-        if self.available["attention"] and self.wait_until(lambda: self.attention_lines("beta"), 90, 5):
-            fault.noticed.append(f"attention log: {self.attention_lines('beta')[0][:160]}")
+        if self.available["attention"]:
+            # The per-minute attention check runs from cron: give it its minute before restarting.
+            if self.wait_until(lambda: self.attention_lines("beta", "exited"), 90, 5):
+                fault.noticed.append(f"attention log: {self.attention_lines('beta', 'exited')[0][:200]}")
+            else:
+                fault.noticed.append("the attention log had no line for it within 90s")
         before = slot.brain.requests
         done = self.integration("restart", slot.project, slot.role, timeout=200)
         fault.recovered = (f"`restart {slot.project} {slot.role}` exit {done.returncode}: "
@@ -427,8 +433,10 @@ class Rehearsal:
         while time.monotonic() - opened < self.dialog_hold and not self.stopping.is_set():
             time.sleep(5)
             self.watch()
-        if self.available["attention"] and self.attention_lines("alpha"):
-            fault.noticed.append(f"attention log: {self.attention_lines('alpha')[0][:160]}")
+        if self.available["attention"]:
+            lines = self.attention_lines("alpha", "dialog")
+            fault.noticed.append(f"attention log: {lines[0][:200]}" if lines
+                                 else f"the attention log had no line for it within {self.dialog_hold:.0f}s")
         refused = rr.delivery_counts(self.read("delivery.log")).refused - refused_before
         deferred = rr.checkin_counts(self.read("checkins.log")).deferred - deferred_before
         fault.noticed.append(f"{refused} delivery attempt(s) refused while it was open (nothing typed); "
@@ -446,18 +454,29 @@ class Rehearsal:
         repo = self.work / slot.project
         fault.injected = "main gets a commit changing shared.txt once alpha-dev1's branch changed the same line"
         slot.brain.conflict_hook = lambda: self.commit_on_main(repo)
+        after: dict[str, str] = {}
+
+        def look(label: str, rc: int) -> None:
+            after[label] = (f"on {git(repo, 'branch', '--show-current', check=False) or '(detached)'}, "
+                            f"{'clean' if not git(repo, 'status', '--porcelain', '--untracked-files=no', check=False) else 'DIRTY'}"
+                            f", {'no merge in progress' if not (repo / '.git' / 'MERGE_HEAD').exists() else 'MERGE IN PROGRESS'}")
+
+        slot.brain.finish_hook = look
         slot.brain.merge_conflict_task("conflict-demo")
         if not self.wait_until(lambda: len(slot.brain.finish_results) >= 2, 240, 3):
             fault.recovered = f"finish ran {len(slot.brain.finish_results)} time(s) only"
             fault.survived = False
             return
         first, second = slot.brain.finish_results[0][1], slot.brain.finish_results[1][1]
-        fault.noticed.append(f"finish exit {first} on the conflict")
-        if self.available["attention"] and self.attention_lines("conflict"):
-            fault.noticed.append(f"attention log: {self.attention_lines('conflict')[0][:160]}")
+        fault.noticed.append(f"finish exit {first}: {slot.brain.finish_outputs[0].splitlines()[0][:200]}")
+        fault.noticed.append(f"the repository right after the refused finish: {after.get('first', 'not seen')}")
+        if self.available["attention"]:
+            lines = self.attention_lines("conflict")
+            fault.noticed.append(f"attention log: {lines[0][:200]}" if lines else "no attention log line")
         fault.recovered = (f"the engineer merged main into its branch and finished again: exit {second}; "
-                           f"main: {git(repo, 'log', '-1', '--format=%s', 'main')!r}")
-        fault.survived = first == 1 and second == 0
+                           f"main's last merge: {git(repo, 'log', '--merges', '-1', '--format=%s', 'main', check=False)!r}")
+        fault.survived = (first == 1 and second == 0 and "conflict" in slot.brain.finish_outputs[0].lower()
+                          and after.get("first", "").startswith("on feature/") and "clean, no merge" in after["first"])
 
     def commit_on_main(self, repo: Path) -> None:
         """Someone else's change to main, made without touching the working folder."""
@@ -479,7 +498,12 @@ class Rehearsal:
         slot.brain.limit_for(self.usage_seconds)
         fault.injected = f"{time.strftime('%H:%M:%S')} {slot.name}'s stand-in answers 429 for {self.usage_seconds:.0f}s"
         shown: list[str] = []
-        ends = time.monotonic() + self.usage_seconds
+        if not self.wait_until(lambda: slot.brain.limited_since is not None, 300, 2):
+            fault.recovered = "the agent sent no request in 5 minutes: the limit never bit"
+            fault.survived = False
+            return
+        fault.injected += f"; first hit at {time.strftime('%H:%M:%S', time.localtime(slot.brain.limited_since))}"
+        ends = time.monotonic() + self.usage_seconds + 5
         while time.monotonic() < ends:
             time.sleep(3)
             try:
@@ -594,7 +618,7 @@ class Rehearsal:
                 unanswered = [t for t, e in self.ledger.sent.items() if e["rc"] is None]
             return not overdue and not unreceived and not unanswered
 
-        self.wait_until(settled, 240, 5)
+        self.wait_until(settled, 180, 5)
 
     def teardown(self) -> None:
         say("cleaning up: stop --all --kill, tmux server, cron lines, cron daemon, stand-ins")
@@ -632,7 +656,12 @@ class Rehearsal:
         from orc.settings import load_settings
         settings = load_settings(self.env)
         now = time.time()
-        overdue = [c for c in pending_checkins(settings) if c.due.timestamp() <= now - 60]
+        pending = pending_checkins(settings)
+        overdue = [c for c in pending if c.due.timestamp() <= now - 60]
+        late_ids = {line.fields.get("id") for line in rr.parse_log(self.read("checkins.log")) if line.event == "late"}
+        on_time = [float(line.fields["lag"].rstrip("s")) for line in rr.parse_log(self.read("checkins.log"))
+                   if line.event == "delivered" and line.fields.get("id") not in late_ids
+                   and rr.seconds(line.fields.get("lag", "")) is not None]
         backups = rr.backup_counts(self.read("git.log"))
         integration = rr.event_counts(self.read("integration.log"))
         attention = self.read("attention.log").splitlines()
@@ -676,7 +705,10 @@ class Rehearsal:
             f"deferred (kept, retried) {checkins.deferred}, failed {checkins.failed}, cancelled {checkins.cancelled}",
             f"lag behind the due second: p50 {fmt(checkins.lag(50))}, p90 {fmt(checkins.lag(90))}, "
             f"p99 {fmt(checkins.lag(99))}, max {fmt(max(checkins.lags) if checkins.lags else None)}",
-            f"pending past due at the end: {len(overdue)}",
+            f"lag of those not marked late: p50 {fmt(rr.percentile(on_time, 50))}, p90 {fmt(rr.percentile(on_time, 90))}, "
+            f"max {fmt(max(on_time) if on_time else None)}",
+            f"still pending at the end: {len(pending)} (not yet due: {len(pending) - len(overdue)}; "
+            f"past due by more than a minute: {len(overdue)})",
             "",
             "== Lost or doubled (what was sent against what each agent's stand-in received)",
             f"lost: {len(lost)}" + (": " + "; ".join(lost[:20]) if lost else ""),
@@ -691,7 +723,9 @@ class Rehearsal:
             "backups (git.log): " + (", ".join(f"{k} {v}" for k, v in sorted(backups.items())) or "none"),
             "integration.log: " + (", ".join(f"{k} {v}" for k, v in sorted(integration.items())) or "none"),
             f"attention log lines: {len(attention)}; ORC_NOTIFY_COMMAND runs: {len(notified)}"
-            + ("" if self.available["attention"] else " (no attention/notification in this suite yet)"),
+            + ("" if self.available["attention"] else " (no attention/notification in this suite yet)")
+            + ("" if self.available["up"] else "; no orchestrator seated (`up` missing), so the messages to "
+               "its pane were refused (target not found), as the attention log says"),
             *[f"    {line[:200]}" for line in attention[:20]],
             "",
             "== Faults",

@@ -42,6 +42,7 @@ MESSAGE_TOKEN = re.compile(r"\(ref (m-[A-Za-z0-9-]+)\)")
 SENT_MARK = re.compile(r"SENT (m-[A-Za-z0-9-]+) rc=(\d+)")
 SCHEDULED_ID = re.compile(r"\b(ck-[0-9a-f]{8,16})\b")
 FINISH_MARK = re.compile(r"FINISH (\S+) rc=(\d+)")
+RETRY = "for i in 1 2 3 4 5 6 7 8 9 10; do {command} && break; sleep 2; done"
 
 USAGE_LIMIT_BODY = {
     "type": "error",
@@ -60,6 +61,7 @@ class Team:
     pm_name: str
     engineers: dict[str, str]          # agent name -> tmux target
     finish_available: bool
+    scratch: str = "/tmp"               # a folder outside every repository (the dialog's file goes there)
 
 
 @dataclass
@@ -144,19 +146,24 @@ class Brain:
         self.open_task: dict[str, str | None] = {e: None for e in team.engineers}
         self.unsent: dict[str, str] = {}      # engineer -> text of a task whose message was refused
         self.limited_until = 0.0
+        self.limit_armed = 0.0
+        self.limited_since: float | None = None
         self.limited_answers = 0
         self.dialog_next = False
         self.conflict_task: str | None = None
         self.finish_results: list[tuple[str, int]] = []
+        self.finish_outputs: list[str] = []
         self.conflict_hook: Callable[[], None] | None = None  # makes main conflict with the task branch
+        self.finish_hook: Callable[[str, int], None] | None = None  # sees the repository right after finish
         self.warnings: list[str] = []         # warnings printed by schedule_with_note.sh
         self.winding_down = False             # the night is over: no new tasks or check-ins
 
     # -- faults the rehearsal switches on -------------------------------------------------
     def limit_for(self, seconds: float) -> None:
-        """Answer every conversation request with a usage-limit error for ``seconds``."""
+        """Answer every conversation request with a usage-limit error for ``seconds``, counted
+        from the agent's next request (an idle agent would not notice a limit at all)."""
         with self.lock:
-            self.limited_until = self.clock() + seconds
+            self.limit_armed = seconds
 
     def open_dialog_next_turn(self) -> None:
         """At its next turn, ask for a tool that needs a person's approval (a dialog left open)."""
@@ -190,6 +197,9 @@ class Brain:
                     if (conv, i, j, "prompt") not in self.seen_keys:
                         self.seen_keys.add((conv, i, j, "prompt"))
                         self.inbox.append(text)
+            if self.limit_armed:
+                self.limited_since, self.limited_until = self.clock(), self.clock() + self.limit_armed
+                self.limit_armed = 0.0
             if self.clock() < self.limited_until:
                 # What arrived is counted above (it reached the API); the agent cannot act on it yet.
                 self.limited_answers += 1
@@ -244,6 +254,9 @@ class Brain:
             hook()
         for match in FINISH_MARK.finditer(result):
             self.finish_results.append((match.group(1), int(match.group(2))))
+            self.finish_outputs.append(result.strip()[-400:])
+            if self.finish_hook is not None:
+                self.finish_hook(match.group(1), int(match.group(2)))
             self.ledger.note(f"{self.name}: finish {match.group(1)} exit {match.group(2)}")
 
     def _own_checkin_pending(self) -> bool:
@@ -254,7 +267,9 @@ class Brain:
         if self.dialog_next:
             self.dialog_next = False
             self.ledger.note(f"{self.name}: asks for a tool that needs approval (dialog)")
-            steps.append(ScriptedToolUse("Write", {"file_path": f"notes-{self.name}-{int(self.clock())}.txt",
+            # Outside the repository, so the approved file never shows as uncommitted work.
+            path = f"{self.team.scratch}/notes-{self.name}-{int(self.clock())}.txt"
+            steps.append(ScriptedToolUse("Write", {"file_path": path,
                                                    "content": "notes written after a person approved\n"}))
         if self.conflict_task and self.team.finish_available:
             task, self.conflict_task = self.conflict_task, None
@@ -308,12 +323,15 @@ class Brain:
         project = shlex.quote(self.team.project)
         finish = f"python3 {orc} finish {project} {shlex.quote(task)}"
         branch = f"python3 {orc} branch {project} {shlex.quote(task)}"
+        # `branch` and `finish` refuse while the other engineer's file is written but not yet
+        # committed (the same folder): try again a few seconds later, as an agent would.
         return [
-            self._bash(f"{branch} && echo '{self.name} changed the shared line' > shared.txt && "
+            self._bash(RETRY.format(command=branch) + f" && echo '{self.name} changed the shared line' > shared.txt && "
                        f"git commit -q -m 'Change the shared line' -- shared.txt && echo BRANCH-READY",
                        "Start the task branch and change the shared line"),
-            self._bash(f"{finish}; echo FINISH first rc=$?", "Finish the task branch"),
+            self._bash(f"{finish} 2>&1; echo FINISH first rc=$?", "Finish the task branch"),
             # The conflict was reported; the engineer takes main in, keeping its own side, and finishes again.
-            self._bash(f"git merge -q -X ours -m 'Merge main into {task}' main; {finish}; echo FINISH second rc=$?",
+            self._bash(f"git merge -q -X ours -m 'Merge main into {task}' main; "
+                       + RETRY.format(command=f"{finish} 2>&1") + "; echo FINISH second rc=$?",
                        "Resolve the conflict and finish again"),
         ]

@@ -518,7 +518,8 @@ class Rehearsal:
         if shown:
             fault.noticed.append("its screen showed: " + " | ".join(s[:120] for s in shown[:4]))
         answers = slot.brain.limited_answers
-        fault.noticed.append(f"the agent got {answers} usage-limit answer(s)")
+        fault.noticed.append(f"the agent got {answers} usage-limit answer(s); what reached it then and got only "
+                             f"the error: {', '.join(slot.brain.arrived_while_limited) or 'nothing'}")
         states = [s for t, s in self.states.get(slot.name, []) if t >= fault.at]
         fault.noticed.append(f"status read it as: {', '.join(states) or 'no change'}"
                              + ("" if "limited" in states else " (no `limited` state in this suite yet)"))

@@ -51,6 +51,25 @@ USAGE_LIMIT_BODY = {
 }
 
 
+def usage_limit_answer(reset_at: float, now: float) -> ErrorReply:
+    """The API's answer when the account's usage limit is reached: 429, a rate_limit_error
+    body, and the ``anthropic-ratelimit-unified-*`` headers naming the exhausted five-hour
+    window and its reset (epoch seconds), from which Claude Code draws its usage-limit message
+    rather than retrying (``x-should-retry: false``)."""
+    reset = str(int(reset_at))
+    return ErrorReply(429, USAGE_LIMIT_BODY, (
+        ("anthropic-ratelimit-unified-status", "rejected"),
+        ("anthropic-ratelimit-unified-reset", reset),
+        ("anthropic-ratelimit-unified-representative-claim", "five_hour"),
+        ("anthropic-ratelimit-unified-5h-status", "rejected"),
+        ("anthropic-ratelimit-unified-5h-reset", reset),
+        ("anthropic-ratelimit-unified-overage-status", "rejected"),
+        ("anthropic-ratelimit-unified-overage-disabled-reason", "out_of_credits"),
+        ("retry-after", str(max(0, int(reset_at - now)))),
+        ("x-should-retry", "false"),
+    ))
+
+
 @dataclass
 class Team:
     """What a brain knows of its team: tmux targets and the suite's commands."""
@@ -148,6 +167,7 @@ class Brain:
         self.limited_until = 0.0
         self.limit_armed = 0.0
         self.limited_since: float | None = None
+        self.arrived_while_limited: list[str] = []   # prompts answered with the limit error
         self.limited_answers = 0
         self.dialog_next = False
         self.conflict_task: str | None = None
@@ -191,6 +211,8 @@ class Brain:
                     self.seen_keys.add(key)
                     with self.ledger.lock:
                         self.ledger.received[(self.name, token)] += 1
+                    if self.clock() < self.limited_until or self.limit_armed:
+                        self.arrived_while_limited.append(token)
                     if token.startswith("ck-"):
                         self.arrived_ids.add(token.split("@", 1)[0])
                 if any(mark in text for mark in ("You are the", "You were restarted", "[check-in", "(ref m-")):
@@ -203,7 +225,7 @@ class Brain:
             if self.clock() < self.limited_until:
                 # What arrived is counted above (it reached the API); the agent cannot act on it yet.
                 self.limited_answers += 1
-                return ErrorReply(429, USAGE_LIMIT_BODY, (("retry-after", "30"),))
+                return usage_limit_answer(self.limited_until, self.clock())
             for result in new_tool_results(body):
                 self._read_result(result)
             if not self.steps:
@@ -264,13 +286,6 @@ class Brain:
 
     def _plan(self, prompt: str) -> list[ScriptedToolUse]:
         steps: list[ScriptedToolUse] = []
-        if self.dialog_next:
-            self.dialog_next = False
-            self.ledger.note(f"{self.name}: asks for a tool that needs approval (dialog)")
-            # Outside the repository, so the approved file never shows as uncommitted work.
-            path = f"{self.team.scratch}/notes-{self.name}-{int(self.clock())}.txt"
-            steps.append(ScriptedToolUse("Write", {"file_path": path,
-                                                   "content": "notes written after a person approved\n"}))
         if self.conflict_task and self.team.finish_available:
             task, self.conflict_task = self.conflict_task, None
             steps += self._conflict_steps(task)
@@ -282,6 +297,15 @@ class Brain:
             steps += self._engineer_steps(prompt)
         if (is_checkin or is_brief) and not self._own_checkin_pending() and not self.winding_down:
             steps.append(self._schedule_self(f"{self.name}: check-in: look at your work and messages"))
+        if self.dialog_next:
+            # Last, after its next check-in is scheduled: that check-in comes due while the dialog
+            # waits, and must be kept, not typed into the dialog.
+            self.dialog_next = False
+            self.ledger.note(f"{self.name}: asks for a tool that needs approval (dialog)")
+            # Outside the repository, so the approved file never shows as uncommitted work.
+            path = f"{self.team.scratch}/notes-{self.name}-{int(self.clock())}.txt"
+            steps.append(ScriptedToolUse("Write", {"file_path": path,
+                                                   "content": "notes written after a person approved\n"}))
         return steps
 
     def _pm_steps(self, prompt: str, hand_out: bool) -> list[ScriptedToolUse]:

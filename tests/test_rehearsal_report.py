@@ -182,5 +182,6 @@ def test_a_usage_limit_answers_429_but_still_counts_what_arrived() -> None:
     brain.limit_for(60)
     answer = brain(_request("[check-in ck-abcdef12 due 13:07:35] look (ref m-x-1)"))
     assert isinstance(answer, ErrorReply) and answer.status == 429
+    assert ("anthropic-ratelimit-unified-reset", "1060") in answer.headers
     assert ledger.received[("alpha-dev1", "ck-abcdef12@13:07:35")] == 1
     assert brain.limited_answers == 1

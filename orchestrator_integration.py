@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from orc.project_config import ConfigError, check_paths, load_config, select
+    from orc.project_config import ConfigError, load_config, select
     from orc.settings import SettingsError, load_settings
 
     try:
@@ -161,7 +161,7 @@ def _run(args: argparse.Namespace) -> int:
 
     config_file = (args.config or settings.project_config).expanduser().absolute()
     try:
-        config = load_config(config_file)
+        config = load_config(config_file, _folders_to_check(args))
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"{PROG}: error: {problem}", file=sys.stderr)
@@ -180,14 +180,6 @@ def _run(args: argparse.Namespace) -> int:
     except KeyError as exc:
         return fail(PROG, str(exc.args[0]), EXIT_USAGE)
 
-    if args.command in ("validate", "deploy", "backup", "stable", "branch", "restart", "finish"):
-        problems = check_paths(config, projects)
-        if problems:
-            for problem in problems:
-                print(f"{PROG}: error: {problem}", file=sys.stderr)
-            print(f"{PROG}: error: {len(problems)} problem(s) with the project folders; nothing was started",
-                  file=sys.stderr)
-            return EXIT_USAGE
     if args.command == "validate":
         print(f"{config_file}: {len(config.projects)} project(s) OK: {', '.join(config.names())}")
         return EXIT_OK
@@ -201,6 +193,18 @@ def _run(args: argparse.Namespace) -> int:
     }[args.command]
     code: int = handler(args, settings, tmux, projects, config_file)
     return code
+
+
+FOLDER_COMMANDS = ("validate", "deploy", "backup", "stable", "branch", "restart", "finish", "spawn")
+
+
+def _folders_to_check(args: argparse.Namespace) -> bool | list[str]:
+    """Whose folders and spec files are checked with the file's keys, in the same pass: the
+    named project's for the commands that work in it, every project's for validate/deploy --all."""
+    if args.command not in FOLDER_COMMANDS:
+        return False
+    name = getattr(args, "project", None)
+    return [name] if name else args.command in ("validate", "deploy")
 
 
 def _broadcast_projects(config: ProjectsConfig, names: list[str] | None) -> list[Project]:

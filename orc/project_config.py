@@ -18,6 +18,7 @@ import os
 import re
 import shlex
 import string
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,7 +220,7 @@ def _template_problems(template: str) -> str | None:
     return None
 
 
-def _parse_project(c: _Checker, name: str, raw: object, base: Path) -> Project | None:
+def _parse_project(c: _Checker, name: str, raw: object, base: Path, check_folders: bool = False) -> Project | None:
     if not NAME.match(name):
         c.add(name, "is not a usable project name",
               "letters, digits, '-' or '_', starting with a letter or digit, at most 40 characters")
@@ -238,6 +239,9 @@ def _parse_project(c: _Checker, name: str, raw: object, base: Path) -> Project |
                      "a tmux session name: letters, digits, '-' or '_' (default: the project name)") or name
     spec_text = c.text(k("spec_file"), raw.get("spec_file"), expected="the project's spec file, relative to its path or absolute")
     spec = _resolve_path(spec_text, path) if spec_text else Path()
+    if check_folders and path_text:
+        # In the same pass as the keys, so one run names every mistake, folders included.
+        c.problems += _folder_problems(c.file, name, path, spec if spec_text else None)
     commit_interval = c.seconds(k("git_commit_interval"), raw.get("git_commit_interval", 1800)) or 1800
     checkin_interval = c.seconds(k("check_in_interval"), raw.get("check_in_interval", 1800)) or 1800
     if checkin_interval < MIN_CHECK_IN:
@@ -375,8 +379,13 @@ def _parse_team(c: _Checker, name: str, raw: object, agent_command: str | None) 
     return members
 
 
-def parse_config(text: str, file: Path) -> ProjectsConfig:
-    """Parse and check the text of a config file; raise :class:`ConfigError` listing every problem."""
+def parse_config(text: str, file: Path, check_folders: bool | Collection[str] = False) -> ProjectsConfig:
+    """Parse and check the text of a config file; raise :class:`ConfigError` listing every problem.
+
+    ``check_folders``: also check the folders and spec files (True: of every project; a
+    collection of names: of those projects), in the same pass, so that one run lists the
+    folder problems together with the mistakes in the keys.
+    """
     c = _Checker(file)
     try:
         data = json.loads(text)
@@ -393,7 +402,8 @@ def parse_config(text: str, file: Path) -> ProjectsConfig:
     if not names:
         c.add("(file)", "defines no project", "at least one project object keyed by its name")
     for name in names:
-        project = _parse_project(c, name, data[name], base)
+        folders = check_folders if isinstance(check_folders, bool) else name in check_folders
+        project = _parse_project(c, name, data[name], base, folders)
         if project:
             projects.append(project)
     sessions = [p.session for p in projects]
@@ -405,8 +415,9 @@ def parse_config(text: str, file: Path) -> ProjectsConfig:
     return ProjectsConfig(file, tuple(projects))
 
 
-def load_config(file: Path) -> ProjectsConfig:
-    """Read and check ``file``; :class:`ConfigError` for a missing file or any mistake."""
+def load_config(file: Path, check_folders: bool | Collection[str] = False) -> ProjectsConfig:
+    """Read and check ``file``; :class:`ConfigError` for a missing file or any mistake
+    (with ``check_folders``, missing folders and spec files too: see :func:`parse_config`)."""
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -415,23 +426,29 @@ def load_config(file: Path) -> ProjectsConfig:
                                          "or set ORC_PROJECT_CONFIG to yours)")]) from None
     except OSError as exc:
         raise ConfigError([ConfigProblem(file, "(file)", f"cannot be read ({exc.strerror})", "a readable file")]) from None
-    return parse_config(text, file)
+    return parse_config(text, file, check_folders)
+
+
+def _folder_problems(file: Path, name: str, path: Path, spec: Path | None) -> list[ConfigProblem]:
+    """Problems with one project's folder and spec file (``spec`` None: its key is wrong already)."""
+    if not path.is_dir():
+        return [ConfigProblem(file, f"{name}.path", f"{path} does not exist or is not a folder",
+                              "the folder of an existing git project (create it, or fix the path)")]
+    problems = []
+    if not (path / ".git").exists():
+        problems.append(ConfigProblem(file, f"{name}.path", f"{path} is not the top of a git work tree",
+                                      f"a git project folder (run `git init` in {path}, or fix the path)"))
+    if spec is not None and not spec.is_file():
+        problems.append(ConfigProblem(file, f"{name}.spec_file", f"{spec} does not exist",
+                                      "the project's spec file (write it, or fix the path)"))
+    return problems
 
 
 def check_paths(config: ProjectsConfig, projects: list[Project]) -> list[ConfigProblem]:
     """Problems with the folders of ``projects``: missing, not a git work tree, no spec."""
     problems: list[ConfigProblem] = []
     for p in projects:
-        if not p.path.is_dir():
-            problems.append(ConfigProblem(config.file, f"{p.name}.path", f"{p.path} does not exist or is not a folder",
-                                          "the folder of an existing git project (create it, or fix the path)"))
-            continue
-        if not (p.path / ".git").exists():
-            problems.append(ConfigProblem(config.file, f"{p.name}.path", f"{p.path} is not the top of a git work tree",
-                                          f"a git project folder (run `git init` in {p.path}, or fix the path)"))
-        if not p.spec_file.is_file():
-            problems.append(ConfigProblem(config.file, f"{p.name}.spec_file", f"{p.spec_file} does not exist",
-                                          "the project's spec file (write it, or fix the path)"))
+        problems += _folder_problems(config.file, p.name, p.path, p.spec_file)
     return problems
 
 

@@ -132,3 +132,33 @@ def test_cli_lists_every_mistake_and_exits_2(orc_env: dict[str, str], tmp_path: 
     lines = [line for line in done.stderr.splitlines() if line.startswith("orchestrator_integration.py: error: ")]
     assert len(lines) == 4, done.stderr  # three problems and the summary
     assert "3 problem(s)" in lines[-1] and done.stdout == ""
+
+
+def test_key_mistakes_and_folder_mistakes_are_named_in_one_run(orc_env: dict[str, str], tmp_path: Path,
+                                                                tmux: object) -> None:
+    """A misspelt key, a bad interval and a missing folder: all three at once, exit 2, nothing started."""
+    (tmp_path / "repo").mkdir()
+    broken = good_project(str(tmp_path / "missing-folder"))
+    broken.update({"check_in_intervall": 1800, "git_commit_interval": 45})
+    spec_gone = good_project(str(tmp_path / "repo"))  # a folder with no git and no spec
+    file = tmp_path / "three.json"
+    file.write_text(json.dumps({"webapp": broken, "api": spec_gone}))
+    env = {**orc_env, "ORC_CRONTAB_FILE": str(tmp_path / "crontab")}
+    for command in (["deploy", "--all"], ["validate"], ["deploy", "webapp"]):
+        done = integration("--config", str(file), *command, env=env)
+        assert done.returncode == 2, done.stderr
+        lines = [line for line in done.stderr.splitlines() if line.startswith("orchestrator_integration.py: error: ")]
+        found = "\n".join(lines)
+        assert "webapp.check_in_intervall: is not a known key" in found
+        assert "webapp.git_commit_interval: is 45" in found
+        assert f"webapp.path: {tmp_path / 'missing-folder'} does not exist" in found
+        if command[-1] == "webapp":  # only the named project's folders are this command's business
+            assert len(lines) == 4 and "api." not in found, found
+        else:
+            assert "api.path:" in found and "not the top of a git work tree" in found
+            assert "api.spec_file:" in found
+            assert len(lines) == 6 and "5 problem(s)" in lines[-1], found
+        assert "nothing was started" in lines[-1]
+    assert not (tmp_path / "crontab").exists()
+    assert tmux.list_sessions() == []  # type: ignore[attr-defined]
+    assert integration("--config", str(file), "status", env=env).returncode == 2  # keys still checked

@@ -239,6 +239,7 @@ class Rehearsal:
         self.load: list[tuple[float, float]] = []
         self.available: dict[str, bool] = {}
         self.notes: list[str] = []
+        self.lock_wait = 0.0
         self.env = {
             **os.environ,
             "ORC_STATE_DIR": str(self.state), "ORC_TMUX_SOCKET": str(self.socket),
@@ -482,8 +483,11 @@ class Rehearsal:
         """Someone else's change to main, made without touching the working folder."""
         index = repo / ".git" / "rehearsal-index"
         env = {**os.environ, "GIT_INDEX_FILE": str(index)}
-        run = lambda *a, **kw: subprocess.run(["git", "-C", str(repo), *a], env=env, capture_output=True,  # noqa: E731
-                                              text=True, check=True, **kw).stdout.strip()
+
+        def run(*args: str, input: str | None = None) -> str:
+            return subprocess.run(["git", "-C", str(repo), *args], env=env, capture_output=True, text=True,
+                                  check=True, input=input).stdout.strip()
+
         run("read-tree", "main")
         blob = run("hash-object", "-w", "--stdin", input="main's own change to the shared line\n")
         run("update-index", "--add", "--cacheinfo", f"100644,{blob},shared.txt")
@@ -556,7 +560,9 @@ class Rehearsal:
         self.stopping = threading.Event()
         with ExitStack() as stack:
             say(f"work folder {self.work}; tmux -L {self.socket_name}; taking the machine-wide crontab lock")
+            asked = time.monotonic()
             stack.enter_context(machine_lock(timeout=3600))
+            self.lock_wait = time.monotonic() - asked
             self.cron.detect()
             why = self.cron.why_not()
             if why:
@@ -596,10 +602,12 @@ class Rehearsal:
             for thread in threads:
                 thread.join(timeout=5)
             report, ok = self.report()
-        print(report)
-        out = self.state / "rehearsal-report.txt"
-        out.write_text(report + "\n", encoding="utf-8")
-        print(f"\nreport written to {out}\nwork folder kept: {self.work}")
+            # Written before the cleanup, so a cleanup that fails cannot take the report with it.
+            out = self.state / "rehearsal-report.txt"
+            out.write_text(report + "\n", encoding="utf-8")
+            print(report)
+            print(f"\nreport written to {out}\nwork folder kept: {self.work}", flush=True)
+        say("cleaned up: tmux server, crontab (restored exactly), cron daemon, stand-ins")
         return 0 if ok else 1
 
     def drain(self) -> None:
@@ -687,7 +695,8 @@ class Rehearsal:
             f"run: {self.minutes:g} minutes, 2 projects x (1 project manager + 2 engineers), real Claude Code "
             f"against per-agent stand-in APIs, check-ins every minute, real cron daemon "
             f"({'the rehearsal' + chr(39) + 's own' if self.cron.ours else 'the machine' + chr(39) + 's'})",
-            f"work folder: {self.work}",
+            f"work folder: {self.work}; started {time.strftime('%Y-%m-%d %H:%M', time.localtime(time.time() - self.elapsed()))}"
+            f" after waiting {self.lock_wait:.0f}s for the machine-wide crontab lock",
             f"machine: {os.cpu_count()} cores; load average during the run: median "
             f"{rr.percentile(loads, 50) or 0:.2f}, max {max(loads) if loads else 0:.2f} (shared with other work)",
             f"suite commands present: {', '.join(k for k, v in self.available.items() if v) or 'none'}; "

@@ -309,7 +309,7 @@ class Brain:
         return steps
 
     def _pm_steps(self, prompt: str, hand_out: bool) -> list[ScriptedToolUse]:
-        steps = []
+        steps: list[ScriptedToolUse] = []
         for match in re.finditer(r"DONE (\S+): task (\d+)", prompt):
             engineer = match.group(1)
             if engineer in self.open_task:
@@ -330,7 +330,7 @@ class Brain:
         return steps
 
     def _engineer_steps(self, prompt: str) -> list[ScriptedToolUse]:
-        steps = []
+        steps: list[ScriptedToolUse] = []
         for match in re.finditer(r"TASK (\d+) for (\S+):", prompt):
             number = match.group(1)
             path = f"{self.name}/task-{number}.txt"

@@ -114,6 +114,18 @@ class CronDaemon:
         # The daemon notices crontab changes by the spool folder's mtime, to the second.
         time.sleep(2)
 
+    def ensure_running(self) -> str | None:
+        """Start a daemon of our own when none runs (outside the "cron stopped" fault): a
+        daemon seen at the start may have been someone else's, gone since. Says what it did."""
+        if self.process is not None and self.process.poll() is None:
+            return None
+        if cron_daemon_running():
+            return None
+        self.process = None
+        self.machine_daemon = False
+        self.start()
+        return f"{time.strftime('%H:%M:%S')} no cron daemon was running; the rehearsal started its own"
+
     def stop(self) -> None:
         process, self.process = self.process, None
         if process is None:
@@ -240,6 +252,8 @@ class Rehearsal:
         self.available: dict[str, bool] = {}
         self.notes: list[str] = []
         self.lock_wait = 0.0
+        self.cron_off_now = False        # the "cron stopped" fault is on: do not start a daemon
+        self.cron_lock = threading.Lock()
         self.env = {
             **os.environ,
             "ORC_STATE_DIR": str(self.state), "ORC_TMUX_SOCKET": str(self.socket),
@@ -290,6 +304,12 @@ class Rehearsal:
             self.load.append((now, os.getloadavg()[0]))
         except OSError:
             pass
+        if not self.cron_off_now:
+            with self.cron_lock:
+                started = self.cron.ensure_running()
+            if started:
+                self.notes.append(started)
+                say(started)
         return states
 
     def wait_until(self, predicate: Callable[[], object], timeout: float, every: float = 2.0) -> bool:
@@ -537,14 +557,21 @@ class Rehearsal:
         fault.survived = later if answers else False
 
     def fault_cron(self, fault: Fault) -> None:
-        self.cron.stop()
+        if self.cron.machine_daemon:
+            fault.skipped = "the machine's own cron daemon runs; the rehearsal cannot stop it"
+            return
+        self.cron_off_now = True
+        with self.cron_lock:
+            self.cron.stop()
         fault.injected = f"{time.strftime('%H:%M:%S')} cron daemon stopped for {self.cron_off:.0f}s"
         say(f"fault: cron stopped for {self.cron_off:.0f}s")
         stopped_at = time.monotonic()
         late_before = rr.checkin_counts(self.read("checkins.log")).late
         while time.monotonic() - stopped_at < self.cron_off and not self.stopping.is_set():
             time.sleep(2)
-        self.cron.start()
+        with self.cron_lock:
+            self.cron.start()
+        self.cron_off_now = False
         fault.recovered = f"{time.strftime('%H:%M:%S')} cron daemon started again"
         caught_up = self.wait_until(lambda: rr.checkin_counts(self.read("checkins.log")).late > late_before, 150, 5)
         late = rr.checkin_counts(self.read("checkins.log")).late - late_before

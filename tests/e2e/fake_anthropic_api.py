@@ -308,6 +308,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     api: FakeAnthropicAPI
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that goes away mid-request (an agent killed, a request cancelled) is
+        # normal here; anything else still gets the standard traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class FakeAnthropicAPI:
     """A Messages API stand-in on 127.0.0.1 serving from a background thread.

@@ -4,8 +4,9 @@ PY ?= python3
 # One dependency set per Python minor version (docs/python-and-dependencies.md).
 DEPS = .deps/$(shell $(PY) -c 'import sys; print("py%d.%d" % sys.version_info[:2])' 2>/dev/null)
 PYTEST = PYTHONPATH=$(DEPS)/python:$(DEPS)/dev $(PY) -m pytest
+MINUTES ?= 20
 
-.PHONY: help deps system dev-deps bundle claude demo test test-fast e2e bench lint clean
+.PHONY: help deps system dev-deps bundle claude demo test test-fast e2e bench rehearsal lint clean
 
 help:            ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' Makefile | sed 's/:.*## /\t/' | expand -t 14
@@ -39,6 +40,9 @@ e2e: system dev-deps claude ## the end-to-end tier only, on one Python: PY=pytho
 
 bench: system deps claude ## run the benchmarks whose figures are in the README
 	$(PY) bench/run_all.py
+
+rehearsal: system dev-deps claude ## a night rehearsed: 2 teams of real Claude Code, real cron, faults, a report (MINUTES=3: quick)
+	$(PY) bench/rehearsal.py --minutes $(MINUTES)
 
 lint:            ## shellcheck the launchers, mypy --strict the Python
 	bash tools/install_system_deps.sh shellcheck

@@ -35,6 +35,11 @@ or put ``[[fake-bash: <command>]]`` in the prompt; the next conversation reply i
 then a ``tool_use`` block for that tool, which makes Claude show its real
 permission dialog.
 
+Scripting a whole agent (bench/rehearsal.py): ``set_responder(fn)`` hands every
+conversation request to ``fn(body)``, which returns the reply: a ``ScriptedToolUse``,
+a text, an ``ErrorReply`` (an HTTP error answer such as a 429), or None for the
+behaviour above.
+
 Manual use::
 
     python3 tests/e2e/fake_anthropic_api.py --port 8765 --delay 5
@@ -108,6 +113,15 @@ class ScriptedToolUse:
     input: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class ErrorReply:
+    """An HTTP error answer instead of a message, e.g. ``ErrorReply(429, {...})``."""
+
+    status: int
+    payload: dict[str, Any]
+    headers: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass
 class _State:
     """Mutable server state, guarded by ``cond``."""
@@ -122,6 +136,7 @@ class _State:
     reply_delay: float = 0.0
     usage_limit_reset: float | None = None  # epoch seconds; set: conversation requests get 429
     usage_limit_claim: str = "five_hour"
+    responder: Callable[[dict[str, Any]], Any] | None = None
 
 
 def _text_blocks(message: dict[str, Any]) -> list[str]:
@@ -226,9 +241,11 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return None
 
-    def _send_json(self, status: int, payload: Any) -> None:
+    def _send_json(self, status: int, payload: Any, headers: tuple[tuple[str, str], ...] = ()) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -263,7 +280,11 @@ class _Handler(BaseHTTPRequestHandler):
         if limit is not None:
             self._usage_limit_answer(*limit)
             return
-        block, delta, stop_reason, delay = api._next_reply(body, is_conversation)
+        answer = api._respond(body) if is_conversation else None
+        if isinstance(answer, ErrorReply):
+            self._send_json(answer.status, answer.payload, answer.headers)
+            return
+        block, delta, stop_reason, delay = api._next_reply(body, is_conversation, answer)
         if delay > 0:
             # Deliberate: this delay *is* the busy period the test wants to observe.
             time.sleep(delay)
@@ -315,6 +336,13 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     api: FakeAnthropicAPI
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that goes away mid-request (an agent killed, a request cancelled) is
+        # normal here; anything else still gets the standard traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class FakeAnthropicAPI:
@@ -406,6 +434,14 @@ class FakeAnthropicAPI:
                 return None
             return self._state.usage_limit_reset, self._state.usage_limit_claim
 
+    def set_responder(self, responder: Callable[[dict[str, Any]], Any] | None) -> None:
+        """Let ``responder(body)`` answer each later conversation request (see the module doc).
+
+        It runs on the request's handler thread, outside the server's lock.
+        """
+        with self._state.cond:
+            self._state.responder = responder
+
     def script_next_reply_tool_use(self, name: str, tool_input: dict[str, Any]) -> None:
         """Answer the next conversation request with a ``tool_use`` block.
 
@@ -485,9 +521,25 @@ class FakeAnthropicAPI:
                 self._log.write(json.dumps({"method": method, "path": path, "body": body}) + "\n")
                 self._log.flush()
 
-    def _next_reply(self, body: dict[str, Any], is_conversation: bool) -> tuple[dict[str, Any], dict[str, Any], str, float]:
-        """Pick the reply for one /v1/messages request: (block, delta, stop_reason, delay)."""
+    def _respond(self, body: dict[str, Any]) -> Any:
+        """The responder's answer to a conversation request, or None when there is none."""
+        with self._state.cond:
+            responder = self._state.responder
+        return responder(body) if responder is not None else None
+
+    def _next_reply(self, body: dict[str, Any], is_conversation: bool,
+                    answer: Any = None) -> tuple[dict[str, Any], dict[str, Any], str, float]:
+        """Pick the reply for one /v1/messages request: (block, delta, stop_reason, delay).
+
+        ``answer`` is the responder's reply (a ``ScriptedToolUse`` or a text), if any.
+        """
         state = self._state
+        if isinstance(answer, str):
+            return ({"type": "text", "text": ""}, {"type": "text_delta", "text": answer}, "end_turn", 0.0)
+        if isinstance(answer, ScriptedToolUse):
+            tool_id = f"toolu_fake{next(_ids):06d}"
+            return ({"type": "tool_use", "id": tool_id, "name": answer.name, "input": {}},
+                    {"type": "input_json_delta", "partial_json": json.dumps(answer.input)}, "tool_use", 0.0)
         with state.cond:
             if not is_conversation:
                 # Side request (title, suggestion...): short text, no delay.

@@ -1,0 +1,815 @@
+#!/usr/bin/env python3
+"""A night, rehearsed: two teams of real Claude Code agents run unattended under a real cron
+daemon for a compressed night while the faults a night brings are injected; then a report.
+
+Two projects (real git repositories in a work folder, each with a project_configs.json entry
+written for the run), each with a project manager and two engineers. Every agent is the real
+Claude Code CLI, offline, talking to its own loopback stand-in of the Messages API
+(tests/e2e/fake_anthropic_api.py) whose replies are scripted by bench/rehearsal_brains.py: the
+agents drive the suite through their own Bash tool as CLAUDE.md tells them (schedule their own
+check-ins every minute, hand out tasks, report back, commit, finish).
+
+The suite runs as a user would run it: ``deploy`` starts the teams on a tmux server of the
+rehearsal's own (``tmux -L orc-rehearsal-<pid>``) with a state folder of its own, and the
+check-ins and backups are lines in the user's real crontab fired by a real cron daemon that the
+rehearsal starts (the crontab is saved first and restored exactly at the end; both under the
+machine-wide lock the tests use, so a test run never sees these lines).
+
+Faults, at fixed fractions of the run: an agent killed; a permission dialog left open; a
+merge conflict at ``finish``; cron stopped for three minutes; a usage-limit answer (HTTP 429)
+from the stand-in API. The rehearsal plays the person or orchestrator who notices (from
+``status``, the attention log, the logs) and recovers (``restart``, answering the dialog).
+
+    python3 bench/rehearsal.py                 # 20 minutes (make rehearsal)
+    python3 bench/rehearsal.py --minutes 3     # a quick try
+    python3 bench/rehearsal.py --minutes 60 --work /var/tmp/night
+
+Exit 0 when nothing was lost or doubled and every fault was survived; 1 otherwise; 2 bad usage.
+The report is printed and written to ``<work>/state/rehearsal-report.txt`` (the work folder is
+kept for inspection; its path is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+SUITE = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(SUITE), str(SUITE / "tests"), str(SUITE / "tests" / "e2e"), str(SUITE / "bench"),
+                str(SUITE / ".deps" / "dev")]  # tests/support.py needs pytest (make dev-deps)
+
+import orc  # noqa: E402,F401  (dependency path)
+from claude_harness import FAKE_API_KEY, prepare_claude_home  # noqa: E402
+from fake_anthropic_api import FakeAnthropicAPI  # noqa: E402
+from rehearsal_brains import Brain, Ledger, Team  # noqa: E402
+import rehearsal_report as rr  # noqa: E402
+from support import find_cron, machine_lock, users_crontab_replaced  # noqa: E402
+from orc.crontab_store import cron_daemon_running  # noqa: E402
+from tmux_utils import Tmux, TmuxError  # noqa: E402
+
+PROG = "rehearsal.py"
+PROJECTS = ("alpha", "beta")
+MEMBERS = (("pm", "project-manager", "PM"), ("dev1", "engineer-1", "Dev1"), ("dev2", "engineer-2", "Dev2"))
+INTEGRATION = [sys.executable, str(SUITE / "orchestrator_integration.py")]
+
+
+def say(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
+
+
+# --- the cron daemon the rehearsal starts, stops and starts again ------------------------------
+
+
+class CronDaemon:
+    """A cron daemon of the rehearsal's own (``cron -f`` as its child), so it can be stopped for
+    the "cron stopped" fault and started again; when the machine's own daemon runs, the
+    rehearsal uses it and cannot stop it (that fault is then skipped)."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        self.machine_daemon = False
+        self.binary = find_cron()
+
+    def detect(self) -> None:
+        """Whether a daemon runs already: asked only while holding the machine-wide lock (a
+        test run's own daemon, started under that lock, would otherwise pass for the machine's)."""
+        self.machine_daemon = bool(cron_daemon_running())
+
+    @property
+    def ours(self) -> bool:
+        return not self.machine_daemon
+
+    def why_not(self) -> str | None:
+        if self.machine_daemon:
+            return None
+        if self.binary is None:
+            return "cron is not installed (Debian: apt-get install cron; `make system` installs it)"
+        if os.geteuid() != 0:
+            return "no cron daemon runs and starting one needs root: `sudo service cron start`"
+        return None
+
+    def start(self) -> None:
+        if self.machine_daemon or self.process is not None:
+            return
+        assert self.binary is not None
+        self.process = subprocess.Popen([self.binary, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not cron_daemon_running():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.binary} did not start")
+            time.sleep(0.05)
+        # The daemon notices crontab changes by the spool folder's mtime, to the second.
+        time.sleep(2)
+
+    def ensure_running(self) -> str | None:
+        """Start a daemon of our own when none runs (outside the "cron stopped" fault): a
+        daemon seen at the start may have been someone else's, gone since. Says what it did."""
+        if self.process is not None and self.process.poll() is None:
+            return None
+        if cron_daemon_running():
+            return None
+        self.process = None
+        self.machine_daemon = False
+        self.start()
+        return f"{time.strftime('%H:%M:%S')} no cron daemon was running; the rehearsal started its own"
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- setup -----------------------------------------------------------------------------------------
+
+
+def git(repo: Path, *args: str, check: bool = True) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          env={**os.environ, "GIT_AUTHOR_NAME": "rehearsal", "GIT_AUTHOR_EMAIL": "r@example.invalid",
+                               "GIT_COMMITTER_NAME": "rehearsal", "GIT_COMMITTER_EMAIL": "r@example.invalid"})
+    if check and done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def make_repo(path: Path) -> None:
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    for key, value in (("user.name", f"{path.name} team"), ("user.email", f"{path.name}@example.invalid"),
+                       ("commit.gpgsign", "false")):
+        git(path, "config", key, value)
+    (path / "SPEC.md").write_text(f"# {path.name}\n\nWrite one file per task and commit it.\n")
+    (path / "shared.txt").write_text("shared line\n")
+    git(path, "add", "SPEC.md", "shared.txt")
+    git(path, "commit", "-q", "-m", "Initial commit")
+
+
+@dataclass
+class AgentSlot:
+    name: str          # e.g. alpha-dev1
+    project: str
+    role: str          # config role
+    window: str
+    brain: Brain
+    api: FakeAnthropicAPI
+    home: Path
+
+    @property
+    def target(self) -> str:
+        return f"{self.project}:{self.window}"
+
+
+def agent_command(binary: Path, home: Path, base_url: str, workdir: Path, env: dict[str, str]) -> str:
+    """The agent's command line in the project config: Claude Code offline with only the
+    environment it needs (the suite's settings included, so the agent's own calls of the
+    suite's commands act on the rehearsal's state and tmux server), plus the pane's own
+    TMUX and TMUX_PANE (expanded by the pane's shell) so a check-in with no target comes back
+    to that pane."""
+    fixed = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home),
+        "ANTHROPIC_BASE_URL": base_url, "ANTHROPIC_API_KEY": FAKE_API_KEY,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1", "TERM": "xterm-256color",
+        **env,
+    }
+    assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in fixed.items())
+    return (f"cd {shlex.quote(str(workdir))} && exec env -i {assignments} "
+            f'TMUX="$TMUX" TMUX_PANE="$TMUX_PANE" {shlex.quote(str(binary))}')
+
+
+def project_config(work: Path, commands: dict[str, dict[str, str]]) -> dict[str, Any]:
+    config: dict[str, Any] = {"_comment": "written by bench/rehearsal.py for one rehearsal"}
+    for project in PROJECTS:
+        config[project] = {
+            "path": str(work / project), "session": project, "spec_file": "SPEC.md",
+            "git_commit_interval": 60, "check_in_interval": 300, "branch_prefix": "feature/",
+            "test_command": ["git", "status", "--short"],
+            "constraints": {"max_files_per_commit": 200, "require_tests": True},
+            "team": [{"role": role, "window": window, "command": commands[project][short]}
+                     for short, role, window in MEMBERS],
+            "shell_window": "Shell", "dev_server": None,
+        }
+    return config
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Fault:
+    name: str
+    at: float                    # seconds after the start
+    what: str
+    injected: str = ""
+    noticed: list[str] = field(default_factory=list)
+    recovered: str = ""
+    survived: bool | None = None
+    skipped: str = ""
+
+    def line(self) -> str:
+        if self.skipped:
+            return f"- {self.name}: SKIPPED: {self.skipped}"
+        verdict = {True: "survived", False: "NOT survived", None: "not concluded"}[self.survived]
+        noticed = "; ".join(self.noticed) or "nobody noticed"
+        return (f"- {self.name} ({self.what}): {verdict}\n"
+                f"    injected: {self.injected or 'not injected'}\n"
+                f"    noticed: {noticed}\n"
+                f"    recovered: {self.recovered or 'no'}")
+
+
+class Rehearsal:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.minutes: float = args.minutes
+        self.work = Path(args.work or tempfile.mkdtemp(prefix="orc-rehearsal-")).absolute()
+        self.state = self.work / "state"
+        self.socket_name = f"orc-rehearsal-{os.getpid()}"
+        self.socket = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.geteuid()}" / self.socket_name
+        self.ledger = Ledger()
+        self.agents: dict[str, AgentSlot] = {}
+        self.faults: dict[str, Fault] = {}
+        self.states: dict[str, list[tuple[float, str]]] = {}   # agent -> [(t, state)] on change
+        self.started = 0.0
+        self.cron = CronDaemon()
+        self.load: list[tuple[float, float]] = []
+        self.available: dict[str, bool] = {}
+        self.notes: list[str] = []
+        self.lock_wait = 0.0
+        self.cron_off_now = False        # the "cron stopped" fault is on: do not start a daemon
+        self.cron_lock = threading.Lock()
+        self.env = {
+            **os.environ,
+            "ORC_STATE_DIR": str(self.state), "ORC_TMUX_SOCKET": str(self.socket),
+            "ORC_PROJECT_CONFIG": str(self.work / "project_configs.json"),
+            "ORC_DEFAULT_TARGET": "orc:0", "ORC_ATTENTION_SECONDS": "60",
+            "ORC_NOTIFY_COMMAND": str(self.work / "notify.sh"),
+        }
+        self.tmux = Tmux(self.socket)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def integration(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*INTEGRATION, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+
+    def has_command(self, name: str) -> bool:
+        done = self.integration(name, "--help", timeout=30)
+        return done.returncode == 0
+
+    def read(self, name: str) -> str:
+        path = self.state / name
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+    def agent_states(self) -> dict[str, str]:
+        done = self.integration("status", "--json", timeout=60)
+        found: dict[str, str] = {}
+        try:
+            data = json.loads(done.stdout)
+        except ValueError:
+            return found
+        for project in data:
+            for agent in project.get("agents", []):
+                for slot in self.agents.values():
+                    if slot.project == project.get("name") and slot.role == agent.get("role"):
+                        found[slot.name] = str(agent.get("state"))
+        return found
+
+    def watch(self) -> dict[str, str]:
+        """Read every agent's state through ``status`` and keep the changes."""
+        now = self.elapsed()
+        states = self.agent_states()
+        for name, state in states.items():
+            seen = self.states.setdefault(name, [])
+            if not seen or seen[-1][1] != state:
+                seen.append((now, state))
+        try:
+            self.load.append((now, os.getloadavg()[0]))
+        except OSError:
+            pass
+        if not self.cron_off_now:
+            with self.cron_lock:
+                started = self.cron.ensure_running()
+            if started:
+                self.notes.append(started)
+                say(started)
+        return states
+
+    def wait_until(self, predicate: Callable[[], object], timeout: float, every: float = 2.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(every)
+        return bool(predicate())
+
+    # -- setup -----------------------------------------------------------------------------
+    def setup(self, binary: Path) -> None:
+        self.state.mkdir(parents=True, mode=0o700, exist_ok=True)
+        # The person's notifier: the text arrives as one argument; each run is one line in a file.
+        sink = self.work / "notify.sh"
+        sink.write_text(f'#!/bin/sh\nprintf \'%s %s\\n\' "$(date +%H:%M:%S)" "$*" >> {shlex.quote(str(self.work / "notifications.txt"))}\n')
+        sink.chmod(0o755)
+        (self.work / "scratch").mkdir(exist_ok=True)
+        suite_env = {k: self.env[k] for k in ("ORC_STATE_DIR", "ORC_TMUX_SOCKET", "ORC_PROJECT_CONFIG",
+                                              "ORC_DEFAULT_TARGET", "ORC_ATTENTION_SECONDS", "ORC_NOTIFY_COMMAND")}
+        self.available = {name: self.has_command(name) for name in ("finish", "spawn", "up")}
+        self.available["attention"] = self.has_command("attention")
+        commands: dict[str, dict[str, str]] = {}
+        for project in PROJECTS:
+            make_repo(self.work / project)
+            team = Team(project=project, suite=str(SUITE), pm_target=f"{project}:PM", pm_name=f"{project}-pm",
+                        engineers={f"{project}-dev1": f"{project}:Dev1", f"{project}-dev2": f"{project}:Dev2"},
+                        finish_available=self.available["finish"],
+                        scratch=str(self.work / "scratch"))
+            commands[project] = {}
+            for short, role, window in MEMBERS:
+                name = f"{project}-{short}"
+                brain = Brain(name, "pm" if short == "pm" else "engineer", team, self.ledger)
+                api = FakeAnthropicAPI()
+                api.set_responder(brain)
+                url = api.start()
+                home = self.work / "homes" / name
+                prepare_claude_home(home, self.work / project, FAKE_API_KEY, permission_mode="default")
+                settings_file = home / ".claude" / "settings.json"
+                settings = json.loads(settings_file.read_text())
+                # Bash runs without a dialog (the agents drive the suite through it); any other
+                # tool that changes files still asks, which is how the dialog fault opens one.
+                settings["permissions"]["allow"] = ["Bash"]
+                settings_file.write_text(json.dumps(settings, indent=2))
+                commands[project][short] = agent_command(binary, home, url, self.work / project, suite_env)
+                self.agents[name] = AgentSlot(name, project, role, window, brain, api, home)
+        (self.work / "project_configs.json").write_text(json.dumps(project_config(self.work, commands), indent=2))
+        done = self.integration("validate")
+        if done.returncode != 0:
+            raise RuntimeError(f"the rehearsal's config does not validate: {done.stderr.strip()}")
+
+    # -- faults ----------------------------------------------------------------------------
+    def plan_faults(self) -> None:
+        total = self.minutes * 60
+        # Long enough that check-ins come due while it is off: cron does not stop the jobs it
+        # already started, and those wait for their due second within the minute.
+        cron_off = min(180.0, max(120.0, total / 4))
+        self.faults = {
+            "killed": Fault("agent killed", 0.15 * total, "beta-dev2's Claude Code process killed with SIGKILL"),
+            "dialog": Fault("permission dialog left open", 0.25 * total,
+                            f"alpha-dev2 asks for a file write; nobody answers for {min(180.0, max(75.0, total / 5)):.0f}s"),
+            "conflict": Fault("merge conflict", 0.35 * total,
+                              "alpha-dev1 finishes a task branch while main changed the same line"),
+            "usage": Fault("usage limit", 0.45 * total,
+                           f"beta-pm's API answers HTTP 429 rate_limit_error for {min(120.0, max(75.0, total / 6)):.0f}s"),
+            "cron": Fault("cron stopped", 0.55 * total, f"the cron daemon stopped for {cron_off:.0f}s, then started"),
+        }
+        # At least one check-in (every minute) must come due while each fault lasts.
+        self.dialog_hold = min(180.0, max(75.0, total / 5))
+        self.usage_seconds = min(120.0, max(75.0, total / 6))
+        self.cron_off = cron_off
+        if not self.available["finish"]:
+            self.faults["conflict"].skipped = "`finish` is not in the suite yet (branch issue-8 had not committed it)"
+        if self.cron.machine_daemon:
+            self.faults["cron"].skipped = "the machine's own cron daemon runs; the rehearsal cannot stop it"
+
+    def fault_threads(self) -> list[threading.Thread]:
+        actions = {"killed": self.fault_killed, "dialog": self.fault_dialog, "conflict": self.fault_conflict,
+                   "usage": self.fault_usage, "cron": self.fault_cron}
+        threads = []
+        for key, fault in self.faults.items():
+            if fault.skipped:
+                continue
+
+            def run(key: str = key, fault: Fault = fault) -> None:
+                while self.elapsed() < fault.at and not self.stopping.is_set():
+                    time.sleep(1)
+                if self.stopping.is_set():
+                    return
+                try:
+                    actions[key](fault)
+                except Exception as exc:  # noqa: BLE001 - a fault that could not run is reported
+                    fault.survived = False
+                    fault.recovered = f"the rehearsal's fault step failed: {type(exc).__name__}: {exc}"
+
+            threads.append(threading.Thread(target=run, name=f"fault-{key}", daemon=True))
+        return threads
+
+    def attention_lines(self, *words: str) -> list[str]:
+        text = self.read("attention.log")
+        return [line for line in text.splitlines() if all(w in line for w in words)]
+
+    def fault_killed(self, fault: Fault) -> None:
+        slot = self.agents["beta-dev2"]
+        pane = self.tmux.resolve(slot.target)
+        pid = self.tmux.pane_pid(pane.pane_id)
+        os.kill(pid, signal.SIGKILL)
+        fault.injected = f"{time.strftime('%H:%M:%S')} SIGKILL to pid {pid} in {slot.target}"
+        say(f"fault: killed {slot.name} (pid {pid})")
+        seen_at = time.monotonic()
+        if self.wait_until(lambda: self.watch().get(slot.name) == "exited", 120, 3):
+            fault.noticed.append(f"status showed {slot.name} exited after {time.monotonic() - seen_at:.0f}s")
+        if self.available["attention"]:
+            # The per-minute attention check runs from cron: give it its minute before restarting.
+            if self.wait_until(lambda: self.attention_lines("beta", "exited"), 90, 5):
+                fault.noticed.append(f"attention log: {self.attention_lines('beta', 'exited')[0][:200]}")
+            else:
+                fault.noticed.append("the attention log had no line for it within 90s")
+        before = slot.brain.requests
+        done = self.integration("restart", slot.project, slot.role, timeout=200)
+        fault.recovered = (f"`restart {slot.project} {slot.role}` exit {done.returncode}: "
+                           f"{(done.stdout or done.stderr).strip().splitlines()[-1:] }")
+        back = self.wait_until(lambda: slot.brain.requests > before, 120, 2)
+        arrived = set(slot.brain.arrived_ids)
+        later = self.wait_until(lambda: len(slot.brain.arrived_ids - arrived) > 0, 180, 5)
+        fault.survived = done.returncode == 0 and back and later
+        fault.recovered += f"; agent answering again: {back}; a later check-in arrived: {later}"
+
+    def fault_dialog(self, fault: Fault) -> None:
+        slot = self.agents["alpha-dev2"]
+        slot.brain.open_dialog_next_turn()
+        refused_before = rr.delivery_counts(self.read("delivery.log")).refused
+        deferred_before = rr.checkin_counts(self.read("checkins.log")).deferred
+        fault.injected = f"{time.strftime('%H:%M:%S')} {slot.name} will ask for a Write at its next turn"
+        if not self.wait_until(lambda: self.watch().get(slot.name) == "waiting", 150, 3):
+            fault.recovered = "the dialog never showed"
+            fault.survived = False
+            return
+        opened = time.monotonic()
+        fault.noticed.append(f"status showed {slot.name} waiting (a dialog)")
+        say(f"fault: dialog open in {slot.name}; holding it {self.dialog_hold:.0f}s")
+        while time.monotonic() - opened < self.dialog_hold and not self.stopping.is_set():
+            time.sleep(5)
+            self.watch()
+        if self.available["attention"]:
+            lines = self.attention_lines("alpha", "dialog")
+            fault.noticed.append(f"attention log: {lines[0][:200]}" if lines
+                                 else f"the attention log had no line for it within {self.dialog_hold:.0f}s")
+        refused = rr.delivery_counts(self.read("delivery.log")).refused - refused_before
+        deferred = rr.checkin_counts(self.read("checkins.log")).deferred - deferred_before
+        fault.noticed.append(f"{refused} delivery attempt(s) refused while it was open (nothing typed); "
+                             f"{deferred} check-in attempt(s) deferred (kept for a retry)")
+        arrived = set(slot.brain.arrived_ids)
+        pane = self.tmux.resolve(slot.target)
+        self.tmux.send_key(pane.pane_id, "1")   # the person approves the write
+        fault.recovered = f"{time.strftime('%H:%M:%S')} a person answered the dialog (1: Yes) after {self.dialog_hold:.0f}s"
+        later = self.wait_until(lambda: len(slot.brain.arrived_ids - arrived) > 0, 180, 5)
+        fault.recovered += f"; the check-ins kept for it arrived afterwards: {later}"
+        fault.survived = later
+
+    def fault_conflict(self, fault: Fault) -> None:
+        slot = self.agents["alpha-dev1"]
+        repo = self.work / slot.project
+        fault.injected = "main gets a commit changing shared.txt once alpha-dev1's branch changed the same line"
+        slot.brain.conflict_hook = lambda: self.commit_on_main(repo)
+        after: dict[str, str] = {}
+
+        def look(label: str, rc: int) -> None:
+            after[label] = (f"on {git(repo, 'branch', '--show-current', check=False) or '(detached)'}, "
+                            f"{'clean' if not git(repo, 'status', '--porcelain', '--untracked-files=no', check=False) else 'DIRTY'}"
+                            f", {'no merge in progress' if not (repo / '.git' / 'MERGE_HEAD').exists() else 'MERGE IN PROGRESS'}")
+
+        slot.brain.finish_hook = look
+        slot.brain.merge_conflict_task("conflict-demo")
+        if not self.wait_until(lambda: len(slot.brain.finish_results) >= 2, 240, 3):
+            fault.recovered = f"finish ran {len(slot.brain.finish_results)} time(s) only"
+            fault.survived = False
+            return
+        first, second = slot.brain.finish_results[0][1], slot.brain.finish_results[1][1]
+        fault.noticed.append(f"finish exit {first}: {slot.brain.finish_outputs[0].splitlines()[0][:200]}")
+        fault.noticed.append(f"the repository right after the refused finish: {after.get('first', 'not seen')}")
+        if self.available["attention"]:
+            lines = self.attention_lines("conflict")
+            fault.noticed.append(f"attention log: {lines[0][:200]}" if lines else "no attention log line")
+        fault.recovered = (f"the engineer merged main into its branch and finished again: exit {second}; "
+                           f"main's last merge: {git(repo, 'log', '--merges', '-1', '--format=%s', 'main', check=False)!r}")
+        fault.survived = (first == 1 and second == 0 and "conflict" in slot.brain.finish_outputs[0].lower()
+                          and after.get("first", "").startswith("on feature/") and "clean, no merge" in after["first"])
+
+    def commit_on_main(self, repo: Path) -> None:
+        """Someone else's change to main, made without touching the working folder."""
+        index = repo / ".git" / "rehearsal-index"
+        env = {**os.environ, "GIT_INDEX_FILE": str(index)}
+
+        def run(*args: str, input: str | None = None) -> str:
+            return subprocess.run(["git", "-C", str(repo), *args], env=env, capture_output=True, text=True,
+                                  check=True, input=input).stdout.strip()
+
+        run("read-tree", "main")
+        blob = run("hash-object", "-w", "--stdin", input="main's own change to the shared line\n")
+        run("update-index", "--add", "--cacheinfo", f"100644,{blob},shared.txt")
+        tree = run("write-tree")
+        commit = run("commit-tree", tree, "-p", "main", "-m", "main: shared line changed elsewhere")
+        run("update-ref", "refs/heads/main", commit)
+        index.unlink(missing_ok=True)
+        self.ledger.note(f"rehearsal: committed {commit[:10]} on main (conflicting shared.txt)")
+
+    def fault_usage(self, fault: Fault) -> None:
+        slot = self.agents["beta-pm"]
+        slot.brain.limit_for(self.usage_seconds)
+        fault.injected = f"{time.strftime('%H:%M:%S')} {slot.name}'s stand-in answers 429 for {self.usage_seconds:.0f}s"
+        shown: list[str] = []
+        if not self.wait_until(lambda: slot.brain.limited_since is not None, 300, 2):
+            fault.recovered = "the agent sent no request in 5 minutes: the limit never bit"
+            fault.survived = False
+            return
+        fault.injected += f"; first hit at {time.strftime('%H:%M:%S', time.localtime(slot.brain.limited_since))}"
+        ends = time.monotonic() + self.usage_seconds + 5
+        while time.monotonic() < ends:
+            time.sleep(3)
+            try:
+                screen = self.tmux.capture(self.tmux.resolve(slot.target).pane_id)
+            except TmuxError:
+                continue
+            for line in screen:
+                text = line.strip()
+                if any(w in text.lower() for w in ("429", "rate limit", "rate_limit", "usage limit", "retrying")) \
+                        and text not in shown:
+                    shown.append(text)
+        if shown:
+            fault.noticed.append("its screen showed: " + " | ".join(s[:120] for s in shown[:4]))
+        answers = slot.brain.limited_answers
+        fault.noticed.append(f"the agent got {answers} usage-limit answer(s); what reached it then and got only "
+                             f"the error: {', '.join(slot.brain.arrived_while_limited) or 'nothing'}")
+        states = [s for t, s in self.states.get(slot.name, []) if t >= fault.at]
+        fault.noticed.append(f"status read it as: {', '.join(states) or 'no change'}"
+                             + ("" if "limited" in states else " (no `limited` state in this suite yet)"))
+        if self.available["attention"] and self.attention_lines("limit"):
+            fault.noticed.append(f"attention log: {self.attention_lines('limit')[0][:160]}")
+        arrived = set(slot.brain.arrived_ids)
+        before = slot.brain.requests
+        later = self.wait_until(lambda: len(slot.brain.arrived_ids - arrived) > 0 and slot.brain.requests > before,
+                                240, 5)
+        fault.recovered = f"a check-in arrived after the limit lifted and the agent answered it: {later}"
+        fault.survived = later if answers else False
+
+    def fault_cron(self, fault: Fault) -> None:
+        if self.cron.machine_daemon:
+            fault.skipped = "the machine's own cron daemon runs; the rehearsal cannot stop it"
+            return
+        self.cron_off_now = True
+        with self.cron_lock:
+            self.cron.stop()
+        fault.injected = f"{time.strftime('%H:%M:%S')} cron daemon stopped for {self.cron_off:.0f}s"
+        say(f"fault: cron stopped for {self.cron_off:.0f}s")
+        stopped_at = time.monotonic()
+        late_before = rr.checkin_counts(self.read("checkins.log")).late
+        while time.monotonic() - stopped_at < self.cron_off and not self.stopping.is_set():
+            time.sleep(2)
+        with self.cron_lock:
+            self.cron.start()
+        self.cron_off_now = False
+        fault.recovered = f"{time.strftime('%H:%M:%S')} cron daemon started again"
+        caught_up = self.wait_until(lambda: rr.checkin_counts(self.read("checkins.log")).late > late_before, 150, 5)
+        late = rr.checkin_counts(self.read("checkins.log")).late - late_before
+        fault.noticed.append(f"{late} check-in(s) delivered marked LATE after cron came back")
+        warnings = sum(1 for b in self.agents.values() for w in b.brain.warnings if "cron" in w.lower())
+        fault.noticed.append(f"{warnings} schedule_with_note.sh call(s) warned that no cron daemon runs")
+        fault.survived = caught_up
+
+    # -- the night ------------------------------------------------------------------------------
+    def run(self) -> int:
+        binary = Path(subprocess.run(["bash", str(SUITE / "tests/e2e/install_claude.sh")], capture_output=True,
+                                     text=True, check=True).stdout.strip())
+        self.stopping = threading.Event()
+        with ExitStack() as stack:
+            say(f"work folder {self.work}; tmux -L {self.socket_name}; taking the machine-wide crontab lock")
+            asked = time.monotonic()
+            stack.enter_context(machine_lock(timeout=3600))
+            self.lock_wait = time.monotonic() - asked
+            self.cron.detect()
+            why = self.cron.why_not()
+            if why:
+                print(f"{PROG}: error: {why}", file=sys.stderr)
+                return 1
+            stack.enter_context(users_crontab_replaced(None))
+            stack.callback(self.cron.stop)
+            self.cron.start()
+            stack.callback(self.teardown)
+            self.setup(binary)
+            self.plan_faults()
+            say(f"commands present: {', '.join(k for k, v in self.available.items() if v) or 'none'}; "
+                f"missing: {', '.join(k for k, v in self.available.items() if not v) or 'none'}")
+            self.started = time.monotonic()
+            done = self.integration("deploy", "--all", "--ready-timeout", "120", timeout=600)
+            say(f"deploy exit {done.returncode}")
+            if done.returncode != 0:
+                self.notes.append(f"deploy exit {done.returncode}: {(done.stderr or done.stdout).strip()[-400:]}")
+            threads = self.fault_threads()
+            for thread in threads:
+                thread.start()
+            end = self.minutes * 60
+            last = 0.0
+            while self.elapsed() < end:
+                time.sleep(5)
+                if self.elapsed() - last >= 20:
+                    last = self.elapsed()
+                    states = self.watch()
+                    say(f"t={self.elapsed() / 60:.1f}m " + " ".join(f"{k}={v}" for k, v in sorted(states.items())))
+            say("the night is over; waiting for the faults to conclude")
+            self.wait_until(lambda: all(f.skipped or f.survived is not None for f in self.faults.values()), 360, 5)
+            say("no new tasks or check-ins from now on; draining what is pending")
+            for slot in self.agents.values():
+                slot.brain.winding_down = True
+            self.drain()
+            self.stopping.set()
+            for thread in threads:
+                thread.join(timeout=5)
+            report, ok = self.report()
+            # Written before the cleanup, so a cleanup that fails cannot take the report with it.
+            out = self.state / "rehearsal-report.txt"
+            out.write_text(report + "\n", encoding="utf-8")
+            print(report)
+            print(f"\nreport written to {out}\nwork folder kept: {self.work}", flush=True)
+        say("cleaned up: tmux server, crontab (restored exactly), cron daemon, stand-ins")
+        return 0 if ok else 1
+
+    def drain(self) -> None:
+        """Wait (up to 4 minutes) until no check-in is pending past its due time and every
+        message proven submitted has reached its addressee."""
+        from orc.checkins import pending_checkins
+        from orc.settings import load_settings
+
+        settings = load_settings(self.env)
+
+        def settled() -> bool:
+            now = time.time()
+            overdue = [c for c in pending_checkins(settings) if c.due.timestamp() <= now]
+            with self.ledger.lock:
+                unreceived = [t for t, e in self.ledger.sent.items()
+                              if e["rc"] == 0 and self.ledger.received.get((e["to"], t), 0) == 0]
+                unanswered = [t for t, e in self.ledger.sent.items() if e["rc"] is None]
+            return not overdue and not unreceived and not unanswered
+
+        self.wait_until(settled, 180, 5)
+
+    def teardown(self) -> None:
+        say("cleaning up: stop --all --kill, tmux server, cron lines, cron daemon, stand-ins")
+        try:
+            self.integration("stop", "--all", "--kill", timeout=120)
+        except Exception as exc:  # noqa: BLE001 - cleanup goes on
+            self.notes.append(f"stop --all --kill failed: {exc}")
+        try:
+            if self.tmux.is_running():
+                self.tmux.run("kill-server")
+            self.socket.unlink(missing_ok=True)
+        except (TmuxError, Exception):  # noqa: BLE001 - the server may already be gone
+            pass
+        from orc.checkins import cancel_checkins, pending_checkins
+        from orc.settings import load_settings
+        try:
+            settings = load_settings(self.env)
+            left = [c.id for c in pending_checkins(settings)]
+            if left:
+                cancel_checkins(settings, left)
+        except Exception as exc:  # noqa: BLE001
+            self.notes.append(f"cancelling the pending check-ins failed: {exc}")
+        for slot in self.agents.values():
+            slot.api.stop()
+
+    # -- the report -------------------------------------------------------------------------------
+    def report(self) -> tuple[str, bool]:
+        delivery = rr.delivery_counts(self.read("delivery.log"))
+        checkins = rr.checkin_counts(self.read("checkins.log"))
+        with self.ledger.lock:
+            sent = {k: dict(v) for k, v in self.ledger.sent.items()}
+            received = Counter(self.ledger.received)
+        cross = rr.crosscheck(sent, received, checkins.delivered_tokens)
+        from orc.checkins import pending_checkins
+        from orc.settings import load_settings
+        settings = load_settings(self.env)
+        now = time.time()
+        pending = pending_checkins(settings)
+        overdue = [c for c in pending if c.due.timestamp() <= now - 60]
+        late_ids = {line.fields.get("id") for line in rr.parse_log(self.read("checkins.log")) if line.event == "late"}
+        on_time = [float(line.fields["lag"].rstrip("s")) for line in rr.parse_log(self.read("checkins.log"))
+                   if line.event == "delivered" and line.fields.get("id") not in late_ids
+                   and rr.seconds(line.fields.get("lag", "")) is not None]
+        backups = rr.backup_counts(self.read("git.log"))
+        integration = rr.event_counts(self.read("integration.log"))
+        attention = self.read("attention.log").splitlines()
+        notified = (self.work / "notifications.txt").read_text().splitlines() \
+            if (self.work / "notifications.txt").exists() else []
+        loads = [v for _, v in self.load]
+        work_done = {p: git(self.work / p, "rev-list", "--count", "--all", check=False) for p in PROJECTS}
+        by_kind = ", ".join(f"{k} {a}/{a + b}" for k, (a, b) in sorted(delivery.by_kind.items()))
+        msgs_sent = len(sent)
+        msgs_proven = sum(1 for e in sent.values() if e["rc"] == 0)
+        msgs_refused = sum(1 for e in sent.values() if e["rc"] not in (0, None))
+        msgs_unknown = sum(1 for e in sent.values() if e["rc"] is None)
+
+        def fmt(v: float | None) -> str:
+            return "-" if v is None else f"{v:.1f}s"
+
+        faults_ok = all(f.skipped or f.survived for f in self.faults.values())
+        lost = list(cross.lost) + [f"{c.id} still pending, due {c.due:%H:%M:%S}" for c in overdue]
+        ok = not lost and not cross.doubled and not checkins.failed and faults_ok
+        lines = [
+            "== Rehearsal report",
+            f"run: {self.minutes:g} minutes, 2 projects x (1 project manager + 2 engineers), real Claude Code "
+            f"against per-agent stand-in APIs, check-ins every minute, real cron daemon "
+            f"({'the rehearsal' + chr(39) + 's own' if self.cron.ours else 'the machine' + chr(39) + 's'})",
+            f"work folder: {self.work}; started {time.strftime('%Y-%m-%d %H:%M', time.localtime(time.time() - self.elapsed()))}"
+            f" after waiting {self.lock_wait:.0f}s for the machine-wide crontab lock",
+            f"machine: {os.cpu_count()} cores; load average during the run: median "
+            f"{rr.percentile(loads, 50) or 0:.2f}, max {max(loads) if loads else 0:.2f} (shared with other work)",
+            f"suite commands present: {', '.join(k for k, v in self.available.items() if v) or 'none'}; "
+            f"missing (their steps skipped): {', '.join(k for k, v in self.available.items() if not v) or 'none'}",
+            "",
+            "== Messages (send_message.sh run by the agents)",
+            f"sent {msgs_sent}, proven submitted {msgs_proven}, refused (sender told) {msgs_refused}, "
+            f"sender never saw the answer {msgs_unknown}",
+            f"delivery.log: {delivery.attempts} attempts, {delivery.submitted} proven submitted, "
+            f"{delivery.refused} refused; by kind (submitted/attempts): {by_kind}",
+            "refusal reasons: " + (", ".join(f"{k} x{v}" for k, v in sorted(delivery.refusal_reasons.items()))
+                                   or "none"),
+            "",
+            "== Check-ins",
+            f"scheduled {checkins.scheduled}, delivered {checkins.delivered}, late {checkins.late}, "
+            f"deferred (kept, retried) {checkins.deferred}, failed {checkins.failed}, cancelled {checkins.cancelled}",
+            f"lag behind the due second: p50 {fmt(checkins.lag(50))}, p90 {fmt(checkins.lag(90))}, "
+            f"p99 {fmt(checkins.lag(99))}, max {fmt(max(checkins.lags) if checkins.lags else None)}",
+            f"lag of those not marked late: p50 {fmt(rr.percentile(on_time, 50))}, p90 {fmt(rr.percentile(on_time, 90))}, "
+            f"max {fmt(max(on_time) if on_time else None)}",
+            f"still pending at the end: {len(pending)} (not yet due: {len(pending) - len(overdue)}; "
+            f"past due by more than a minute: {len(overdue)})",
+            "",
+            "== Lost or doubled (what was sent against what each agent's stand-in received)",
+            f"lost: {len(lost)}" + (": " + "; ".join(lost[:20]) if lost else ""),
+            f"doubled: {len(cross.doubled)}" + (": " + "; ".join(cross.doubled[:20]) if cross.doubled else ""),
+            f"refused and not received (correct): {len(cross.refused) - len(cross.received_unproven)}; "
+            f"refused but received anyway: {len(cross.received_unproven)}"
+            + (": " + ", ".join(cross.received_unproven) if cross.received_unproven else ""),
+            "",
+            "== Work, backups, restarts, notifications",
+            "commits in each repository (all branches and backup refs): "
+            + ", ".join(f"{p} {n}" for p, n in work_done.items()),
+            "backups (git.log): " + (", ".join(f"{k} {v}" for k, v in sorted(backups.items())) or "none"),
+            "integration.log: " + (", ".join(f"{k} {v}" for k, v in sorted(integration.items())) or "none"),
+            f"attention log lines: {len(attention)}; ORC_NOTIFY_COMMAND runs: {len(notified)}"
+            + ("" if self.available["attention"] else " (no attention/notification in this suite yet)")
+            + ("" if self.available["up"] else "; no orchestrator seated (`up` missing), so the messages to "
+               "its pane were refused (target not found), as the attention log says"),
+            *[f"    {line[:200]}" for line in attention[:20]],
+            "",
+            "== Faults",
+            *[f.line() for f in self.faults.values()],
+            "",
+            "== Agents (state changes seen by `status`, minutes after the start)",
+            *[f"{name}: " + " ".join(f"{t / 60:.1f}:{s}" for t, s in seq[:30])
+              for name, seq in sorted(self.states.items())],
+            *[f"note: {n}" for n in self.notes + self.ledger.events],
+            "",
+            f"RESULT: {'PASS' if ok else 'FAIL'}: {len(lost)} lost, {len(cross.doubled)} doubled, "
+            f"{checkins.failed} check-ins failed, faults survived "
+            f"{sum(1 for f in self.faults.values() if f.survived)}/"
+            f"{sum(1 for f in self.faults.values() if not f.skipped)}"
+            f" ({sum(1 for f in self.faults.values() if f.skipped)} skipped)",
+        ]
+        return "\n".join(lines), ok
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Run a compressed night of two agent teams under real cron with injected faults; "
+                    "print and save a report. Exit 0: nothing lost or doubled, every fault survived; "
+                    "1: something was; 2: bad usage.",
+        epilog="examples:\n  python3 bench/rehearsal.py\n  python3 bench/rehearsal.py --minutes 3\n"
+               "  python3 bench/rehearsal.py --minutes 60 --work /var/tmp/night",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--minutes", type=float, default=20.0, help="length of the night (default 20; 3 for a quick try)")
+    parser.add_argument("--work", help="work folder (default: a new temporary folder, kept afterwards)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.minutes < 2:
+        print(f"{PROG}: error: --minutes must be at least 2; use 3 for a quick try", file=sys.stderr)
+        return 2
+    # SIGTERM cleans up like Ctrl-C: the tmux server, the cron daemon and the crontab lines go.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return Rehearsal(args).run()
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; everything it started was cleaned up", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

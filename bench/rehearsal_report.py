@@ -1,0 +1,191 @@
+"""The rehearsal's arithmetic: the suite's logs read into counts, and what was sent checked
+against what each agent received (bench/rehearsal.py writes the report from these).
+
+Pure functions on text and plain data, so tests/test_rehearsal_report.py checks them fast.
+The logs are the suite's own ``<time> <event> key=value ...`` lines (values with spaces are
+double-quoted, backslash-escaped), one file per concern: ``delivery.log`` (every attempt to
+type into a pane), ``checkins.log`` (every check-in event), ``git.log`` (backups, tests,
+tags, finish), ``integration.log`` (deploy, restart, stop), ``attention.log`` (what needed a
+person).
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LogLine:
+    at: str
+    event: str
+    fields: dict[str, str]
+
+
+def parse_log(text: str) -> list[LogLine]:
+    """Each ``<time> <event> key=value ...`` line; lines that do not parse are skipped."""
+    lines = []
+    for raw in text.splitlines():
+        try:
+            parts = shlex.split(raw)
+        except ValueError:
+            continue
+        if len(parts) < 2:
+            continue
+        fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
+        lines.append(LogLine(parts[0], parts[1], fields))
+    return lines
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """The ``p``-th percentile (0-100) by the nearest-rank method; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def seconds(text: str) -> float | None:
+    """``"1.5s"`` -> 1.5; None when it is not a number of seconds."""
+    try:
+        return float(text.rstrip("s"))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class DeliveryCounts:
+    attempts: int
+    submitted: int
+    refused: int
+    by_kind: dict[str, tuple[int, int]]     # log_as -> (submitted, not submitted)
+    refusal_reasons: dict[str, int]
+
+
+def delivery_counts(text: str) -> DeliveryCounts:
+    """Counts from ``delivery.log``: every attempt, proven submitted or refused, per kind."""
+    by_kind: dict[str, list[int]] = {}
+    reasons: Counter[str] = Counter()
+    submitted = refused = 0
+    for line in parse_log(text):
+        if "result" not in line.fields:
+            continue
+        ok = line.fields["result"] == "submitted"
+        slot = by_kind.setdefault(line.event, [0, 0])
+        if ok:
+            submitted += 1
+            slot[0] += 1
+        else:
+            refused += 1
+            slot[1] += 1
+            reasons[short_reason(line.fields.get("reason", ""))] += 1
+    return DeliveryCounts(submitted + refused, submitted, refused, {k: (v[0], v[1]) for k, v in by_kind.items()},
+                          dict(reasons))
+
+
+def short_reason(reason: str) -> str:
+    """The gist of a refusal reason, for counting alike ones together."""
+    return reason.split(";", 1)[0].split(":", 1)[0].strip()[:60] or "(no reason)"
+
+
+@dataclass(frozen=True)
+class CheckinCounts:
+    scheduled: int
+    delivered: int
+    late: int
+    deferred: int
+    failed: int
+    cancelled: int
+    lags: list[float]
+    delivered_tokens: Counter[str] = field(default_factory=Counter)  # "ck-…" -> deliveries
+    scheduled_ids: tuple[str, ...] = ()
+
+    def lag(self, p: float) -> float | None:
+        return percentile(self.lags, p)
+
+
+def checkin_counts(text: str) -> CheckinCounts:
+    """Counts from ``checkins.log``. ``late`` counts check-ins delivered more than a minute
+    after their due time (the suite logs ``late`` right before that ``delivered``)."""
+    counts: Counter[str] = Counter()
+    lags: list[float] = []
+    delivered: Counter[str] = Counter()
+    scheduled: list[str] = []
+    for line in parse_log(text):
+        counts[line.event] += 1
+        if line.event == "scheduled":
+            scheduled.append(line.fields.get("id", ""))
+        if line.event == "delivered":
+            delivered[line.fields.get("id", "")] += 1
+            lag = seconds(line.fields.get("lag", ""))
+            if lag is not None:
+                lags.append(lag)
+    return CheckinCounts(counts["scheduled"], counts["delivered"], counts["late"], counts["deferred"],
+                         counts["failed"], counts["cancelled"], lags, delivered, tuple(scheduled))
+
+
+@dataclass(frozen=True)
+class Crosscheck:
+    """What was sent against what arrived."""
+
+    lost: list[str]        # proven submitted (or delivered check-in) but never received
+    doubled: list[str]     # received more than once
+    refused: list[str]     # the sender was told it was not submitted (not a loss: it knew)
+    received_unproven: list[str]  # received although the sender was told it was not
+
+
+def crosscheck(sent: dict[str, dict[str, Any]], received: Counter[tuple[str, str]],
+               delivered_checkins: Counter[str]) -> Crosscheck:
+    """``sent``: message token -> {"to": agent, "rc": exit code of send_message.sh or None};
+    ``received``: (agent, token) -> times it reached that agent's stand-in, where a check-in's
+    token is ``ck-…@<due>`` (a recurring check-in keeps its id from one slot to the next);
+    ``delivered_checkins``: check-in id -> deliveries logged in ``checkins.log``.
+
+    Lost: a message proven submitted that its addressee never received, or a check-in
+    delivered more times than distinct slots of it arrived. Doubled: any token received more
+    than once, or one check-in slot arriving at two agents."""
+    lost, refused, unproven = [], [], []
+    for token, entry in sorted(sent.items()):
+        got = received.get((str(entry["to"]), token), 0)
+        if entry.get("rc") == 0 and got == 0:
+            lost.append(token)
+        elif entry.get("rc") not in (0, None):
+            refused.append(token)
+            if got:
+                unproven.append(token)
+    slots: dict[str, set[str]] = {}
+    agents_of: dict[str, set[str]] = {}
+    for (agent, token), _n in received.items():
+        if token.startswith("ck-"):
+            checkin_id = token.split("@", 1)[0]
+            slots.setdefault(checkin_id, set()).add(token)
+            agents_of.setdefault(token, set()).add(agent)
+    for checkin_id, times in sorted(delivered_checkins.items()):
+        arrived = len(slots.get(checkin_id, ()))
+        if times > arrived:
+            lost.append(f"{checkin_id} (delivered {times}x, arrived {arrived}x)")
+    doubled = sorted(f"{token} to {agent} x{n}" for (agent, token), n in received.items() if n > 1)
+    doubled += sorted(f"{token} to {', '.join(sorted(a))}" for token, a in agents_of.items() if len(a) > 1)
+    return Crosscheck(lost, doubled, refused, unproven)
+
+
+def backup_counts(text: str) -> dict[str, int]:
+    """``git.log`` backup lines by result (committed, skipped) and reasons of the skips."""
+    counts: Counter[str] = Counter()
+    for line in parse_log(text):
+        if line.event == "backup":
+            result = line.fields.get("result", "?")
+            counts[result] += 1
+            if result != "committed":
+                reason = line.fields.get("reason", "").removeprefix("skipped:").strip()
+                counts[f"skipped ({reason.split(';', 1)[0][:60]})"] += 1
+    return dict(counts)
+
+
+def event_counts(text: str) -> dict[str, int]:
+    """How many lines of each event a log holds."""
+    return dict(Counter(line.event for line in parse_log(text)))

@@ -1,0 +1,187 @@
+"""The rehearsal's report arithmetic (bench/rehearsal_report.py) and the brains' bookkeeping
+(bench/rehearsal_brains.py): the suite's log lines read into counts, what was sent checked
+against what arrived, doubles found. Fast: plain text and dictionaries, no tmux, no agent."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+SUITE = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(SUITE / "bench"), str(SUITE / "tests" / "e2e")]
+
+import rehearsal_report as rr  # noqa: E402
+from fake_anthropic_api import ErrorReply, ScriptedToolUse  # noqa: E402
+from rehearsal_brains import Brain, Ledger, Team, tokens_in  # noqa: E402
+
+from orc.state import log_event  # noqa: E402
+
+DELIVERY_LOG = """\
+2026-11-26T13:05:34+00:00 brief target=%0 pane=%0 bytes=819 result=submitted state=idle enters=1 elapsed=0.62s reason="submitted (agent busy)"
+2026-11-26T13:05:35+00:00 send target=alpha:Dev1 pane=%1 bytes=135 result=submitted state=busy enters=1 elapsed=1.10s reason="submitted (agent busy)"
+2026-11-26T13:06:35+00:00 checkin target=alpha:1.0 pane=%1 bytes=88 result=submitted state=idle enters=1 elapsed=0.44s reason="submitted (agent busy)"
+2026-11-26T13:06:39+00:00 send target=alpha:Dev2 pane=%2 bytes=135 result=not-submitted state=waiting enters=0 elapsed=0.01s reason="a dialog is showing (an Enter would answer it); nothing typed"
+2026-11-26T13:06:40+00:00 checkin target=alpha:2.0 pane=%2 bytes=88 result=not-submitted state=waiting enters=0 elapsed=0.01s reason="a dialog is showing (an Enter would answer it); nothing typed"
+not a log line
+"""
+
+CHECKINS_LOG = """\
+2026-11-26T13:06:35+00:00 scheduled id=ck-97028636 due=2026-11-26T13:07:35+00:00 target=alpha:1.0 note="alpha-dev1: check-in"
+2026-11-26T13:06:39+00:00 scheduled id=ck-1644b066 due=2026-11-26T13:07:39+00:00 target=alpha:0.0 note="alpha-pm: check-in"
+2026-11-26T13:07:35+00:00 fired id=ck-97028636 by=schedule lag=0s attempt=1
+2026-11-26T13:07:36+00:00 delivered id=ck-97028636 target=alpha:1.0 pane=%1 lag=1.0s
+2026-11-26T13:07:39+00:00 fired id=ck-1644b066 by=schedule lag=0s attempt=1
+2026-11-26T13:07:39+00:00 deferred id=ck-1644b066 target=alpha:0.0 reason="a dialog is showing" retry=x give_up=y
+2026-11-26T13:10:01+00:00 fired id=ck-1644b066 by=sweep lag=142s attempt=2
+2026-11-26T13:10:01+00:00 late id=ck-1644b066 by=2m22s due=2026-11-26T13:07:39+00:00
+2026-11-26T13:10:02+00:00 delivered id=ck-1644b066 target=alpha:0.0 pane=%0 lag=143.0s
+2026-11-26T13:10:36+00:00 delivered id=ck-0c04121a target=alpha:PM pane=%0 lag=0.5s
+2026-11-26T13:10:36+00:00 rearmed id=ck-0c04121a due=2026-11-26T13:15:35+00:00
+2026-11-26T13:15:36+00:00 delivered id=ck-0c04121a target=alpha:PM pane=%0 lag=0.5s
+"""
+
+
+def test_log_lines_parse_like_the_suite_writes_them(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log_event(log, "send", target="a:b", reason='a "quoted" reason; with spaces', result="submitted")
+    (line,) = rr.parse_log(log.read_text())
+    assert line.event == "send"
+    assert line.fields == {"target": "a:b", "reason": 'a "quoted" reason; with spaces', "result": "submitted"}
+
+
+def test_delivery_counts_split_submitted_and_refused_by_kind() -> None:
+    counts = rr.delivery_counts(DELIVERY_LOG)
+    assert (counts.attempts, counts.submitted, counts.refused) == (5, 3, 2)
+    assert counts.by_kind == {"brief": (1, 0), "send": (1, 1), "checkin": (1, 1)}
+    assert counts.refusal_reasons == {"a dialog is showing (an Enter would answer it)": 2}
+
+
+def test_checkin_counts_and_lag_percentiles() -> None:
+    counts = rr.checkin_counts(CHECKINS_LOG)
+    assert (counts.scheduled, counts.delivered, counts.late, counts.deferred, counts.failed) == (2, 4, 1, 1, 0)
+    assert sorted(counts.lags) == [0.5, 0.5, 1.0, 143.0]
+    assert counts.lag(50) == 0.5
+    assert counts.lag(90) == 143.0
+    assert counts.delivered_tokens == Counter({"ck-97028636": 1, "ck-1644b066": 1, "ck-0c04121a": 2})
+
+
+def test_percentile_nearest_rank() -> None:
+    assert rr.percentile([], 50) is None
+    assert rr.percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert rr.percentile([float(n) for n in range(1, 101)], 90) == 90.0
+    assert rr.percentile([float(n) for n in range(1, 101)], 99) == 99.0
+
+
+def test_crosscheck_finds_lost_doubled_and_refused() -> None:
+    sent = {
+        "m-pm-1": {"to": "dev1", "rc": 0},   # proven, arrived once: fine
+        "m-pm-2": {"to": "dev2", "rc": 0},   # proven, never arrived: lost
+        "m-pm-3": {"to": "dev2", "rc": 1},   # refused, never arrived: the sender knew
+        "m-pm-4": {"to": "dev1", "rc": 0},   # arrived twice: doubled
+        "m-pm-5": {"to": "dev1", "rc": 1},   # refused, yet arrived: reported
+    }
+    received = Counter({("dev1", "m-pm-1"): 1, ("dev1", "m-pm-4"): 2, ("dev1", "m-pm-5"): 1,
+                        ("dev1", "ck-aaaa1111@13:07:35"): 1,
+                        ("pm", "ck-bbbb2222@13:10:35"): 1, ("pm", "ck-bbbb2222@13:15:35"): 1,
+                        ("pm", "ck-cccc3333@13:20:00"): 1, ("dev2", "ck-cccc3333@13:20:00"): 1})
+    delivered = Counter({"ck-aaaa1111": 1, "ck-bbbb2222": 3, "ck-cccc3333": 1, "ck-dddd4444": 1})
+    cross = rr.crosscheck(sent, received, delivered)
+    assert cross.lost == ["m-pm-2", "ck-bbbb2222 (delivered 3x, arrived 2x)", "ck-dddd4444 (delivered 1x, arrived 0x)"]
+    assert cross.doubled == ["m-pm-4 to dev1 x2", "ck-cccc3333@13:20:00 to dev2, pm"]
+    assert cross.refused == ["m-pm-3", "m-pm-5"]
+    assert cross.received_unproven == ["m-pm-5"]
+
+
+def test_nothing_lost_or_doubled_when_all_arrived_once() -> None:
+    cross = rr.crosscheck({"m-a-1": {"to": "b", "rc": 0}}, Counter({("b", "m-a-1"): 1, ("b", "ck-1@10:00:00"): 1}),
+                          Counter({"ck-1": 1}))
+    assert (cross.lost, cross.doubled, cross.refused) == ([], [], [])
+
+
+def test_backup_counts_group_skip_reasons() -> None:
+    text = (
+        '2026-11-26T13:06:00+00:00 backup project=alpha why=timer result=committed commit=abc files=2 reason=committed\n'
+        '2026-11-26T13:07:00+00:00 backup project=alpha why=timer result=skipped files=0 '
+        'reason="skipped: nothing uncommitted to back up"\n'
+        '2026-11-26T13:08:00+00:00 backup project=beta why=timer result=skipped files=0 '
+        'reason="skipped: a merge is in progress; try later"\n'
+        "2026-11-26T13:08:00+00:00 tests project=beta ok=True exit=0\n"
+    )
+    assert rr.backup_counts(text) == {"committed": 1, "skipped": 2, "skipped (nothing uncommitted to back up)": 1,
+                                      "skipped (a merge is in progress)": 1}
+
+
+# --- the brains' bookkeeping: what a stand-in request tells ----------------------------------
+
+
+def _request(*user_texts: str, history: list[dict[str, object]] | None = None) -> dict[str, object]:
+    messages = list(history or [{"role": "user", "content": [{"type": "text", "text": "You are the engineer-1 ..."}]},
+                                {"role": "assistant", "content": [{"type": "text", "text": "ok"}]}])
+    messages.append({"role": "user", "content": [{"type": "text", "text": t} for t in user_texts]})
+    return {"tools": [{"name": "Bash"}], "messages": messages}
+
+
+def _brain(name: str = "alpha-dev1") -> tuple[Brain, Ledger]:
+    ledger = Ledger()
+    team = Team("alpha", "/suite", "alpha:PM", "alpha-pm", {"alpha-dev1": "alpha:Dev1"}, finish_available=False)
+    return Brain(name, "engineer", team, ledger, clock=lambda: 1000.0), ledger
+
+
+def test_tokens_of_checkins_and_messages() -> None:
+    text = "[check-in ck-1a2b3c4d due 13:07:35, every 5m, LATE by 2m01s] note (ref m-alpha-pm-3) x"
+    assert tokens_in(text) == ["ck-1a2b3c4d@13:07:35", "m-alpha-pm-3"]
+
+
+def test_a_retried_request_counts_once_and_a_second_typing_counts_twice() -> None:
+    brain, ledger = _brain()
+    task = "TASK 1 for alpha-dev1: write it. (ref m-alpha-pm-1)"
+    first = brain(_request(task))
+    assert isinstance(first, ScriptedToolUse) and "git commit" in str(first.input["command"])
+    brain(_request(task))  # the same history again: a retry after an error answer
+    assert ledger.received[("alpha-dev1", "m-alpha-pm-1")] == 1
+    # The same text typed again later is a new message in the conversation: a double.
+    history = _request(task)["messages"] + [{"role": "assistant", "content": [{"type": "text", "text": "ok"}]}]
+    brain(_request(task, history=history))  # type: ignore[arg-type]
+    assert ledger.received[("alpha-dev1", "m-alpha-pm-1")] == 2
+
+
+def test_a_restart_briefing_quoting_the_old_screen_is_not_a_delivery() -> None:
+    brain, ledger = _brain()
+    brain(_request("You were restarted ... the last lines of your previous session's screen:\n"
+                   "  TASK 1 for alpha-dev1 (ref m-alpha-pm-1)\n  [check-in ck-11112222 due 13:07:35]"))
+    assert not ledger.received
+
+
+def test_a_task_leads_to_a_commit_and_a_done_report_whose_outcome_is_recorded() -> None:
+    brain, ledger = _brain()
+    task = _request("TASK 4 for alpha-dev1: write it. (ref m-alpha-pm-9)")
+    commit = brain(task)
+    assert isinstance(commit, ScriptedToolUse) and "git commit" in str(commit.input["command"])
+    conversation = list(task["messages"])  # type: ignore[call-overload]
+
+    def result_of(tool_id: str, output: str) -> dict[str, object]:
+        conversation.extend([
+            {"role": "assistant", "content": [{"type": "tool_use", "id": tool_id, "name": "Bash", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_id, "content": output}]},
+        ])
+        return {"tools": [{"name": "Bash"}], "messages": list(conversation)}
+
+    report = brain(result_of("t1", "abc1234"))
+    assert isinstance(report, ScriptedToolUse) and "send_message.sh" in str(report.input["command"])
+    (token,) = ledger.sent
+    assert ledger.sent[token]["to"] == "alpha-pm" and ledger.sent[token]["rc"] is None
+    assert f"(ref {token})" in str(report.input["command"])
+    end = brain(result_of("t2", f"SENT {token} rc=1"))
+    assert ledger.sent[token]["rc"] == 1
+    assert isinstance(end, str)
+
+
+def test_a_usage_limit_answers_429_but_still_counts_what_arrived() -> None:
+    brain, ledger = _brain()
+    brain.limit_for(60)
+    answer = brain(_request("[check-in ck-abcdef12 due 13:07:35] look (ref m-x-1)"))
+    assert isinstance(answer, ErrorReply) and answer.status == 429
+    assert ("anthropic-ratelimit-unified-reset", "1060") in answer.headers
+    assert ledger.received[("alpha-dev1", "ck-abcdef12@13:07:35")] == 1
+    assert brain.limited_answers == 1

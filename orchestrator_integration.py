@@ -497,6 +497,9 @@ def _attention(args: argparse.Namespace, settings: Settings, tmux: Tmux, project
     if not attention.clear_attention(settings, args.subject, args.reason):
         return fail(PROG, f"{args.subject} {args.reason} is not raised; `attention list` shows what is")
     print(f"cleared {args.subject} {args.reason}")
+    return EXIT_OK
+
+
 def _hooks(args: argparse.Namespace, settings: Settings) -> int:
     from orc import hooks_settings
 

@@ -352,7 +352,7 @@ def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Se
             return proven(how, typed)
         return refuse(f"the pasted text did not show in the input box (state now {typed.state}); "
                       "not submitted, and it may still arrive there unsent")
-    # The Ink paste race (PITFALLS 5): an Enter too close to the paste becomes part of it.
+    # The Ink paste race (docs/delivery.md, "The paste race"): an Enter too close to the paste becomes part of it.
     time.sleep(settings.paste_settle)
 
     last = typed

@@ -262,7 +262,7 @@ def test_registry_joins_panes_of_this_server_only_and_its_state_wins(tmux: Tmux,
         assert other.look(other_pane, sources=sources).agent.source == "screen"
 
         env = {**orc_env, "ORC_CLAUDE_CONFIG_DIRS": str(config)}
-        done = subprocess.run([sys.executable, str(SUITE / "tmux_utils.py"), "--json", "--lines", "0"], env=env,
+        done = subprocess.run([sys.executable, str(SUITE / "tmux_utils.py"), "--json", "--lines", "1"], env=env,
                               capture_output=True, text=True, timeout=30)
         shown = json.loads(done.stdout)[0]
         assert {k: shown[k] for k in ("pane_id", "state", "source", "version", "detail")} == {

@@ -33,7 +33,7 @@ def snapshot_state(env: dict[str, str], pane_id: str) -> tuple[str, str]:
     """(state, source) of the pane, as `python3 tmux_utils.py --json` prints it."""
     import subprocess
 
-    done = subprocess.run([sys.executable, str(SUITE / "tmux_utils.py"), "--json", "--lines", "0"], env=env,
+    done = subprocess.run([sys.executable, str(SUITE / "tmux_utils.py"), "--json", "--lines", "1"], env=env,
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     pane = next(p for p in json.loads(done.stdout) if p["pane_id"] == pane_id)

@@ -433,8 +433,8 @@ class Rehearsal:
         fault.recovered = (f"`restart {slot.project} {slot.role}` exit {done.returncode}: "
                            f"{(done.stdout or done.stderr).strip().splitlines()[-1:] }")
         back = self.wait_until(lambda: slot.brain.requests > before, 120, 2)
-        arrived = set(slot.brain.arrived_ids)
-        later = self.wait_until(lambda: len(slot.brain.arrived_ids - arrived) > 0, 180, 5)
+        arrived = set(slot.brain.arrived_slots)
+        later = self.wait_until(lambda: len(slot.brain.arrived_slots - arrived) > 0, 180, 5)
         fault.survived = done.returncode == 0 and back and later
         fault.recovered += f"; agent answering again: {back}; a later check-in arrived: {later}"
 
@@ -462,11 +462,11 @@ class Rehearsal:
         deferred = rr.checkin_counts(self.read("checkins.log")).deferred - deferred_before
         fault.noticed.append(f"{refused} delivery attempt(s) refused while it was open (nothing typed); "
                              f"{deferred} check-in attempt(s) deferred (kept for a retry)")
-        arrived = set(slot.brain.arrived_ids)
+        arrived = set(slot.brain.arrived_slots)
         pane = self.tmux.resolve(slot.target)
         self.tmux.send_key(pane.pane_id, "1")   # the person approves the write
         fault.recovered = f"{time.strftime('%H:%M:%S')} a person answered the dialog (1: Yes) after {self.dialog_hold:.0f}s"
-        later = self.wait_until(lambda: len(slot.brain.arrived_ids - arrived) > 0, 180, 5)
+        later = self.wait_until(lambda: len(slot.brain.arrived_slots - arrived) > 0, 180, 5)
         fault.recovered += f"; the check-ins kept for it arrived afterwards: {later}"
         fault.survived = later
 
@@ -549,11 +549,12 @@ class Rehearsal:
                              + ("" if "limited" in states else " (no `limited` state in this suite yet)"))
         if self.available["attention"] and self.attention_lines("limit"):
             fault.noticed.append(f"attention log: {self.attention_lines('limit')[0][:160]}")
-        arrived = set(slot.brain.arrived_ids)
+        arrived = set(slot.brain.arrived_slots)
         before = slot.brain.requests
-        later = self.wait_until(lambda: len(slot.brain.arrived_ids - arrived) > 0 and slot.brain.requests > before,
+        later = self.wait_until(lambda: len(slot.brain.arrived_slots - arrived) > 0 and slot.brain.requests > before,
                                 240, 5)
-        fault.recovered = f"a check-in arrived after the limit lifted and the agent answered it: {later}"
+        fault.recovered = (f"a check-in arrived after the limit lifted and the agent answered it: {later}"
+                           + (f" ({time.strftime('%H:%M:%S')})" if later else ""))
         fault.survived = later if answers else False
 
     def fault_cron(self, fault: Fault) -> None:

@@ -158,6 +158,7 @@ class Brain:
         self.conversation = ""
         self.scheduled: set[str] = set()      # check-in ids this agent scheduled
         self.arrived_ids: set[str] = set()    # check-in ids that reached it
+        self.arrived_slots: set[str] = set()  # check-in tokens (id@due): a recurring one keeps its id
         self.counter = 0
         self.task_no = 0
         self.requests = 0
@@ -215,6 +216,7 @@ class Brain:
                         self.arrived_while_limited.append(token)
                     if token.startswith("ck-"):
                         self.arrived_ids.add(token.split("@", 1)[0])
+                        self.arrived_slots.add(token)
                 if any(mark in text for mark in ("You are the", "You were restarted", "[check-in", "(ref m-")):
                     if (conv, i, j, "prompt") not in self.seen_keys:
                         self.seen_keys.add((conv, i, j, "prompt"))

@@ -73,16 +73,23 @@ def run_script(script: str, *args: str, env: dict[str, str], input: str | None =
 # --- the real crontab and cron daemon (tests and bench/bench_schedule.py) ---------------------------
 
 
+class MachineBusy(RuntimeError):
+    """Another test run on this machine holds the real crontab and cron daemon."""
+
+
 _MACHINE_LOCK_PATH = Path(tempfile.gettempdir()) / f"orc-tests-{os.geteuid()}-real-crontab.lock"
 _machine_lock_depth = 0
 _machine_lock_file: object = None
 
 
 @contextmanager
-def machine_lock(timeout: float = 1800) -> Iterator[None]:
+def machine_lock(timeout: float = 240) -> Iterator[None]:
     """Hold the one lock that every test run on this machine takes before it touches the
     user's real crontab or the cron daemon, so that two runs at once (a developer's and a
-    benchmark, say) never see each other's lines. Reentrant within a process."""
+    benchmark, say) never see each other's lines. Reentrant within a process.
+
+    The default wait stays under pytest's per-test timeout (pytest.ini), so a test that
+    cannot have the lock fails saying why instead of timing out; ``timeout=0`` tries once."""
     global _machine_lock_depth, _machine_lock_file
     if _machine_lock_depth == 0:
         handle = open(_MACHINE_LOCK_PATH, "a")
@@ -92,9 +99,10 @@ def machine_lock(timeout: float = 1800) -> Iterator[None]:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() > deadline:
+                if time.monotonic() >= deadline:
                     handle.close()
-                    pytest.fail(f"another test run held {_MACHINE_LOCK_PATH} for {timeout:.0f}s")
+                    raise MachineBusy(f"another test run or benchmark held {_MACHINE_LOCK_PATH} for {timeout:.0f}s "
+                                      "(it is using your real crontab or a cron daemon); run this again when it ends")
                 time.sleep(0.2)
         _machine_lock_file = handle
     _machine_lock_depth += 1

@@ -19,12 +19,11 @@ import os
 import shlex
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from orc.settings import Settings
-from orc.state import write_private_text
+from orc.state import replace_file, write_private_text
 
 #: The events we listen to (docs/agent-record.md lists what each one tells).
 EVENTS = (
@@ -217,17 +216,7 @@ def _write_like(path: Path, text: str, like: Path | None) -> None:
             mode = like.stat().st_mode & 0o777
         except OSError:
             pass
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    replace_file(path, text, mode)
 
 
 def install(path: Path, suite_dir: Path, state_dir: Path, python: str | None = None) -> str:

@@ -22,13 +22,19 @@ def private_dir(path: Path) -> Path:
 def write_private_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one step: a reader sees the old or the new file, never half."""
     private_dir(path.parent)
+    replace_file(path, text, FILE_MODE)
+
+
+def replace_file(path: Path, text: str, mode: int) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``: a
+    reader sees the old file or the new one, never half of it. The folder is left as it is."""
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp_name, FILE_MODE)
+        os.chmod(temp_name, mode)
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

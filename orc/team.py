@@ -361,7 +361,6 @@ def checkin_note(settings: Settings, project: Project) -> str:
 
 def install_schedules(settings: Settings, project: Project, config_file: Path | None = None) -> list[str]:
     """Put ``project``'s backup line and its recurring check-in in place (replacing, never duplicating)."""
-    from orc.checkins import cancel_checkins, pending_checkins, schedule_checkin
     from orc.crontab_store import CrontabStore
 
     store = CrontabStore.from_settings(settings)
@@ -376,17 +375,26 @@ def install_schedules(settings: Settings, project: Project, config_file: Path | 
     done.append(install_attention_check(settings, config_file))
     target = project.target(project.manager)
     every = project.check_in_interval / 60
+    done.append(ensure_recurring_checkin(settings, target, every, checkin_note(settings, project),
+                                         f"check-in to {target}"))
+    return done
+
+
+def ensure_recurring_checkin(settings: Settings, target: str, every: float, note: str, what: str) -> str:
+    """Exactly one recurring check-in to ``target`` every ``every`` minutes: one already
+    pending at that interval is kept (so deploy and up run twice change nothing), others to
+    the same target are cancelled. Returns one line saying which."""
+    from orc.checkins import cancel_checkins, pending_checkins, schedule_checkin
+
     ours = [c for c in pending_checkins(settings) if c.target == target and c.every_minutes]
     keep = [c for c in ours if c.every_minutes == every]
     stale = [c.id for c in ours if c.every_minutes != every] + [c.id for c in keep[1:]]
     if stale:
         cancel_checkins(settings, stale)
     if keep:
-        done.append(f"{keep[0].id}: check-in to {target} every {every:g}m (kept)")
-    else:
-        checkin = schedule_checkin(settings, every, checkin_note(settings, project), target, every_minutes=every)
-        done.append(f"{checkin.id}: check-in to {target} every {every:g}m")
-    return done
+        return f"{keep[0].id}: {what} every {every:g}m (kept)"
+    made = schedule_checkin(settings, every, note, target, every_minutes=every)
+    return f"{made.id}: {what} every {every:g}m"
 
 
 def install_attention_check(settings: Settings, config_file: Path | None = None) -> str:
@@ -701,7 +709,6 @@ def seat_orchestrator(settings: Settings, tmux: Tmux, projects: list[Project], c
     its recurring self check-in. Idempotent: a running, briefed orchestrator is left as it is."""
     import json
 
-    from orc.checkins import cancel_checkins, pending_checkins, schedule_checkin
     from orc.state import write_private_text
     from tmux_utils import BadTarget, parse_target
 
@@ -758,16 +765,7 @@ def seat_orchestrator(settings: Settings, tmux: Tmux, projects: list[Project], c
                 if result.submitted:
                     write_private_text(settings.state_dir / "orchestrator.json", json.dumps(
                         {"pane": pane.pane_id, "pid": tmux.pane_pid(pane.pane_id), "at": timestamp()}) + "\n")
-    every = settings.orchestrator_checkin_minutes
-    ours = [c for c in pending_checkins(settings) if c.target == target and c.every_minutes]
-    keep = [c for c in ours if c.every_minutes == every]
-    stale = [c.id for c in ours if c.every_minutes != every] + [c.id for c in keep[1:]]
-    if stale:
-        cancel_checkins(settings, stale)
-    if keep:
-        checkin = f"{keep[0].id}: self check-in every {every:g}m (kept)"
-    else:
-        made = schedule_checkin(settings, every, orchestrator_checkin_note(settings), target, every_minutes=every)
-        checkin = f"{made.id}: self check-in every {every:g}m"
+    checkin = ensure_recurring_checkin(settings, target, settings.orchestrator_checkin_minutes,
+                                       orchestrator_checkin_note(settings), "self check-in")
     log_event(log_file(settings), "up", target=target, started=started, briefed=briefed, reason=detail)
     return UpReport(target, started, briefed, detail, checkin)

@@ -200,6 +200,9 @@ def _run(args: argparse.Namespace) -> int:
         settings = load_settings()
     except SettingsError as exc:
         return fail(PROG, str(exc), EXIT_USAGE)
+    from orc.home import notice_home
+
+    notice_home(settings)  # a copied or moved folder is noticed by any command (docs/copy-and-move.md)
     if args.command == "learn":
         return _learn(args, settings)
     if args.command in ("spawn", "up") and not getattr(args, "project", None):

@@ -150,6 +150,18 @@ def check_home(settings: Settings) -> HomeChange | None:
     return change
 
 
+def notice_home(settings: Settings) -> None:
+    """:func:`check_home` for the commands that do not schedule (send_message.sh,
+    orchestrator_integration.py): a copy or a move is dealt with by whichever command runs
+    first in the new place, but a crontab that cannot be read now must not stop a message
+    or a status; it is said in one line, and the next command tries again."""
+    try:
+        check_home(settings)
+    except Exception as exc:  # noqa: BLE001 - any failure here is reported, never fatal
+        print(f"orc: warning: could not check where this suite's state lives ({exc}); "
+              "the next command tries again", file=sys.stderr)
+
+
 def _same_installation_renamed(settings: Settings, recorded: Home, here: Home) -> bool:
     """Same folder and state paths, another host name or user name: a machine whose name
     changed (a container restarted) rather than a copy, when this crontab holds lines of

@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except (BadTarget, SettingsError) as exc:
         return usage_error(str(exc))
+    from orc.home import notice_home
+
+    notice_home(settings)  # a copied or moved folder is noticed by any command (docs/copy-and-move.md)
     try:
         result = deliver(Tmux(settings.tmux_socket, settings.tmux_bin), args.target,
                          fit_to_size(text, settings), settings, allow_shell=args.allow_shell)

@@ -313,3 +313,24 @@ def test_a_machine_whose_name_changed_keeps_its_schedule(tmp_path: Path, env: di
     crontab_file.write_text(USERS)  # brought from another machine: none of its lines are here
     listed = schedule(folder, env, "--list")
     assert pending not in listed.stdout and "copied from" in listed.stderr and "another-machine" in listed.stderr
+
+
+@pytest.mark.parametrize("first", ["send_message.sh", "orchestrator_integration.py"])
+def test_a_move_is_noticed_by_any_command_of_the_suite(tmp_path: Path, env: dict[str, str], crontab_file: Path,
+                                                       start_agent, first: str) -> None:
+    """Not only the scheduler: the first message sent, or the first team command run, in the
+    new place rewrites the old lines too (the issue's "any command")."""
+    agent = start_agent()
+    before = copy_suite(tmp_path / "before")
+    pending = scheduled_id(schedule(before, env, "30", "follow me", "team:0"))
+    after = tmp_path / "after"
+    before.rename(after)
+    args = ["team:0", "hello from the new place"] if first == "send_message.sh" else ["learn", "moved the suite"]
+    command = [str(after / first)] if first.endswith(".sh") else [sys.executable, str(after / first)]
+    done = subprocess.run([*command, *args], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "moved here from" in done.stderr
+    table = crontab_file.read_text()
+    assert str(before) not in table and pending in split_table(table)[1]
+    if first == "send_message.sh":
+        assert agent.submitted() == ["hello from the new place"]

@@ -46,8 +46,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(libtmux.pytest_plugin, "libtmux")
 
 
-# The smoke subset `make test` runs on the Python versions between the oldest and the newest
-# (which run everything; docs/python-and-dependencies.md): one or two tests of each path
+# The smoke subset `make test` runs on the Python versions between the oldest (which runs
+# everything) and the newest (the fast tier and this subset; docs/python-and-dependencies.md): one or two tests of each path
 # where an interpreter or a dependency release could differ. "file::test" prefixes (every
 # parametrized case); tests/test_python_versions.py marks its own.
 SMOKE = (
@@ -66,6 +66,9 @@ SMOKE = (
     "test_status.py::test_dialog_blocked_and_exited_agents_need_attention_and_come_first",
     "test_team.py::test_deploy_starts_and_briefs_a_two_agent_team_and_installs_cron",
     "test_gitops.py::test_backup_records_work_without_touching_index_head_or_tree",
+    # The real Claude Code on every interpreter: a message proven submitted, a dialog refused.
+    "test_send_message_claude.py::test_every_hard_message_arrives_as_one_exact_submission",
+    "test_send_message_claude.py::test_refuses_while_the_permission_dialog_shows",
 )
 
 

@@ -219,10 +219,12 @@ def test_deploy_installs_the_check_cron_runs_it_bare_and_stop_removes_it(tmp_pat
     import os
 
     from orc.checkins import log as checkin_log
-    from test_team import integration, project_entry, repo_with_spec, write_config
+    from test_team import fake_agent, integration, project_entry, repo_with_spec, write_config
 
     repo = repo_with_spec(tmp_path / "webapp")
-    write_config(tmp_path, {"webapp": project_entry(repo, "webapp", "exec sleep 600", "exec sleep 600")})
+    # Agents that take Claude Code's arguments (the suite appends its hooks' --settings).
+    write_config(tmp_path, {"webapp": project_entry(repo, "webapp", fake_agent(tmp_path, "pm")[0],
+                                                    fake_agent(tmp_path, "dev")[0])})
     notified = tmp_path / "notified.txt"
     stand_in = tmp_path / "stand in.sh"  # a space in the path: the line must quote it
     stand_in.write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s|" "$a"; done >> {notified}\necho >> {notified}\n')
@@ -230,7 +232,8 @@ def test_deploy_installs_the_check_cron_runs_it_bare_and_stop_removes_it(tmp_pat
     env = {**orc_env, "ORC_CRONTAB_FILE": str(tmp_path / "crontab"),
            "ORC_PROJECT_CONFIG": str(tmp_path / "project_configs.json"), "SHELL": "/bin/sh",
            "ORC_NOTIFY_COMMAND": f"'{stand_in}' 'Tmux Orchestrator'"}
-    integration("deploy", "webapp", "--ready-timeout", "1", env=env)
+    deployed = integration("deploy", "webapp", "--ready-timeout", "1", env=env)
+    assert (tmp_path / "crontab").exists(), deployed.stdout + deployed.stderr
     crontab = (tmp_path / "crontab").read_text()
     line = next(line for line in crontab.splitlines() if "# orc:orc-attn-" in line)
     assert line.startswith("* * * * * ") and "integration attention check" in line

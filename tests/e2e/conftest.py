@@ -68,7 +68,7 @@ def start_claude(claude_binary: Path, fake_api: FakeAnthropicAPI, tmux: Tmux, tm
         if launch == "npx":
             # The package installed in .deps/npm, run by npx as a person would, offline.
             env["NPM_CONFIG_UPDATE_NOTIFIER"] = "false"
-            program = ["npx", "--offline", "--prefix", str(SUITE / ".deps" / "npm"), "claude"]
+            program = ["npx", "--offline", "--prefix", str(claude_binary.parents[3]), "claude"]
         # Our hooks for this one agent, as the suite turns them on for agents it starts.
         extra = settings_args(load_settings(orc_env)) if hooks else []
         line = claude_command(claude_binary, env, workdir, *extra, replace_shell=launch in ("exec", "npx"),

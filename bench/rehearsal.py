@@ -56,7 +56,9 @@ from claude_harness import FAKE_API_KEY, prepare_claude_home  # noqa: E402
 from fake_anthropic_api import FakeAnthropicAPI  # noqa: E402
 from rehearsal_brains import Brain, Ledger, Team  # noqa: E402
 import rehearsal_report as rr  # noqa: E402
-from support import find_cron, machine_lock, users_crontab_replaced  # noqa: E402
+from support import (  # noqa: E402
+    find_cron, machine_lock, start_cron_daemon, stop_cron_daemon, users_crontab_replaced,
+)
 from orc.crontab_store import cron_daemon_running  # noqa: E402
 from tmux_utils import Tmux, TmuxError  # noqa: E402
 
@@ -105,14 +107,7 @@ class CronDaemon:
         if self.machine_daemon or self.process is not None:
             return
         assert self.binary is not None
-        self.process = subprocess.Popen([self.binary, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not cron_daemon_running():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.binary} did not start")
-            time.sleep(0.05)
-        # The daemon notices crontab changes by the spool folder's mtime, to the second.
-        time.sleep(2)
+        self.process = start_cron_daemon(self.binary)
 
     def ensure_running(self) -> str | None:
         """Start a daemon of our own when none runs (outside the "cron stopped" fault): a
@@ -128,14 +123,8 @@ class CronDaemon:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            stop_cron_daemon(process)
 
 
 # --- setup -----------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
@@ -79,7 +80,7 @@ class MachineBusy(RuntimeError):
 
 _MACHINE_LOCK_PATH = Path(tempfile.gettempdir()) / f"orc-tests-{os.geteuid()}-real-crontab.lock"
 _machine_lock_depth = 0
-_machine_lock_file: object = None
+_machine_lock_file: TextIO | None = None
 
 
 @contextmanager
@@ -111,9 +112,9 @@ def machine_lock(timeout: float = 240) -> Iterator[None]:
     finally:
         _machine_lock_depth -= 1
         if _machine_lock_depth == 0:
-            handle = _machine_lock_file
-            _machine_lock_file = None
-            handle.close()  # type: ignore[attr-defined]  (closing releases the flock)
+            held, _machine_lock_file = _machine_lock_file, None
+            if held is not None:
+                held.close()  # closing releases the flock
 
 
 def crontab(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -174,8 +175,20 @@ def _daemon_while_locked() -> Iterator[str | None]:
         yield ("no cron daemon runs and starting one needs root (CI runs as root): `sudo service cron start`"
                if binary else "cron is not installed (Debian: apt-get install cron; `make system` installs it)")
         return
+    daemon = start_cron_daemon(binary)
+    try:
+        yield None
+    finally:
+        stop_cron_daemon(daemon)
+
+
+def start_cron_daemon(binary: str) -> subprocess.Popen[bytes]:
+    """Start the cron daemon ``binary`` as our child and return once it runs and will see a
+    table written from now on (tests and bench/rehearsal.py, which stops and restarts it)."""
     # -f: stay in the foreground as our child, so we stop exactly the daemon we started.
     daemon = subprocess.Popen([binary, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from orc.crontab_store import cron_daemon_running
+
     try:
         deadline = time.monotonic() + 10
         while not cron_daemon_running():
@@ -185,14 +198,20 @@ def _daemon_while_locked() -> Iterator[str | None]:
         # The daemon reads the tables as it starts and then notices changes by the spool
         # folder's mtime, to the second: a table written in that same second would go unseen.
         time.sleep(2)
-        yield None
-    finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
+    except BaseException:
+        stop_cron_daemon(daemon)
+        raise
+    return daemon
+
+
+def stop_cron_daemon(daemon: subprocess.Popen[bytes]) -> None:
+    """Stop a daemon :func:`start_cron_daemon` started, by force if it lingers."""
+    daemon.terminate()
+    try:
+        daemon.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        daemon.wait()
 
 
 def suite_files() -> list[str]:

@@ -366,7 +366,8 @@ def _restart(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects:
 
 def _stop(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
     from orc.project_config import load_config
-    from orc.team import remove_attention_check_if_unused, stop_project
+    from orc.team import stop_project
+    from orc.team_schedules import remove_attention_check_if_unused
 
     for project in projects:
         for line in stop_project(settings, tmux, project, args.kill):
@@ -406,7 +407,7 @@ def _brief_text(args: argparse.Namespace) -> str | None:
 
 
 def _spawn(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.team import SpawnError, spawn_agent
+    from orc.spawn import SpawnError, spawn_agent
 
     try:
         brief = _brief_text(args)
@@ -447,7 +448,8 @@ def _without_project(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _up(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.team import SpawnError, seat_orchestrator
+    from orc.orchestrator import seat_orchestrator
+    from orc.spawn import SpawnError
 
     try:
         report = seat_orchestrator(settings, tmux, projects, config_file, args.ready_timeout, args.agent_command)

@@ -1,4 +1,7 @@
-"""Teams in tmux: deploy, restart, stop and broadcast (the git actions are in orc.project_git).
+"""Teams in tmux: deploy, restart, stop and broadcast.
+
+Neighbours: the git actions are in orc.project_git, a team's crontab lines in
+orc.team_schedules, ``spawn`` in orc.spawn and ``up`` (the orchestrator) in orc.orchestrator.
 
 A project's team lives in one tmux session named in project_configs.json: a window per
 agent (project manager, engineers...), a shell window and an optional dev-server window.
@@ -16,8 +19,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,11 +31,12 @@ from orc.hook_events import agent_reports
 from orc.hooks_settings import settings_args
 from orc.locks import named_lock
 from orc.project_git import run_backup
-from orc.project_config import MANAGER_ROLE, Member, Project, cron_schedule
+from orc.team_schedules import install_schedules, remove_schedules
+from orc.project_config import MANAGER_ROLE, Member, Project
 from orc.settings import Settings
 from orc.state import log_event, timestamp
 from orc.status import read_record, write_record
-from tmux_utils import Pane, TargetNotFound, Tmux, TmuxError
+from tmux_utils import Pane, StateSources, TargetNotFound, Tmux, TmuxError
 
 POLL = 0.2
 SPEC_INLINE_BYTES = 3000   # a longer spec is named by path; the agent reads it itself
@@ -61,10 +63,6 @@ When you have read the spec and CLAUDE.md, reply here in one line with your firs
 
 def log_file(settings: Settings) -> Path:
     return settings.state_dir / "integration.log"
-
-
-def _suite_command(settings: Settings) -> str:
-    return f"python3 {settings.suite_dir}/orchestrator_integration.py"
 
 
 # --- briefings ------------------------------------------------------------------------------
@@ -194,7 +192,8 @@ def wait_ready(tmux: Tmux, settings: Settings, pane_ids: list[str], timeout: flo
     waiting = list(pane_ids)
     while True:
         # One snapshot of the server per poll: two tmux calls, however many agents start.
-        now = {s.pane.pane_id: s.state for s in tmux.snapshot(last_lines=0, agent_kind=settings.agent_kind)}
+        sources = StateSources.from_settings(settings)  # the config dirs and hook reports the settings name
+        now = {s.pane.pane_id: s.state for s in tmux.snapshot(0, settings.agent_kind, sources)}
         for pane_id in list(waiting):
             states[pane_id] = now.get(pane_id, "gone")
             if states[pane_id] in ("idle", "gone", "dead"):
@@ -238,7 +237,7 @@ def _briefed_record(settings: Settings, project: Project) -> dict[str, Any]:
     return read_record(settings, project.name, "briefed") or {}
 
 
-def _brief(tmux: Tmux, settings: Settings, project: Project, member: Member, pane_id: str, text: str,
+def brief_agent(tmux: Tmux, settings: Settings, project: Project, member: Member, pane_id: str, text: str,
            log_as: str) -> Delivery:
     result = deliver(tmux, pane_id, fit_to_size(text, settings), settings, log_as=log_as)
     if result.submitted:
@@ -316,10 +315,10 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
                 continue
             if role in resumed:
                 text = resume_note(settings, project, member, "nothing was snapshotted")
-                result = _brief(tmux, settings, project, member, pane_id, text, "resume")
+                result = brief_agent(tmux, settings, project, member, pane_id, text, "resume")
                 detail = f"resumed session {resumed[role]}; {result.reason}"
             else:
-                result = _brief(tmux, settings, project, member, pane_id, briefing(settings, project, member), "brief")
+                result = brief_agent(tmux, settings, project, member, pane_id, briefing(settings, project, member), "brief")
                 detail = result.reason
             progress(f"{project.name}: briefed {role}: {detail}" if result.submitted
                      else f"{project.name}: briefing {role} failed: {result.reason}")
@@ -333,112 +332,6 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
     log_event(log_file(settings), "deploy", project=project.name, opened=",".join(opened) or "-",
               briefed=",".join(a.role for a in reports if a.briefed) or "-", problems="; ".join(problems) or None)
     return DeployReport(project.name, tuple(reports), tuple(opened), tuple(cron), tuple(problems))
-
-
-# --- crontab lines: backups and recurring check-ins ------------------------------------------
-
-
-def backup_job_id(project: Project) -> str:
-    return f"bk-{project.name}"
-
-
-def _cron_env(settings: Settings, config_file: Path | None = None) -> dict[str, str]:
-    git_bin = shutil.which("git")
-    path_dirs = [str(Path(git_bin).parent)] if git_bin else []
-    path_dirs += [d for d in ("/usr/local/bin", "/usr/bin", "/bin") if d not in path_dirs]
-    return {
-        "ORC_STATE_DIR": str(settings.state_dir),
-        "ORC_PROJECT_CONFIG": str(config_file or settings.project_config),
-        "PATH": ":".join(path_dirs),  # cron's PATH is /usr/bin:/bin (docs/scheduling.md, "Cron's bare environment"); git may live elsewhere
-    }
-
-
-def checkin_note(settings: Settings, project: Project) -> str:
-    return (f"Scheduled check-in for {project.name} (every {project.check_in_interval // 60} minutes). "
-            f"Run `{_suite_command(settings)} status {project.name}`, then check on each engineer, "
-            f"make sure work is committed, and update your plan.")
-
-
-def install_schedules(settings: Settings, project: Project, config_file: Path | None = None) -> list[str]:
-    """Put ``project``'s backup line and its recurring check-in in place (replacing, never duplicating)."""
-    from orc.crontab_store import CrontabStore
-
-    store = CrontabStore.from_settings(settings)
-    minutes = project.git_commit_interval // 60
-    job = store.add(
-        backup_job_id(project), cron_schedule(project.git_commit_interval, project.name),
-        [sys.executable, str(settings.suite_dir / "orc"), "integration", "backup", project.name],
-        env=_cron_env(settings, config_file), log=settings.state_dir / "cron.log",
-        info=f"git backup of {project.name} every {minutes}m",
-    )
-    done = [f"{job.job_id}: {job.schedule}"]
-    done.append(install_attention_check(settings, config_file))
-    target = project.target(project.manager)
-    every = project.check_in_interval / 60
-    done.append(ensure_recurring_checkin(settings, target, every, checkin_note(settings, project),
-                                         f"check-in to {target}"))
-    return done
-
-
-def ensure_recurring_checkin(settings: Settings, target: str, every: float, note: str, what: str) -> str:
-    """Exactly one recurring check-in to ``target`` every ``every`` minutes: one already
-    pending at that interval is kept (so deploy and up run twice change nothing), others to
-    the same target are cancelled. Returns one line saying which."""
-    from orc.checkins import cancel_checkins, pending_checkins, schedule_checkin
-
-    ours = [c for c in pending_checkins(settings) if c.target == target and c.every_minutes]
-    keep = [c for c in ours if c.every_minutes == every]
-    stale = [c.id for c in ours if c.every_minutes != every] + [c.id for c in keep[1:]]
-    if stale:
-        cancel_checkins(settings, stale)
-    if keep:
-        return f"{keep[0].id}: {what} every {every:g}m (kept)"
-    made = schedule_checkin(settings, every, note, target, every_minutes=every)
-    return f"{made.id}: {what} every {every:g}m"
-
-
-def install_attention_check(settings: Settings, config_file: Path | None = None) -> str:
-    """The per-minute ``attention check`` line (one per suite, whatever the number of projects)."""
-    from orc.attention import check_job_id
-    from orc.crontab_store import CrontabStore
-
-    env = _cron_env(settings, config_file)
-    # The check reads tmux and messages the orchestrator: it needs the same server and target,
-    # and the person's notify settings, which cron's bare environment would not have.
-    env.update(ORC_TMUX_SOCKET=str(settings.tmux_socket), ORC_TMUX_BIN=settings.tmux_bin,
-               ORC_DEFAULT_TARGET=settings.default_target, ORC_ATTENTION_SECONDS=str(settings.attention_seconds))
-    if settings.notify_command:
-        env["ORC_NOTIFY_COMMAND"] = settings.notify_command
-    job = CrontabStore.from_settings(settings).add(
-        check_job_id(settings), "* * * * *",
-        [sys.executable, str(settings.suite_dir / "orc"), "integration", "attention", "check"],
-        env=env, log=settings.state_dir / "cron.log", info="attention check every minute",
-    )
-    return f"{job.job_id}: attention check every minute"
-
-
-def remove_attention_check_if_unused(settings: Settings, projects: list[Project]) -> list[str]:
-    """Remove the per-minute check once no project of the file has its backup line any more."""
-    from orc.attention import check_job_id
-    from orc.crontab_store import CrontabStore
-
-    store = CrontabStore.from_settings(settings)
-    running = {job.job_id for job in store.jobs()} & {backup_job_id(p) for p in projects}
-    if running:
-        return []
-    return store.remove([check_job_id(settings)])
-
-
-def remove_schedules(settings: Settings, project: Project) -> list[str]:
-    """Remove ``project``'s backup line and every pending check-in to its session."""
-    from orc.checkins import cancel_checkins, pending_checkins
-    from orc.crontab_store import CrontabStore
-
-    removed = CrontabStore.from_settings(settings).remove([backup_job_id(project)])
-    ids = [c.id for c in pending_checkins(settings) if c.target.split(":", 1)[0].lstrip("=") == project.session]
-    if ids:
-        removed += cancel_checkins(settings, ids)
-    return removed
 
 
 # --- restart, stop, broadcast ---------------------------------------------------------------------
@@ -498,7 +391,7 @@ def restart_agent(settings: Settings, tmux: Tmux, project: Project, member: Memb
             text = resume_note(settings, project, member, backup_note)
         else:
             text = restart_briefing(settings, project, member, last_screen, backup_note)
-        result = _brief(tmux, settings, project, member, pane.pane_id, text,
+        result = brief_agent(tmux, settings, project, member, pane.pane_id, text,
                         "restart-resume" if resume_id else "restart-brief")
     log_event(log_file(settings), "restart", project=project.name, role=member.role,
               briefed=result.submitted, resumed=resume_id, reason=result.reason)
@@ -515,10 +408,10 @@ def stop_project(settings: Settings, tmux: Tmux, project: Project, kill: bool) -
         if tmux.has_session(project.session):
             tmux.kill_session(project.session)
             done.append(f"killed session {project.session}")
-        if spawned_record(settings, project):  # the agents spawn added went with the session
-            write_record(settings, project.name, "spawned", {})
         else:
             done.append(f"no session {project.session} to kill")
+        if spawned_record(settings, project):  # the agents spawn added went with the session
+            write_record(settings, project.name, "spawned", {})
     else:
         done.append(f"session {project.session} kept")
     log_event(log_file(settings), "stop", project=project.name, kill=kill)
@@ -535,30 +428,8 @@ def broadcast(settings: Settings, tmux: Tmux, projects: list[Project], message: 
     return results
 
 
-# --- spawn: one more agent in a running team ----------------------------------------------------
 
-
-class SpawnError(RuntimeError):
-    """spawn could not be done; ``usage`` when the request itself was wrong (exit 2)."""
-
-    def __init__(self, message: str, usage: bool = False) -> None:
-        super().__init__(message)
-        self.usage = usage
-
-
-@dataclass(frozen=True)
-class SpawnReport:
-    target: str
-    pane_id: str
-    opened: bool          # a new window (False: an empty shell pane was reused)
-    briefed: bool
-    detail: str
-
-
-SPAWNED_BRIEFING = """You are the {role}, working in tmux window {target}, in the folder {cwd}.
-Read {suite}/CLAUDE.md now: it explains messages, check-ins, status and the git rules of this team.
-{brief}
-When you have read it, reply here in one line with your first step."""
+# --- agents spawn added ------------------------------------------------------------------------
 
 
 def spawned_record(settings: Settings, project: Project) -> dict[str, Any]:
@@ -576,196 +447,3 @@ def with_spawned(settings: Settings, project: Project) -> Project:
         if project.member(role) is None and isinstance(entry, dict) and isinstance(entry.get("window"), str):
             extra.append(Member(role, entry["window"], str(entry.get("command") or ""), None))
     return replace(project, team=project.team + tuple(extra)) if extra else project
-
-
-def empty_pane(tmux: Tmux, settings: Settings, pane: Pane) -> bool:
-    """A pane holding only a shell with nothing running in it (or a dead pane): safe to reuse."""
-    if pane.dead:
-        return True
-    return tmux.look(pane.pane_id, settings.agent_kind).state == "shell"
-
-
-def spawn_agent(settings: Settings, tmux: Tmux, target: str, role: str, *, project: Project | None = None,
-                brief: str | None = None, command: str | None = None, cwd: Path | None = None,
-                ready_timeout: float = 90.0) -> SpawnReport:
-    """Open ``session:window`` (or reuse an empty one), start an agent, wait for it, brief it, record it."""
-    import re
-
-    from orc.project_config import ROLE, WINDOW
-
-    session, colon, window = target.partition(":")
-    if not colon or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}", session) or not WINDOW.match(window):
-        raise SpawnError(f"target {target!r} is not session:window (a window name, not an index, e.g. "
-                         f"webapp:Dev2)", usage=True)
-    if not ROLE.match(role):
-        raise SpawnError(f"role {role!r} is not lower case letters, digits and '-' (e.g. engineer-2)", usage=True)
-    if project is not None:
-        if session != project.session:
-            raise SpawnError(f"{project.name}'s agents live in session {project.session}; use "
-                             f"{project.session}:{window}", usage=True)
-        known = with_spawned(settings, project).member(role)
-        if known is not None and known.window != window:
-            raise SpawnError(f"{project.name} already has a {role} in window {known.window}; pick another role "
-                             f"name (e.g. {role}-2) or restart that one", usage=True)
-    member = Member(role, window, command or (project.manager.command if project else "") or "", None)
-    folder = str(project.path if project else (cwd or Path.cwd()))
-    line = agent_command(settings, member, project, label=None if project else f"{session}.{role}")
-    with named_lock(settings.state_dir, f"team-{project.name if project else session}", 120):
-        pane = session_windows(tmux, session).get(window)
-        opened = pane is None
-        if pane is None:
-            if tmux.has_session(session):
-                pane = tmux.new_window(session, window, line, folder)
-            else:
-                pane = tmux.new_session(session, window, line, folder, width=200, height=50)
-        elif empty_pane(tmux, settings, pane):
-            tmux.respawn(pane.pane_id, line, folder)
-        else:
-            raise SpawnError(f"window {target} is in use ({pane.current_command} runs there); pick another "
-                             f"window, or stop what runs there first")
-        tmux.keep_on_exit(pane.pane_id)
-        if project is not None:
-            record = spawned_record(settings, project)
-            record[role] = {"window": window, "command": member.command, "at": timestamp()}
-            write_record(settings, project.name, "spawned", record)
-        state = wait_ready(tmux, settings, [pane.pane_id], ready_timeout).get(pane.pane_id, "unknown")
-        if state != "idle":
-            detail = f"started, but not ready after {ready_timeout:g}s (state {state}); not briefed"
-            log_event(log_file(settings), "spawn", target=target, role=role, briefed=False, reason=detail)
-            return SpawnReport(target, pane.pane_id, opened, False, detail)
-        if project is not None:
-            text = briefing(settings, project, member)
-            if brief:
-                text += "\n\nYour first task: " + brief
-            result = _brief(tmux, settings, project, member, pane.pane_id, text, "spawn-brief")
-        else:
-            text = clean_text(SPAWNED_BRIEFING.format(role=role, target=target, cwd=folder,
-                                                      suite=settings.suite_dir, brief=brief or ""))
-            result = deliver(tmux, pane.pane_id, fit_to_size(text, settings), settings, log_as="spawn-brief")
-    log_event(log_file(settings), "spawn", target=target, role=role, project=project.name if project else None,
-              briefed=result.submitted, reason=result.reason)
-    return SpawnReport(target, pane.pane_id, opened, result.submitted, result.reason)
-
-
-# --- up: seat the orchestrator --------------------------------------------------------------------
-
-
-ORCHESTRATOR_BRIEFING = """You are the Orchestrator of Tmux Orchestrator, in tmux window {target}, in {suite}.
-You are the hub: you talk to each project's manager, and they talk to their engineers (hub and spoke; \
-engineers never message you directly, you never manage engineers directly).
-Your projects (from {config}):
-{projects}
-Your commands (all in {suite}; read {suite}/CLAUDE.md now, it explains each one):
-- `{cmd} deploy --all` (or `deploy <project>`): start a project's team, brief it, install its check-ins and backups
-- `{cmd} spawn <session:window> --role ROLE --project P --brief "task"`: add one agent to a running team
-- `{cmd} status`: every project's agents, git, check-ins, tests, backups; `{cmd} attention list`: what needs a person
-- `{suite}/send_message.sh <session:window> "message"`: talk to a project manager (proven submitted, or it says not)
-- `{cmd} broadcast "message"`: tell every project manager at once; `{cmd} learn "lesson"`: record what one project \
-learned, then broadcast it so the others use it
-- `{cmd} restart <project> <role>`: restart an agent that exited or stalled; `{cmd} finish <project> [task]`: merge a \
-tested feature branch
-You check in on yourself every {every} minutes (a scheduled check-in arrives here). At each one: run status, \
-ask the project managers that look stuck, share what one project learned with the others, and keep going.
-Reply here in one line with your first step."""
-
-
-@dataclass(frozen=True)
-class UpReport:
-    target: str
-    started: bool
-    briefed: bool
-    detail: str
-    checkin: str
-
-
-def orchestrator_briefing(settings: Settings, projects: list[Project], config_file: Path, target: str) -> str:
-    lines = [f"- {p.name}: {p.path} (session {p.session}; project manager at {p.target(p.manager)})"
-             + (f": {p.description}" if p.description else "") for p in projects] or ["- (none yet)"]
-    every = settings.orchestrator_checkin_minutes
-    return clean_text(ORCHESTRATOR_BRIEFING.format(
-        target=target, suite=settings.suite_dir, config=config_file, projects="\n".join(lines),
-        cmd=f"python3 {settings.suite_dir}/orchestrator_integration.py", every=f"{every:g}"))
-
-
-def orchestrator_checkin_note(settings: Settings) -> str:
-    return (f"Orchestrator self check-in (every {settings.orchestrator_checkin_minutes:g} minutes): run "
-            f"`{_suite_command(settings)} status`, check on each project manager that needs it, share what one "
-            f"project learned with the others, then carry on.")
-
-
-def _orchestrator_record(settings: Settings) -> dict[str, Any]:
-    import json
-
-    try:
-        data = json.loads((settings.state_dir / "orchestrator.json").read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def seat_orchestrator(settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path,
-                      ready_timeout: float = 90.0, command: str | None = None) -> UpReport:
-    """Start the orchestrator's agent at ORC_DEFAULT_TARGET in the suite folder, brief it, give it
-    its recurring self check-in. Idempotent: a running, briefed orchestrator is left as it is."""
-    import json
-
-    from orc.state import write_private_text
-    from tmux_utils import BadTarget, parse_target
-
-    target = settings.default_target
-    try:
-        parsed = parse_target(target)
-    except BadTarget as exc:
-        raise SpawnError(f"ORC_DEFAULT_TARGET: {exc}", usage=True) from None
-    if parsed.session is None or parsed.window is None or parsed.pane_index is not None:
-        raise SpawnError(f"ORC_DEFAULT_TARGET={target!r} must be session:window for up", usage=True)
-    session, window = parsed.session, parsed.window
-    member = Member("orchestrator", window, command or "", None)
-    line = agent_command(settings, member, label="orchestrator")
-    folder = str(settings.suite_dir)
-    started = False
-    with named_lock(settings.state_dir, "team-orchestrator", 120):
-        try:
-            pane: Pane | None = tmux.resolve(target)
-        except TargetNotFound:
-            pane = None
-        if pane is None:
-            if tmux.has_session(session):
-                if window.isdigit():
-                    raise SpawnError(f"session {session} has no window {window}; set ORC_DEFAULT_TARGET to "
-                                     f"{session}:<a window name> (up then opens it) or free that window index")
-                pane = tmux.new_window(session, window, line, folder)
-            else:
-                pane = tmux.new_session(session, "orchestrator" if window.isdigit() else window, line, folder)
-                try:
-                    tmux.resolve(target)
-                except TargetNotFound:
-                    raise SpawnError(f"session {session} was opened, but {target} does not name its window "
-                                     f"(tmux base-index?); set ORC_DEFAULT_TARGET to {session}:orchestrator") from None
-            started = True
-        elif empty_pane(tmux, settings, pane):
-            tmux.respawn(pane.pane_id, line, folder)
-            started = True
-        tmux.keep_on_exit(pane.pane_id)
-        record = _orchestrator_record(settings)
-        try:
-            pid = tmux.pane_pid(pane.pane_id)
-        except TargetNotFound:
-            pid = -1
-        if not started and record.get("pane") == pane.pane_id and record.get("pid") == pid:
-            briefed, detail = False, f"already running and briefed at {record.get('at')}"
-        else:
-            state = wait_ready(tmux, settings, [pane.pane_id], ready_timeout).get(pane.pane_id, "unknown")
-            if state != "idle":
-                briefed, detail = False, f"not ready after {ready_timeout:g}s (state {state}); run up again once it is idle"
-            else:
-                text = fit_to_size(orchestrator_briefing(settings, projects, config_file, target), settings)
-                result = deliver(tmux, pane.pane_id, text, settings, log_as="up-brief")
-                briefed, detail = result.submitted, result.reason
-                if result.submitted:
-                    write_private_text(settings.state_dir / "orchestrator.json", json.dumps(
-                        {"pane": pane.pane_id, "pid": tmux.pane_pid(pane.pane_id), "at": timestamp()}) + "\n")
-    checkin = ensure_recurring_checkin(settings, target, settings.orchestrator_checkin_minutes,
-                                       orchestrator_checkin_note(settings), "self check-in")
-    log_event(log_file(settings), "up", target=target, started=started, briefed=briefed, reason=detail)
-    return UpReport(target, started, briefed, detail, checkin)

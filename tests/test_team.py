@@ -128,6 +128,9 @@ def test_broadcast_restart_and_stop(deployed: dict[str, object], tmux: Tmux, tmp
     assert stopped.returncode == 0, stopped.stderr
     assert " # orc:" not in (tmp_path / "crontab").read_text()
     assert not tmux.has_session("webapp")
+    assert "killed session webapp" in stopped.stdout and "no session webapp to kill" not in stopped.stdout
+    again = integration("stop", "webapp", "--kill", env=env)
+    assert again.returncode == 0 and "no session webapp to kill" in again.stdout, again.stdout + again.stderr
 
 
 def test_backup_line_runs_under_a_bare_cron_environment(deployed: dict[str, object], tmp_path: Path) -> None:

@@ -26,8 +26,8 @@ bundle:          ## put the wheels for Python 3.9 to 3.13 into bundle/wheels, fo
 claude:          ## install the pinned Claude Code CLI (or CLAUDE_CODE_VERSION) into .deps/npm/<version>
 	@bash tests/e2e/install_claude.sh >/dev/null || { echo "make: the Claude Code CLI could not be installed (npm's error above), so the end-to-end tier cannot run; the fast tier runs alone with: make test-fast" >&2; exit 1; }
 
-demo: system deps ## a private tmux session with a stand-in agent that receives a scheduled check-in
-	$(PY) tools/demo.py
+demo: system deps ## a private tmux session with a stand-in agent that receives a scheduled check-in (KEEP=1: leave it running)
+	$(PY) tools/demo.py $(if $(KEEP),--keep)
 
 test: system claude ## the whole suite on every Python 3.9-3.13 found: everything on the oldest and newest, smoke between
 	$(PY) tools/matrix.py

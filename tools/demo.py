@@ -28,6 +28,7 @@ from orc.deps import ensure_runtime  # noqa: E402
 
 ensure_runtime()
 from orc.crontab_store import cron_daemon_running  # noqa: E402
+from orc.state import private_dir  # noqa: E402
 from tmux_utils import Tmux  # noqa: E402
 
 TARGET = "orc-demo:agent"
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     tmux = Tmux(socket)
     if tmux.is_running():
         tmux.run("kill-server")
-    state.mkdir(parents=True, exist_ok=True)
+    private_dir(state.parent)  # the suite's state/ too, when the demo is the first to make it
+    private_dir(state)
     record.unlink(missing_ok=True)
 
     say("A private tmux server with a stand-in agent (tests/fake_agent.py draws Claude Code's screen)")

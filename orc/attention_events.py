@@ -143,6 +143,8 @@ def on_dialog(settings: Settings, label: str, pane: str, at: float) -> str:
     if pane_state(settings, pane) != "waiting":
         return "answered"  # a declined dialog fires no event: the screen says it is gone
     seat = find_seat(settings, label, pane)
+    if seat.project is None:
+        return "not a configured agent"
     reason, meaning = AGENT_REASONS["waiting"]
     raised = raise_attention(settings, seat.subject, reason, f"{seat.target}: {meaning}")
     return "raised" if raised else "already raised"
@@ -188,12 +190,17 @@ def on_failed(settings: Settings, label: str, pane: str, at: float) -> str:
     if reason is None:
         return "no failure"
     seat = find_seat(settings, label, pane)
-    if reason == TURN_FAILED:
-        text = turn_failed_text(seat.target, report.detail)
+    if seat.project is None:
+        # The orchestrator, or an agent spawned outside any project: the per-minute check
+        # does not watch it, so nothing would ever clear an item raised for it (and it would
+        # never be told again). Its failed turn is still recovered below.
+        outcome = "not a configured agent"
     else:
-        text = f"{seat.target}: {AGENT_REASONS['limited'][1]}"
-    raised = raise_attention(settings, seat.subject, reason, text)
-    outcome = "raised" if raised else "already raised"
+        if reason == TURN_FAILED:
+            text = turn_failed_text(seat.target, report.detail)
+        else:
+            text = f"{seat.target}: {AGENT_REASONS['limited'][1]}"
+        outcome = "raised" if raise_attention(settings, seat.subject, reason, text) else "already raised"
     if reason == TURN_FAILED:
         outcome += "; " + recover_turn(settings, label, seat, report)
     return outcome
@@ -248,21 +255,34 @@ def nudge_text(detail: str | None, note: str) -> str:
     return f"{text}: {note.strip()}" if note.strip() else f"{text}."
 
 
-def _claim_failure(settings: Settings, label: str, at: float) -> bool:
-    """True the first time this failure is claimed for its nudge (once per failure)."""
+def _retry_record(settings: Settings, label: str) -> Path:
+    """``<state>/turn-retries/<label>.txt``: the failure last claimed, and the key of the
+    nudge sent for it."""
+    return settings.state_dir / "turn-retries" / f"{label}.txt"
+
+
+def _claim_failure(settings: Settings, label: str, at: float) -> tuple[bool, str]:
+    """(True the first time this failure is claimed for its nudge, the previous nudge's key)."""
     from orc.locks import named_lock
     from orc.state import write_private_text
 
-    record = settings.state_dir / "turn-retries" / f"{label}.txt"
+    record = _retry_record(settings, label)
     stamp = f"{at:.6f}"
     with named_lock(settings.state_dir, f"turn-retry-{label}", 30):
         try:
-            if record.read_text(encoding="utf-8").split("\n", 1)[0] == stamp:
-                return False
+            previous = record.read_text(encoding="utf-8").split("\n")
         except OSError:
-            pass
+            previous = []
+        if previous[:1] == [stamp]:
+            return False, ""
         write_private_text(record, stamp + "\n")
-    return True
+    return True, previous[1] if len(previous) > 1 else ""
+
+
+def _remember_nudge(settings: Settings, label: str, at: float, key: str) -> None:
+    from orc.state import write_private_text
+
+    write_private_text(_retry_record(settings, label), f"{at:.6f}\n{key}\n")
 
 
 def recover_turn(settings: Settings, label: str, seat: Seat, report: HookReport) -> str:
@@ -273,7 +293,10 @@ def recover_turn(settings: Settings, label: str, seat: Seat, report: HookReport)
     from orc.delivery import clean_text, deliver, fit_to_size
     from tmux_utils import Tmux
 
-    if not _claim_failure(settings, label, report.at):
+    from orc.prompt_text import prompt_key
+
+    claimed, previous_nudge = _claim_failure(settings, label, report.at)
+    if not claimed:
         return "nudge already claimed"
     key = failed_prompt_key(settings, report)
     checkin_id = checkin_for_prompt(settings, key) if key else None
@@ -282,6 +305,12 @@ def recover_turn(settings: Settings, label: str, seat: Seat, report: HookReport)
         checkin_log(settings, "turn-failed", checkin_id, target=seat.target, pane=report.pane_id,
                     error=report.detail or "unknown")
         note = checkin_note(settings, checkin_id)
+    if key and key == previous_nudge:
+        # The turn that failed was our own nudge: one per failure, never a loop while the
+        # API stays down (the person was told; the per-minute check keeps the item open).
+        outcome = "no nudge: the failed turn was the nudge for the previous failure"
+        log_event(log_path(settings), "turn-retry", subject=seat.subject, checkin=checkin_id, result=outcome)
+        return outcome
     _sleep_until(report.at + settings.turn_retry_seconds)
     latest = latest_report(settings, label)
     if latest is None or abs(latest.at - report.at) > 0.001:
@@ -293,6 +322,8 @@ def recover_turn(settings: Settings, label: str, seat: Seat, report: HookReport)
         result = deliver(Tmux(settings.tmux_socket, settings.tmux_bin), seat.target, text, settings,
                          log_as="turn-retry")
         outcome = "nudged" if result.submitted else f"nudge not submitted: {result.reason}"
+        if result.submitted:
+            _remember_nudge(settings, label, report.at, prompt_key(text))
     log_event(log_path(settings), "turn-retry", subject=seat.subject, checkin=checkin_id, result=outcome)
     if checkin_id:
         checkin_log(settings, "turn-retry", checkin_id, target=seat.target, result=outcome)

@@ -218,7 +218,7 @@ def test_a_plain_429_on_a_check_in_is_told_logged_and_nudged_once(claude_binary:
     team.per_minute_check()
     nudges = wait_for(lambda: [t for t in api.turns() if "Your last turn ended with an API error" in t],
                       timeout=30, what="the one nudge")
-    assert "(rate_limit)" in nudges[0] and "CHECKIN-9 report your progress" in nudges[0]
+    assert "API error (rate_limit); carry on where you left off: CHECKIN-9 report your progress" in nudges[0]
     wait_for(lambda: f"turn-retry id={checkin.id} " in (team.settings.state_dir / "checkins.log").read_text(),
              timeout=10, what="the retry's line")
     wait_for(lambda: tmux.look(team.pane).state == "idle", timeout=30, what="the nudged turn to end")
@@ -229,6 +229,21 @@ def test_a_plain_429_on_a_check_in_is_told_logged_and_nudged_once(claude_binary:
     assert team.told("turn-failed") == (1, 1, 1)
     assert team.told("usage-limit") == (0, 0, 0)
     print(f"plain 429 told after {took:.1f}s")
+
+
+def test_while_the_api_stays_down_the_nudge_is_not_repeated(claude_binary: Path, tmux: Tmux, tmp_path: Path,
+                                                             orc_env: dict[str, str], api: FakeAnthropicAPI) -> None:
+    team = Team(claude_binary, tmux, tmp_path, orc_env, api)
+    api.set_responder(lambda body: PLAIN_429)
+    team.send("Start on the report")
+    team.told_once_within("turn-failed", 15, time.monotonic())
+    # The nudge (ORC_TURN_RETRY_SECONDS=4) fails too; its failure gets no nudge of its own.
+    lines = wait_for(lambda: [x for x in team.outcomes() if "case=failed" in x][1:], timeout=30,
+                     what="the outcome of the nudge's own failure")
+    assert "no nudge: the failed turn was the nudge" in lines[0], team.outcomes()
+    nudges = [t for t in api.raw_turns() if "Your last turn ended with an API error" in t]
+    assert len(nudges) == 1, api.raw_turns()
+    assert team.told("turn-failed") == (1, 1, 1)
 
 
 def test_a_dialog_is_told_once_after_the_threshold(claude_binary: Path, tmux: Tmux, tmp_path: Path,

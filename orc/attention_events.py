@@ -210,16 +210,21 @@ def on_failed(settings: Settings, label: str, pane: str, at: float) -> str:
 
 
 def failed_prompt_key(settings: Settings, report: HookReport) -> str | None:
-    """The ``prompt_key`` of the last prompt the pane submitted before ``report``'s failure."""
+    """The ``prompt_key`` of the prompt whose turn ended in ``report``'s failure: the pane's last
+    ``UserPromptSubmit`` before it, unless a turn ended in between (then the failed turn began
+    without a prompt of its own, and no check-in or message is to blame)."""
     found: str | None = None
-    for fields in events(settings.state_dir, report.socket or None,
-                         containing=f" UserPromptSubmit pane={report.pane_id} "):
+    for fields in events(settings.state_dir, report.socket or None, containing=f" pane={report.pane_id} "):
         try:
-            submitted_at = float(fields.get("at", ""))
+            moment = float(fields.get("at", ""))
         except ValueError:
             continue
-        if fields.get("pane") == report.pane_id and submitted_at <= report.at and fields.get("prompt_key"):
-            found = fields["prompt_key"]
+        if fields.get("pane") != report.pane_id or moment >= report.at:
+            continue
+        if fields.get("event") == "UserPromptSubmit":
+            found = fields.get("prompt_key") or None
+        elif fields.get("event") in ("Stop", "StopFailure", "SessionStart", "SessionEnd"):
+            found = None
     return found
 
 
@@ -291,9 +296,8 @@ def recover_turn(settings: Settings, label: str, seat: Seat, report: HookReport)
     from orc.attention import log_path
     from orc.checkins import log as checkin_log
     from orc.delivery import clean_text, deliver, fit_to_size
-    from tmux_utils import Tmux
-
     from orc.prompt_text import prompt_key
+    from tmux_utils import Tmux
 
     claimed, previous_nudge = _claim_failure(settings, label, report.at)
     if not claimed:

@@ -364,3 +364,36 @@ def test_a_session_end_while_the_agent_is_respawned_under_the_team_lock_is_no_al
     line = wait_for(lambda: log.exists() and log.read_text().strip(), timeout=20, what="the background outcome")
     assert "not exited" in str(line), line
     assert world.told("shop/project-manager", "exited") == (0, 0, 0)
+
+
+def test_a_failed_turn_is_matched_to_the_check_in_whose_prompt_began_it(tmp_path: Path, orc_env: dict[str, str]) -> None:
+    from orc.attention_events import checkin_for_prompt, failed_prompt_key
+    from orc.checkins import log as checkin_log
+    from orc.hook_events import latest_reports
+    from orc.hooks_settings import hook_command
+    from orc.prompt_text import prompt_key
+
+    settings = load_settings(orc_env)
+    env = {"PATH": os.environ["PATH"], "TMUX": "/tmp/tmux-1000/x,1,0", "TMUX_PANE": "%7"}
+
+    def hook(name: str, **fields: object) -> None:
+        time.sleep(0.002)  # deliberate: distinct event times, as real events have
+        subprocess.run(["sh", "-c", hook_command(SUITE, settings.state_dir)], check=True, env=env, timeout=10,
+                       input=json.dumps({"hook_event_name": name, "session_id": "s", **fields}).encode())
+
+    checkin_text = "[check-in ck-0a1b2c3d due 02:00:00] CHECKIN-3 run the tests"
+    checkin_log(settings, "delivered", "ck-0a1b2c3d", target="shop:Dev", pane="%7", prompt=prompt_key(checkin_text))
+    hook("UserPromptSubmit", prompt="an earlier message")
+    hook("Stop", last_assistant_message="ok")
+    hook("UserPromptSubmit", prompt=checkin_text + "  ")  # Claude Code trims it: the key still matches
+    hook("PreToolUse", tool_name="Bash")
+    hook("StopFailure", error="overloaded", last_assistant_message="API Error: overloaded")
+    failure = latest_reports(settings.state_dir)["%7"]
+    key = failed_prompt_key(settings, failure)
+    assert key == prompt_key(checkin_text)
+    assert checkin_for_prompt(settings, key) == "ck-0a1b2c3d"
+    # A turn that began with no prompt of its own (after a finished one) blames no check-in.
+    hook("Stop", last_assistant_message="done")
+    hook("StopFailure", error="overloaded", last_assistant_message="API Error: overloaded")
+    assert failed_prompt_key(settings, latest_reports(settings.state_dir)["%7"]) is None
+    assert checkin_for_prompt(settings, prompt_key("an earlier message")) is None

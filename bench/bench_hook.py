@@ -35,25 +35,50 @@ EVENTS = {
     "Notification": {"notification_type": "permission_prompt", "message": "Claude needs your permission to use Bash"},
     "Stop": {"last_assistant_message": "Done."},
 }
+#: Events that need a person: with ``--agent`` the hook also starts ``orc attention-event``
+#: in the background (docs/attention.md); the figure is what the agent waits for.
+ATTENTION_EVENTS = {
+    "SessionEnd": {"reason": "prompt_input_exit"},
+    "StopFailure": {"error": "rate_limit", "last_assistant_message": "API Error: Request rejected (429)"},
+    "PermissionRequest": {"tool_name": "Bash", "tool_input": {"command": "rm -rf build"}},
+}
 
 
 def payload(name: str) -> bytes:
     body = {"hook_event_name": name, "session_id": "0b0c6c1e-6a3e-4c39-9d7e-4f7f3f1b2a11",
             "transcript_path": "/home/u/.claude/projects/-work-app/0b0c6c1e.jsonl", "cwd": "/work/app",
-            **EVENTS.get(name, {})}
+            **EVENTS.get(name, ATTENTION_EVENTS.get(name, {}))}
     return json.dumps(body).encode()
 
 
-def times(command: str, data: bytes, repeat: int) -> list[float]:
+def settled(log: Path, lines: int) -> None:
+    """Wait (untimed) until the background runs have each written their outcome line, so
+    their CPU time is not charged to the next hook on this small machine."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if len(log.read_text().splitlines()) >= lines:
+                return
+        except OSError:
+            pass
+        time.sleep(0.02)
+    raise SystemExit(f"bench_hook: the background attention-event runs did not finish ({log})")
+
+
+def times(command: str, data: bytes, repeat: int, extra: dict[str, str] | None = None,
+          background_log: Path | None = None) -> list[float]:
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "TMUX": "/tmp/tmux-0/bench,1,0",
-           "TMUX_PANE": "%1"}
-    found = []
+           "TMUX_PANE": "%1", **(extra or {})}
+    found: list[float] = []
+    started = len(background_log.read_text().splitlines()) if background_log and background_log.exists() else 0
     for _ in range(repeat):
         start = time.perf_counter()
         done = subprocess.run(["sh", "-c", command], input=data, env=env, capture_output=True)
         found.append(time.perf_counter() - start)
         if done.returncode != 0 or done.stdout:
             raise SystemExit(f"bench_hook: the hook failed or printed: rc={done.returncode} {done.stdout!r}")
+        if background_log is not None:
+            settled(background_log, len(found) + started)
     return found
 
 
@@ -75,6 +100,18 @@ def main(argv: list[str] | None = None) -> int:
         for name in EVENTS:
             found = times(command, payload(name), args.repeat)
             print(line(name, found))
+            ok = ok and statistics.median(found) < 0.030 and max(found) < 1.0
+        # The background side finds no project, no crontab line, no dialog (it waits 0 s) and
+        # ends; pointed at scratch files so it never reads the user's crontab or projects.
+        quiet = {"ORC_ATTENTION_SECONDS": "0", "ORC_TURN_RETRY_SECONDS": "0",
+                 "ORC_CRONTAB_FILE": str(Path(tmp) / "crontab"), "ORC_PROJECT_CONFIG": str(Path(tmp) / "none.json")}
+        labelled = hook_command(SUITE, state, agent="bench.engineer")
+        for name in ATTENTION_EVENTS:
+            # Before this change the same events spawned nothing: without the log, no wait.
+            spawns = (SUITE / "orc" / "attention_events.py").exists()
+            found = times(labelled, payload(name), args.repeat, quiet,
+                          state / "hooks" / "attention-events.log" if spawns else None)
+            print(line(f"{name}, --agent (spawns)", found))
             ok = ok and statistics.median(found) < 0.030 and max(found) < 1.0
         plain = command.replace(" -I -S ", " ", 1)
         print(line("UserPromptSubmit, plain python3", times(plain, payload("UserPromptSubmit"), args.repeat)))

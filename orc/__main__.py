@@ -32,6 +32,7 @@ COMMANDS = {
     "integration": "orchestrator_integration",
     "deps": "orc.deps",
     "hook": "orc.hook",
+    "attention-event": "orc.attention_events",
 }
 
 

@@ -44,6 +44,8 @@ AGENT_REASONS = {
     "stalled": ("stalled", "its screen has not changed for a long time while not idle"),
     "limited": ("usage-limit", "the agent hit its usage limit"),
 }
+#: A turn that ended with an API error other than a usage limit (the agent's StopFailure event).
+TURN_FAILED = "turn-failed"
 BACKUP_SKIPS_IN_A_ROW = 3
 LOG_TAIL_BYTES = 64 * 1024   # the per-minute check reads only the end of git.log
 
@@ -163,12 +165,38 @@ class Finding:
     text: str
 
 
-def agent_findings(settings: Settings, statuses: Sequence[Any], now: float,
-                   first_seen: dict[str, float]) -> tuple[list[Finding], set[tuple[str, str]]]:
+def failure_reason(event: str, detail: str | None, message: str | None, now: float) -> str | None:
+    """What an agent's latest event says about its last turn: ``usage-limit`` (a StopFailure
+    naming a usage limit that has not reset yet), ``turn-failed`` (any other API error:
+    a plain 429, overloaded, a server error...), or None (no failure, or a limit now over).
+
+    The hook's background side and the per-minute check both ask this, so they agree.
+    """
+    if event != "StopFailure":
+        return None
+    from datetime import datetime, timezone
+
+    from orc.usage_limit import limit_from_text
+
+    moment = datetime.fromtimestamp(now, timezone.utc)
+    limit = limit_from_text(message or "", moment)
+    if limit is not None:
+        return "usage-limit" if limit.reset_at is None or limit.reset_at > moment else None
+    return TURN_FAILED
+
+
+def turn_failed_text(target: str, detail: str | None) -> str:
+    return f"{target}: its last turn ended with an API error ({detail or 'unknown error'}); it sits idle until told"
+
+
+def agent_findings(settings: Settings, statuses: Sequence[Any], now: float, first_seen: dict[str, float],
+                   reports: dict[str, Any] | None = None) -> tuple[list[Finding], set[tuple[str, str]]]:
     """What the agents' states need from a person, and every (subject, reason) this check owns.
 
     A dialog counts only after ``ORC_ATTENTION_SECONDS`` (an agent asks, a person usually
     answers quickly); ``first_seen`` remembers since when each one has been waiting.
+    ``reports`` (``<project>.<role>`` -> the agent's latest hook report) adds what only
+    the agent's own events tell: a turn that failed, a usage limit the screen does not show.
     """
     found: list[Finding] = []
     owned: set[tuple[str, str]] = set()
@@ -178,6 +206,15 @@ def agent_findings(settings: Settings, statuses: Sequence[Any], now: float,
             subject = f"{status.name}/{agent.role}"
             for reason, _ in AGENT_REASONS.values():
                 owned.add((subject, reason))
+            owned.add((subject, TURN_FAILED))
+            # The label the suite gives the agent's hook command (orc.team.agent_label).
+            report = (reports or {}).get(f"{status.name}.{agent.role}")
+            failure = (failure_reason(report.event, report.detail, report.message, now)
+                       if report is not None and agent.state not in ("exited", "missing") else None)
+            if failure == TURN_FAILED and report is not None:
+                found.append(Finding(subject, TURN_FAILED, turn_failed_text(agent.target, report.detail)))
+            elif failure == "usage-limit" and agent.state != "limited":
+                found.append(Finding(subject, "usage-limit", f"{agent.target}: {AGENT_REASONS['limited'][1]}"))
             if agent.state not in AGENT_REASONS:
                 continue
             reason, meaning = AGENT_REASONS[agent.state]
@@ -289,8 +326,10 @@ def check(settings: Settings, tmux: Any, projects: Sequence[Any]) -> list[Findin
     first_seen: dict[str, float] = {k: float(v) for k, v in dict(memo.get("waiting_since", {})).items()}
     now = time.time()
 
+    from orc.hook_events import agent_reports
+
     statuses = collect(settings, tmux, projects)
-    findings, owned = agent_findings(settings, statuses, now, first_seen)
+    findings, owned = agent_findings(settings, statuses, now, first_seen, agent_reports(settings.state_dir))
     failed, delivered, offset = failed_checkins(settings, int(memo.get("checkins_offset", 0)))
     findings += failed
     backups, fine = backup_findings(settings, [p.name for p in projects])

@@ -26,6 +26,7 @@ from orc.crontab_store import CrontabError, CrontabStore, split_table
 from orc.delivery import clean_text, deliver, fit_to_size, squash
 from orc.home import check_home
 from orc.locks import named_lock
+from orc.prompt_text import prompt_key
 from orc.settings import Settings, SettingsError, load_settings
 from tmux_utils import BadTarget, TargetNotFound, Tmux, TmuxError
 
@@ -132,14 +133,17 @@ def attempt(settings: Settings, checkin: CheckIn, why: str) -> str:
     first_attempt = checkin.first_attempt or now
     trying = replace(checkin, state="delivering", attempts=checkin.attempts + 1, first_attempt=first_attempt)
     save_checkin(settings, trying)
-    result = deliver(Tmux(checkin.tmux_socket, checkin.tmux_bin), checkin.target,
-                     message(checkin, now, settings), target_settings, log_as="checkin")
+    text = message(checkin, now, settings)
+    result = deliver(Tmux(checkin.tmux_socket, checkin.tmux_bin), checkin.target, text, target_settings,
+                     log_as="checkin")
     done = now_local()
     if result.submitted:
         if lag > LATE_AFTER:
             log(settings, "late", trying, by=describe(lag), due=checkin.due.isoformat(timespec="seconds"))
+        # The prompt's key is what the agent's UserPromptSubmit hook records for it: a turn that
+        # later fails is matched to this check-in through it (orc/attention_events.py).
         log(settings, "delivered", trying, target=checkin.target, pane=result.pane_id,
-            lag=f"{(done - checkin.due).total_seconds():.1f}s")
+            lag=f"{(done - checkin.due).total_seconds():.1f}s", prompt=prompt_key(text))
         conclude(settings, trying, "delivered", done)
         return "delivered"
     give_up = first_attempt + timedelta(minutes=settings.checkin_give_up_minutes)

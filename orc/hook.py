@@ -18,6 +18,12 @@ It runs on the agent's critical path (``UserPromptSubmit`` waits for it), so it 
 
 Losing one report is harmless (the next event replaces it, and the screen is still read);
 delaying or breaking the agent is not.
+
+The events that need a person (docs/attention.md: the agent ended, a turn failed, a dialog
+opened) also start ``orc attention-event`` in the background, fully detached (its own
+session, stdin/stdout/stderr on /dev/null, never waited for): it raises the attention item
+at once (or, for a dialog, after ``ORC_ATTENTION_SECONDS`` if still unanswered) while the
+hook itself only pays for one ``posix_spawn``.
 """
 
 from __future__ import annotations
@@ -56,6 +62,59 @@ NOTIFICATION_STATES = {
     "elicitation_dialog": "waiting",
     "idle_prompt": "idle",
 }
+
+
+#: What the background ``orc attention-event`` is asked to look into, per event.
+ATTENTION_CASES = {"SessionEnd": "exited", "StopFailure": "failed", "PermissionRequest": "dialog"}
+
+
+def attention_case(fields: dict[str, str]) -> str:
+    """``exited``, ``failed`` or ``dialog`` when this event may need a person, else ""."""
+    event = fields.get("event", "")
+    if event == "SessionEnd" and fields.get("detail") == "clear":
+        return ""  # /clear ends one conversation and starts the next in the same agent
+    if event == "Notification":
+        return "dialog" if fields.get("state") == "waiting" else ""
+    return ATTENTION_CASES.get(event, "")
+
+
+def attention_argv(suite_dir: str, state_dir: str, case: str, fields: dict[str, str]) -> list[str]:
+    """The background command for ``case``: the suite's own launcher with this Python.
+
+    ``-I`` as for the hook (the agent's PYTHONPATH stays out); no ``-S``: it imports the
+    suite's dependencies. Only validated words reach it (the label, a pane id, a number).
+    """
+    return [sys.executable or "python3", "-I", os.path.join(suite_dir, "orc"), "attention-event", case,
+            "--state-dir", state_dir, "--agent", fields.get("agent", ""), "--pane", fields.get("pane", ""),
+            "--at", fields.get("at", ""), "--socket", fields.get("socket", "")]
+
+
+def start_detached(argv: list[str]) -> None:
+    """Start ``argv`` in its own session with stdin/stdout/stderr on /dev/null; never wait.
+
+    The hook exits right after, so the child is adopted by init and never left a zombie;
+    its own session keeps it alive when the agent's pane (and process group) goes away.
+    """
+    null = os.devnull
+    actions = [(os.POSIX_SPAWN_OPEN, 0, null, os.O_RDONLY, 0),
+               (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),
+               (os.POSIX_SPAWN_OPEN, 2, null, os.O_WRONLY, 0)]
+    try:
+        os.posix_spawn(argv[0], argv, os.environ, file_actions=actions, setsid=True)
+        return
+    except NotImplementedError:
+        pass  # no POSIX_SPAWN_SETSID on this system: fork, setsid, exec by hand
+    pid = os.fork()
+    if pid:
+        return
+    try:  # pragma: no cover - the child; it never returns into the hook
+        os.setsid()
+        fd = os.open(null, os.O_RDWR)
+        for target in (0, 1, 2):
+            os.dup2(fd, target)
+        os.execv(argv[0], argv)
+    finally:
+        os._exit(0)
 
 
 def _flat(value: object, limit: int = 400) -> str:
@@ -232,6 +291,10 @@ def record(argv: list[str], stdin_deadline: float) -> None:
             _write_pane_file(agents_dir, agent + ".txt", text, float(fields["at"]))
     finally:
         _append_log(hooks_dir, log_line(fields))
+    case = attention_case(fields)
+    if case and agent:
+        # Only agents the suite started carry the label that names them (project and role).
+        start_detached(attention_argv(suite_dir, state_dir, case, fields))
 
 
 def _give_up(signum: int, frame: object) -> None:

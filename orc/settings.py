@@ -52,6 +52,7 @@ class Settings:
     registry_source: str = "files"   # files, cli (`claude agents --json`), off
     claude_bin: str | None = None    # the `claude` that answers `agents --json` (fallback source)
     limit_nudge: str = "Your usage limit has reset: continue where you left off."  # ORC_LIMIT_NUDGE; "" = off
+    turn_retry_seconds: int = 120   # after a turn failed with an API error, nudge once this much later
 
     @property
     def log_file(self) -> Path:
@@ -130,6 +131,7 @@ def load_settings(environ: Mapping[str, str] | None = None, suite_dir: Path = SU
         claude_bin=values.get("ORC_CLAUDE_BIN") or shutil.which("claude", path=env.get("PATH")) or None,
         # Set but empty turns the nudge off, so the default applies only when the key is absent.
         limit_nudge=values["ORC_LIMIT_NUDGE"].strip() if "ORC_LIMIT_NUDGE" in values else Settings.limit_nudge,
+        turn_retry_seconds=int(_number(values, "ORC_TURN_RETRY_SECONDS", 120, minimum=0)),
     )
 
 

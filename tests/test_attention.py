@@ -7,6 +7,8 @@ cron runs it (the command line) or through its function."""
 from __future__ import annotations
 
 import json
+import os
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -285,3 +287,113 @@ def test_a_notify_command_with_unbalanced_quotes_is_one_clear_error(orc_env: dic
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "ORC_NOTIFY_COMMAND=" in done.stderr and "fix its quotes" in done.stderr
+
+
+# --- the agent's own events: turn-failed, usage-limit, exited at once ------------------------
+
+
+@pytest.mark.parametrize("event, detail, message, reason", [
+    ("StopFailure", "rate_limit", "API Error: Request rejected (429) · Number of requests has exceeded your rate limit",
+     "turn-failed"),
+    ("StopFailure", "overloaded", "API Error: Repeated 529 Overloaded errors", "turn-failed"),
+    ("StopFailure", "rate_limit", "You've hit your 5-hour limit · resets 11am (UTC)", "usage-limit"),
+    ("StopFailure", "rate_limit", "You've hit your 5-hour limit", "usage-limit"),  # no reset shown
+    ("Stop", None, "Done.", None),
+])
+def test_what_a_failed_turn_is_called(event: str, detail: str, message: str, reason: str | None) -> None:
+    from datetime import datetime, timezone
+
+    today = datetime.now(timezone.utc)
+    assert attention.failure_reason(event, detail, message, today.replace(hour=9, minute=0).timestamp()) == reason
+    if "resets 11am" in message:
+        # Past its reset the limit is no reason any more (its message stays on the screen).
+        assert attention.failure_reason(event, detail, message, today.replace(hour=12, minute=0).timestamp()) is None
+
+
+def hook_event(world: World, window: str, role: str, payload: dict[str, object]) -> None:
+    """Run our hook command for the agent in ``window`` as Claude Code would, with its label."""
+    from orc.hooks_settings import hook_command
+
+    env = {"PATH": os.environ["PATH"], "TMUX": f"{world.settings.tmux_socket},1,0", "TMUX_PANE": world.panes[window],
+           **{k: v for k, v in world.env.items() if k.startswith("ORC_")}, "ORC_TURN_RETRY_SECONDS": "0"}
+    done = subprocess.run(["sh", "-c", hook_command(SUITE, world.settings.state_dir, agent=f"shop.{role}")],
+                          input=json.dumps({"hook_event_name": payload.pop("hook_event_name"), "session_id": "s1",
+                                            **payload}).encode(), env=env, capture_output=True, timeout=10)
+    assert (done.returncode, done.stdout) == (0, b"")
+
+
+def test_a_failed_turn_is_owned_by_the_per_minute_check_too_and_cleared_when_the_agent_moves_on(world: World) -> None:
+    subject = "shop/engineer"
+    hook_event(world, "Dev", "engineer", {"hook_event_name": "StopFailure", "error": "server_error",
+                                          "last_assistant_message": "API Error: 500 Internal server error"})
+    # The hook's own background run tells it at once; the per-minute check finds the same item.
+    world.told_exactly(subject, "turn-failed", 1)
+    world.check()
+    world.check_by_command()
+    world.told_exactly(subject, "turn-failed", 1)
+    assert "server_error" in attention.open_items(world.settings)[(subject, "turn-failed")]["text"]
+    hook_event(world, "Dev", "engineer", {"hook_event_name": "UserPromptSubmit", "prompt": "carry on"})
+    world.check()
+    assert (subject, "turn-failed") not in attention.open_items(world.settings)
+
+
+def test_an_agent_that_exits_is_told_at_once_and_not_again_by_the_check(world: World) -> None:
+    subject = "shop/project-manager"
+    world.tmux.send_key(world.panes["PM"], "C-c")
+    world.tmux.send_key(world.panes["PM"], "C-c")
+    wait_for(lambda: world.tmux.pane(world.panes["PM"]).dead, what="the PM to exit")
+    hook_event(world, "PM", "project-manager", {"hook_event_name": "SessionEnd", "reason": "other"})
+    world.told_exactly(subject, "exited", 1)
+    world.check()
+    world.check_by_command()
+    world.told_exactly(subject, "exited", 1)
+
+
+def test_a_session_end_while_the_agent_is_respawned_under_the_team_lock_is_no_alarm(world: World) -> None:
+    """As `restart` does: the team lock is held from before the kill until the new agent is up."""
+    from orc.locks import named_lock
+
+    with named_lock(world.settings.state_dir, "team-shop", 30):
+        world.tmux.send_key(world.panes["PM"], "C-c")
+        world.tmux.send_key(world.panes["PM"], "C-c")
+        wait_for(lambda: world.tmux.pane(world.panes["PM"]).dead, what="the PM to exit")
+        hook_event(world, "PM", "project-manager", {"hook_event_name": "SessionEnd", "reason": "other"})
+        time.sleep(2)  # deliberate: past the background run's grace, so it really waits for the lock
+        world.respawn("PM")
+    log = world.settings.state_dir / "hooks" / "attention-events.log"
+    line = wait_for(lambda: log.exists() and log.read_text().strip(), timeout=20, what="the background outcome")
+    assert "not exited" in str(line), line
+    assert world.told("shop/project-manager", "exited") == (0, 0, 0)
+
+
+def test_a_failed_turn_is_matched_to_the_check_in_whose_prompt_began_it(tmp_path: Path, orc_env: dict[str, str]) -> None:
+    from orc.attention_events import checkin_for_prompt, failed_prompt_key
+    from orc.checkins import log as checkin_log
+    from orc.hook_events import latest_reports
+    from orc.hooks_settings import hook_command
+    from orc.prompt_text import prompt_key
+
+    settings = load_settings(orc_env)
+    env = {"PATH": os.environ["PATH"], "TMUX": "/tmp/tmux-1000/x,1,0", "TMUX_PANE": "%7"}
+
+    def hook(name: str, **fields: object) -> None:
+        time.sleep(0.002)  # deliberate: distinct event times, as real events have
+        subprocess.run(["sh", "-c", hook_command(SUITE, settings.state_dir)], check=True, env=env, timeout=10,
+                       input=json.dumps({"hook_event_name": name, "session_id": "s", **fields}).encode())
+
+    checkin_text = "[check-in ck-0a1b2c3d due 02:00:00] CHECKIN-3 run the tests"
+    checkin_log(settings, "delivered", "ck-0a1b2c3d", target="shop:Dev", pane="%7", prompt=prompt_key(checkin_text))
+    hook("UserPromptSubmit", prompt="an earlier message")
+    hook("Stop", last_assistant_message="ok")
+    hook("UserPromptSubmit", prompt=checkin_text + "  ")  # Claude Code trims it: the key still matches
+    hook("PreToolUse", tool_name="Bash")
+    hook("StopFailure", error="overloaded", last_assistant_message="API Error: overloaded")
+    failure = latest_reports(settings.state_dir)["%7"]
+    key = failed_prompt_key(settings, failure)
+    assert key == prompt_key(checkin_text)
+    assert checkin_for_prompt(settings, key) == "ck-0a1b2c3d"
+    # A turn that began with no prompt of its own (after a finished one) blames no check-in.
+    hook("Stop", last_assistant_message="done")
+    hook("StopFailure", error="overloaded", last_assistant_message="API Error: overloaded")
+    assert failed_prompt_key(settings, latest_reports(settings.state_dir)["%7"]) is None
+    assert checkin_for_prompt(settings, prompt_key("an earlier message")) is None

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import SUITE
+from support import SUITE, wait_for
 
 from orc import hook_events
 from orc.hooks_settings import hook_command
@@ -208,7 +208,7 @@ def test_hook_imports_no_dependency_and_skips_the_install(tmp_path: Path) -> Non
 
 
 def test_stop_failure_keeps_why_and_an_agent_label_keeps_the_report_by_name(tmp_path: Path) -> None:
-    env = {"PATH": os.environ["PATH"], "TMUX": f"{SOCKET},1,0", "TMUX_PANE": "%5"}
+    env = {"PATH": os.environ["PATH"], "TMUX": f"{SOCKET},1,0", "TMUX_PANE": "%5", **scratch_env(tmp_path)}
     payload = event("StopFailure", error="rate_limit",
                     last_assistant_message="You've hit your 5-hour limit · resets 4:45pm (UTC)")
     command = hook_command(SUITE, tmp_path, agent="webapp.engineer")
@@ -226,3 +226,112 @@ def test_stop_failure_keeps_why_and_an_agent_label_keeps_the_report_by_name(tmp_
     assert hook_events.latest_reports(tmp_path)["%5"].event == "Stop"
     assert list(hook_events.agent_reports(tmp_path)) == ["webapp.engineer"]
     assert not (tmp_path.parent / "etc").exists()
+
+
+# --- events that need a person start `orc attention-event` in the background ---------------
+
+
+def scratch_env(tmp_path: Path) -> dict[str, str]:
+    """What the background run reads besides the state folder, pointed at scratch files (never
+    the user's crontab or projects file)."""
+    return {"ORC_CRONTAB_FILE": str(tmp_path / "crontab"), "ORC_PROJECT_CONFIG": str(tmp_path / "no-projects.json")}
+
+
+def labelled_hook(tmp_path: Path, payload: object, agent: str | None = "shop.engineer",
+                  **extra: str) -> tuple[subprocess.CompletedProcess[bytes], float]:
+    env = {"PATH": os.environ["PATH"], "TMUX": f"{SOCKET},1,0", "TMUX_PANE": "%3", **scratch_env(tmp_path), **extra}
+    started = time.monotonic()
+    done = subprocess.run(["sh", "-c", hook_command(SUITE, tmp_path / "state", agent=agent)],
+                          input=json.dumps(payload).encode(), env=env, capture_output=True, timeout=10)
+    return done, time.monotonic() - started
+
+
+def background_outcomes(tmp_path: Path) -> list[str]:
+    log = tmp_path / "state" / "hooks" / "attention-events.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.mark.parametrize("payload, case", [
+    (event("SessionEnd", reason="prompt_input_exit"), "exited"),
+    (event("SessionEnd", reason="other"), "exited"),   # what a SIGTERM'd Claude Code reports
+    (event("SessionEnd", reason="clear"), ""),          # /clear: the same agent goes on
+    (event("StopFailure", error="rate_limit"), "failed"),
+    (event("StopFailure", error="server_error"), "failed"),
+    (event("PermissionRequest", tool_name="Bash"), "dialog"),
+    (event("Notification", notification_type="permission_prompt"), "dialog"),
+    (event("Notification", notification_type="elicitation_dialog"), "dialog"),
+    (event("Notification", notification_type="idle_prompt"), ""),
+    (event("Stop", last_assistant_message="Done."), ""),
+    (event("UserPromptSubmit", prompt="hi"), ""),
+    (event("PreToolUse", tool_name="Bash"), ""),
+])
+def test_which_events_may_need_a_person(payload: dict[str, object], case: str) -> None:
+    from orc import hook
+
+    fields = hook.report_fields(payload, {"TMUX_PANE": "%3", "TMUX": f"{SOCKET},1,0"}, 1.0)
+    assert hook.attention_case(fields) == case
+
+
+def test_a_dialog_starts_a_detached_background_run_the_hook_does_not_wait_for(tmp_path: Path) -> None:
+    done, elapsed = labelled_hook(tmp_path, event("PermissionRequest", tool_name="Bash"), ORC_ATTENTION_SECONDS="3")
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    # capture_output waits for every holder of the hook's stdout and stderr: returning now
+    # proves the background run, which waits 3 s for the dialog, holds neither.
+    assert elapsed < 1.0
+    state = str(tmp_path / "state")
+
+    def running() -> list[int]:
+        # -ww: the whole command line, whatever COLUMNS says (procps and BSD ps alike)
+        table = subprocess.run(["ps", "-ww", "-A", "-o", "pid=,args="], capture_output=True, text=True).stdout
+        return [int(row.split(None, 1)[0]) for row in table.splitlines()
+                if "attention-event dialog" in row and state in row]
+
+    pids = wait_for(running, timeout=5, what="the background attention-event run")
+    assert os.getsid(pids[0]) == pids[0]  # its own session: the agent's pane going away does not end it
+    assert background_outcomes(tmp_path) == []
+    # No tmux server at SOCKET, so no dialog on any screen: after the wait it ends quietly.
+    lines = wait_for(lambda: background_outcomes(tmp_path), timeout=20, what="its outcome")
+    assert len(lines) == 1 and "case=dialog" in lines[0] and "result=answered" in lines[0], lines
+    assert not (tmp_path / "state" / "attention.log").exists()
+
+
+def test_only_labelled_events_that_need_a_person_start_anything(tmp_path: Path) -> None:
+    quiet = [event("Stop"), event("UserPromptSubmit", prompt="hi"), event("SessionStart", source="startup"),
+             event("Notification", notification_type="idle_prompt"), event("SessionEnd", reason="clear")]
+    for payload in quiet:
+        done, elapsed = labelled_hook(tmp_path, payload)
+        assert (done.returncode, done.stdout) == (0, b"") and elapsed < 1.0
+    # An agent started by hand carries no label: nothing names its project and role.
+    done, _ = labelled_hook(tmp_path, event("SessionEnd", reason="other"), agent=None)
+    assert done.returncode == 0
+    # The control: one that does start it, after all the others.
+    done, elapsed = labelled_hook(tmp_path, event("SessionEnd", reason="other"))
+    assert done.returncode == 0 and elapsed < 1.0
+    lines = wait_for(lambda: background_outcomes(tmp_path), timeout=20, what="the control's outcome")
+    assert len(lines) == 1 and "case=exited" in lines[0] and "not a configured agent" in lines[0], lines
+
+
+def test_the_hook_exits_zero_silently_and_keeps_the_report_when_the_background_cannot_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Fault injected: ``os.posix_spawn`` and ``os.fork`` fail, as with a full process table."""
+    import sys
+
+    from orc import hook
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "posix_spawn", refuse)
+    monkeypatch.setattr(os, "fork", refuse)
+    monkeypatch.setenv("TMUX_PANE", "%3")
+    monkeypatch.setenv("TMUX", f"{SOCKET},1,0")
+    data = tmp_path / "event.json"
+    data.write_text(json.dumps(event("StopFailure", error="overloaded")))
+    with data.open("rb") as stdin:
+        monkeypatch.setattr(sys, "stdin", stdin)
+        started = time.monotonic()
+        assert hook.main(["--state-dir", str(tmp_path / "state"), "--agent", "shop.engineer"]) == 0
+    assert time.monotonic() - started < 0.8
+    assert capsys.readouterr() == ("", "")
+    report = hook_events.agent_reports(tmp_path / "state")["shop.engineer"]
+    assert (report.event, report.detail) == ("StopFailure", "overloaded")

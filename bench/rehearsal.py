@@ -13,12 +13,23 @@ The suite runs as a user would run it: ``deploy`` starts the teams on a tmux ser
 rehearsal's own (``tmux -L orc-rehearsal-<pid>``) with a state folder of its own, and the
 check-ins and backups are lines in the user's real crontab fired by a real cron daemon that the
 rehearsal starts (the crontab is saved first and restored exactly at the end; both under the
-machine-wide lock the tests use, so a test run never sees these lines).
+machine-wide lock the tests use, so a test run never sees these lines). Then ``up`` seats the
+orchestrator (run twice: the second run must change nothing): a real Claude Code in the suite
+folder with a brain of its own, which runs ``status`` at its briefing, at each of its own
+recurring check-ins (every 5 minutes, ``ORC_ORCHESTRATOR_CHECKIN_MINUTES``, instead of hourly)
+and at each ``[attention]`` message, and passes an engineer's trouble on to that engineer's
+project manager. ``ORC_NOTIFY_COMMAND`` is a stand-in script that appends each text it gets to
+``<work>/notifications.txt``.
 
-Faults, at fixed fractions of the run: an agent killed; a permission dialog left open; a
-merge conflict at ``finish``; cron stopped for three minutes; a usage-limit answer (HTTP 429)
-from the stand-in API. The rehearsal plays the person or orchestrator who notices (from
-``status``, the attention log, the logs) and recovers (``restart``, answering the dialog).
+Faults, at fixed fractions of the run: an agent killed; a permission dialog left open; the
+account's usage limit, met by a project manager that logs in the subscription way (so Claude
+Code reports "You've hit your 5-hour limit · resets <time>"), right after it scheduled its next
+check-in, with a reset a couple of minutes ahead; a merge conflict at ``finish``; cron stopped
+for two to three minutes; a plain HTTP 429 to an agent that logs in with an API key (Claude
+Code shows only "Request rejected (429)": no usage limit, nothing for the suite to wait for).
+The rehearsal plays the person who notices (from ``status``, the attention log, the logs) and
+recovers (``restart``, answering the dialog); the usage limit needs nobody: the check-ins due
+meanwhile wait for the reset, one nudge follows, and the report says whether they came.
 
     python3 bench/rehearsal.py                 # 20 minutes (make rehearsal)
     python3 bench/rehearsal.py --minutes 3     # a quick try
@@ -76,6 +87,8 @@ LIMITED_AGENT = "beta-pm"
 #: The agent whose API answers a plain 429 (API-key login: Claude Code shows only
 #: "Request rejected (429)", no usage limit, no reset time).
 PLAIN_429_AGENT = "alpha-pm"
+#: The engineer a project manager adds with `spawn` from its own Bash tool halfway through.
+SPAWNED = ("alpha", "dev3", "engineer-3", "Dev3")
 
 
 def say(text: str) -> None:
@@ -267,6 +280,10 @@ class Rehearsal:
         self.orchestrator: AgentSlot | None = None
         self.orchestrator_command = ""
         self.up_runs: list[str] = []     # what each `up` printed (exit code, last lines)
+        self.spawned: AgentSlot | None = None   # the engineer added with `spawn` (not in the config)
+        self.spawn_command = ""
+        self.growth: list[str] = []
+        self.grown: bool | None = None
         self.tmux = Tmux(self.socket)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -293,7 +310,7 @@ class Rehearsal:
             return found
         for project in data:
             for agent in project.get("agents", []):
-                for slot in self.agents.values():
+                for slot in list(self.agents.values()):   # the spawn thread may add one meanwhile
                     if slot.project == project.get("name") and slot.role == agent.get("role"):
                         found[slot.name] = str(agent.get("state"))
         return found
@@ -354,6 +371,14 @@ class Rehearsal:
                 commands[project][short] = agent_command(binary, home, url, self.work / project, suite_env,
                                                          subscription=name == LIMITED_AGENT)
                 self.agents[name] = AgentSlot(name, project, role, window, brain, api, home)
+        if self.available["spawn"]:
+            project, short, role, window = SPAWNED
+            name = f"{project}-{short}"
+            pm = self.agents[f"{project}-pm"]
+            brain = Brain(name, "engineer", pm.brain.team, self.ledger)
+            api, url, home = self.stand_in(name, brain, self.work / project)
+            self.spawn_command = agent_command(binary, home, url, self.work / project, suite_env)
+            self.spawned = AgentSlot(name, project, role, window, brain, api, home)
         # The orchestrator `up` seats: a real Claude Code in the suite folder, with a brain of its own.
         team = Team(project="", suite=str(SUITE), pm_target="", pm_name="", engineers={},
                     finish_available=self.available["finish"], scratch=str(self.work / "scratch"),
@@ -436,6 +461,8 @@ class Rehearsal:
         actions = {"killed": self.fault_killed, "dialog": self.fault_dialog, "conflict": self.fault_conflict,
                    "usage": self.fault_usage, "cron": self.fault_cron, "plain429": self.fault_plain_429}
         threads = []
+        if self.spawned is not None:
+            threads.append(threading.Thread(target=self.grow_team, name="spawn", daemon=True))
         for key, fault in self.faults.items():
             if fault.skipped:
                 continue
@@ -453,6 +480,31 @@ class Rehearsal:
 
             threads.append(threading.Thread(target=run, name=f"fault-{key}", daemon=True))
         return threads
+
+    def grow_team(self) -> None:
+        """Halfway through, alpha's project manager adds an engineer with `spawn` from its own
+        Bash tool (its first task in the briefing); then it hands it tasks like the others."""
+        slot, pm = self.spawned, self.agents[f"{SPAWNED[0]}-pm"]
+        assert slot is not None
+        while self.elapsed() < 0.5 * self.minutes * 60 and not self.stopping.is_set():
+            time.sleep(1)
+        if self.stopping.is_set():
+            return
+        pm.brain.grow_team(slot.name, slot.target, slot.role, self.spawn_command)
+        self.growth.append(f"{time.strftime('%H:%M:%S')} {pm.name} told to add {slot.name} at {slot.target} "
+                           f"with `spawn` at its next check-in")
+        if not self.wait_until(lambda: pm.brain.spawn_results, 300, 3):
+            self.growth.append("it ran no spawn within 5 minutes")
+            self.grown = False
+            return
+        name, rc, said = pm.brain.spawn_results[0]
+        self.growth.append(f"{time.strftime('%H:%M:%S')} `spawn` exit {rc}: {' | '.join(said.splitlines()[-3:])[:300]}")
+        self.agents[slot.name] = slot   # from now on `status` is read for it too
+        briefed = self.wait_until(lambda: slot.brain.requests > 0, 60, 2)
+        done = self.wait_until(lambda: any(t.startswith(f"m-{slot.name}-") and e["rc"] == 0
+                                           for t, e in list(self.ledger.sent.items())), 180, 5)
+        self.growth.append(f"its stand-in heard from it: {briefed}; it reported a task DONE to {pm.name}: {done}")
+        self.grown = rc == 0 and briefed and done
 
     def attention_lines(self, *words: str) -> list[str]:
         text = self.read("attention.log")
@@ -606,8 +658,13 @@ class Rehearsal:
         settle = reset + AFTER_RESET.total_seconds() + 150
         since = (slot.brain.limited_since or time.time()) - 1
 
+        pane = self.tmux.resolve(slot.target)
+        # A check-in the agent scheduled with no target names its pane by index.
+        names = {slot.target, f"{pane.session}:{pane.window_index}.{pane.pane_index}",
+                 f"{pane.session}:{pane.window_index}", pane.pane_id}
+
         def deferrals() -> rr.LimitDeferrals:
-            return rr.limit_deferrals(self.read("checkins.log"), target=slot.target, since=since)
+            return rr.limit_deferrals(self.read("checkins.log"), targets=names, since=since)
 
         def delivered_all() -> bool:
             limit = deferrals()
@@ -662,10 +719,13 @@ class Rehearsal:
                                                   "nothing (no reason in this suite for a failed turn)"))
         arrived = set(slot.brain.arrived_slots)
         before = slot.brain.requests
+        # Its turn failed before it scheduled its next check-in: what revives it is the recurring
+        # check-in `deploy` gave it (check_in_interval, 5 minutes), unless something else does.
         later = self.wait_until(lambda: len(slot.brain.arrived_slots - arrived) > 0 and slot.brain.requests > before,
-                                240, 5)
+                                390, 5)
+        idle = time.time() - slot.brain.limited_until
         fault.recovered = (f"the next check-in after the 429s arrived and the agent answered it: {later}"
-                           + (f" ({time.strftime('%H:%M:%S')})" if later else ""))
+                           + (f", {idle:.0f}s after the 429s ended ({time.strftime('%H:%M:%S')})" if later else ""))
         fault.survived = later
 
     def fault_cron(self, fault: Fault) -> None:
@@ -734,7 +794,8 @@ class Rehearsal:
                     states = self.watch()
                     say(f"t={self.elapsed() / 60:.1f}m " + " ".join(f"{k}={v}" for k, v in sorted(states.items())))
             say("the night is over; waiting for the faults to conclude")
-            self.wait_until(lambda: all(f.skipped or f.survived is not None for f in self.faults.values()), 360, 5)
+            self.wait_until(lambda: all(f.skipped or f.survived is not None for f in self.faults.values())
+                            and (self.spawned is None or self.grown is not None), 480, 5)
             say("no new tasks or check-ins from now on; draining what is pending")
             for slot in [*self.agents.values(), *([self.orchestrator] if self.orchestrator else [])]:
                 slot.brain.winding_down = True
@@ -819,7 +880,8 @@ class Rehearsal:
                 cancel_checkins(settings, left)
         except Exception as exc:  # noqa: BLE001
             self.notes.append(f"cancelling the pending check-ins failed: {exc}")
-        for slot in [*self.agents.values(), *([self.orchestrator] if self.orchestrator else [])]:
+        extra = [s for s in (self.orchestrator, self.spawned) if s is not None and s.name not in self.agents]
+        for slot in [*self.agents.values(), *extra]:
             slot.api.stop()
 
     # -- the report -------------------------------------------------------------------------------
@@ -864,7 +926,7 @@ class Rehearsal:
         lost = list(cross.lost) + [f"{c.id} still pending, due {c.due:%H:%M:%S}" for c in overdue] \
             + [f"attention to the orchestrator: {t!r} submitted {n}x, arrived {self.orchestrator_attention(t)}x"
                for t, n in sorted(told.submitted_texts.items()) if self.orchestrator_attention(t) < n]
-        ok = not lost and not cross.doubled and not checkins.failed and faults_ok
+        ok = not lost and not cross.doubled and not checkins.failed and faults_ok and self.grown is not False
         lines = [
             "== Rehearsal report",
             f"run: {self.minutes:g} minutes, 2 projects x (1 project manager + 2 engineers), real Claude Code "
@@ -929,6 +991,10 @@ class Rehearsal:
             "== The orchestrator (seated by `up`)",
             *orchestrator,
             "",
+            "== The team grown with `spawn` (run by a project manager through its Bash tool)",
+            *(self.growth or ["not tried (`spawn` missing)" if self.spawned is None else "not reached"]),
+            f"verdict: {({True: 'grown', False: 'NOT grown', None: 'not concluded'})[self.grown]}",
+            "",
             "== Faults",
             *[f.line() for f in self.faults.values()],
             "",
@@ -941,7 +1007,8 @@ class Rehearsal:
             f"{checkins.failed} check-ins failed, faults survived "
             f"{sum(1 for f in self.faults.values() if f.survived)}/"
             f"{sum(1 for f in self.faults.values() if not f.skipped)}"
-            f" ({sum(1 for f in self.faults.values() if f.skipped)} skipped)",
+            f" ({sum(1 for f in self.faults.values() if f.skipped)} skipped)"
+            + ("" if self.spawned is None else f", team grown with spawn: {self.grown}"),
         ]
         return "\n".join(lines), ok
 

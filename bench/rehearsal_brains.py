@@ -50,6 +50,7 @@ SENT_MARK = re.compile(r"SENT (m-[A-Za-z0-9-]+) rc=(\d+)")
 SCHEDULED_ID = re.compile(r"\b(ck-[0-9a-f]{8,16})\b")
 FINISH_MARK = re.compile(r"FINISH (\S+) rc=(\d+)")
 STATUS_MARK = re.compile(r"STATUS rc=(\d+)")
+SPAWN_MARK = re.compile(r"SPAWN (\S+) rc=(\d+)")
 ATTENTION_LINE = re.compile(r"\[attention\] ([^\n]+)")
 RETRY = "for i in 1 2 3 4 5 6 7 8 9 10; do {command} && break; sleep 2; done"
 
@@ -193,6 +194,11 @@ class Brain:
         self.finish_hook: Callable[[str, int], None] | None = None  # sees the repository right after finish
         self.warnings: list[str] = []         # warnings printed by schedule_with_note.sh
         self.winding_down = False             # the night is over: no new tasks or check-ins
+        # project manager: an engineer to add with `spawn` at its next check-in (name, target,
+        # role, command) and what each spawn it ran said
+        self.spawn_next: tuple[str, str, str, str] | None = None
+        self.spawn_results: list[tuple[str, int, str]] = []
+        self.spawning: dict[str, tuple[str, str]] = {}   # name -> (target, first task's token)
 
     # -- faults the rehearsal switches on -------------------------------------------------
     def limit_for(self, seconds: float) -> None:
@@ -303,6 +309,14 @@ class Brain:
         return self._bash(command, "Schedule my next check-in")
 
     def _read_result(self, result: str) -> None:
+        for match in SPAWN_MARK.finditer(result):
+            name, rc = match.group(1), int(match.group(2))
+            self.spawn_results.append((name, rc, result.strip()[-300:]))
+            self.ledger.note(f"{self.name}: spawn {name} exit {rc}")
+            if rc == 0 and name in self.spawning:
+                # Briefed with its first task (open until its DONE comes back).
+                self.team.engineers[name], token = self.spawning.pop(name)
+                self.open_task[name] = token
         for match in SENT_MARK.finditer(result):
             token, rc = match.group(1), int(match.group(2))
             with self.ledger.lock:
@@ -356,8 +370,36 @@ class Brain:
                                                    "content": "notes written after a person approved\n"}))
         return steps
 
+    def grow_team(self, name: str, target: str, role: str, command: str) -> None:
+        """At its next check-in, add an engineer to the team with ``spawn`` (its first task in
+        the briefing)."""
+        with self.lock:
+            self.spawn_next = (name, target, role, command)
+
+    def _spawn_step(self) -> ScriptedToolUse:
+        assert self.spawn_next is not None
+        name, target, role, command = self.spawn_next
+        self.spawn_next = None
+        self.task_no += 1
+        token = self._token()
+        task = (f"TASK {self.task_no} for {name}: write {name}/task-{self.task_no}.txt and commit it. "
+                f"Done when: committed, then report DONE to {self.team.pm_target} (ref {token})")
+        # Counted like a message: the briefing that carries it is the proof it was submitted.
+        with self.ledger.lock:
+            self.ledger.sent[token] = {"from": self.name, "to": name, "rc": None, "at": self.clock(), "text": task}
+        self.spawning[name] = (target, token)
+        orc = shlex.quote(self.team.suite + "/orchestrator_integration.py")
+        spawn = (f"python3 {orc} spawn {shlex.quote(target)} --role {shlex.quote(role)} "
+                 f"--project {shlex.quote(self.team.project)} --command {shlex.quote(command)} "
+                 f"--ready-timeout 100 --brief {shlex.quote(task)}")
+        spawn = (f"out=$({spawn} 2>&1); rc=$?; printf '%s\\n' \"$out\" | tail -n 3; "
+                 f"echo SPAWN {name} rc=$rc; echo SENT {token} rc=$rc")
+        return self._bash(spawn, f"Add {name} to the team")
+
     def _pm_steps(self, prompt: str, hand_out: bool) -> list[ScriptedToolUse]:
         steps: list[ScriptedToolUse] = []
+        if self.spawn_next is not None and "[check-in" in prompt and not self.winding_down:
+            steps.append(self._spawn_step())
         for match in re.finditer(r"DONE (\S+): task (\d+)", prompt):
             engineer = match.group(1)
             if engineer in self.open_task:

@@ -15,7 +15,7 @@ import math
 import shlex
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Collection
 
 
 @dataclass(frozen=True)
@@ -211,9 +211,10 @@ class LimitDeferrals:
     delivered_after: dict[str, str]  # id (deferred or nudge) -> time of its first delivery afterwards
 
 
-def limit_deferrals(text: str, target: str | None = None, since: float | None = None) -> LimitDeferrals:
-    """Check-ins deferred for a usage limit (to ``target``, at or after epoch ``since``), the
-    nudges scheduled for them, and when each was delivered after that."""
+def limit_deferrals(text: str, targets: Collection[str] | None = None, since: float | None = None) -> LimitDeferrals:
+    """Check-ins deferred for a usage limit (to one of ``targets``, the names of one pane: a
+    check-in an agent scheduled with no target names its pane as ``session:window.pane``; at
+    or after epoch ``since``), the nudges scheduled for them, and when each was delivered after."""
     deferred: dict[str, str] = {}
     nudges: list[str] = []
     delivered: dict[str, str] = {}
@@ -223,7 +224,7 @@ def limit_deferrals(text: str, target: str | None = None, since: float | None = 
         if line.event in ("deferred", "nudge-scheduled"):
             if since is not None and (when is None or when < since):
                 continue
-            if target is not None and line.fields.get("target") != target:
+            if targets is not None and line.fields.get("target") not in targets:
                 continue
         if line.event == "deferred" and line.fields.get("reason") == "usage limit":
             deferred.setdefault(checkin_id, line.fields.get("retry", "?"))

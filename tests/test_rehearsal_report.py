@@ -206,7 +206,8 @@ def test_limit_deferrals_name_the_deferred_check_ins_the_nudge_and_what_came_aft
     # ck-cccc3333 was never delivered: the rehearsal reports it as not survived.
     assert limit.delivered_after == {"ck-aaaa1111": "2026-11-26T13:23:31+00:00",
                                      "ck-bbbb2222": "2026-11-26T13:23:33+00:00"}
-    assert rr.limit_deferrals(LIMIT_LOG, target="alpha:Dev2").deferred == {}  # a dialog is no usage limit
+    assert rr.limit_deferrals(LIMIT_LOG, targets=["alpha:Dev2", "alpha:2.0"]).deferred == {}  # a dialog is no limit
+    assert list(rr.limit_deferrals(LIMIT_LOG, targets=["beta:PM", "beta:0.0"]).deferred) == ["ck-aaaa1111", "ck-cccc3333"]
     later = rr.limit_deferrals(LIMIT_LOG, since=rr.epoch("2026-11-26T13:21:00+00:00"))
     assert list(later.deferred) == ["ck-cccc3333"] and later.nudges == []
 
@@ -313,3 +314,22 @@ def test_the_orchestrator_runs_status_and_passes_an_engineers_trouble_to_its_man
     assert isinstance(message, ScriptedToolUse) and "alpha:PM" in str(message.input["command"])
     assert [e["to"] for e in ledger.sent.values()] == ["alpha-pm"]
     assert isinstance(chat.result("t2", "SENT m-orchestrator-1 rc=0"), str)
+
+
+def test_a_manager_grows_its_team_with_spawn_and_then_counts_the_new_engineer_in() -> None:
+    ledger = Ledger()
+    team = Team("alpha", "/suite", "alpha:PM", "alpha-pm", {"alpha-dev1": "alpha:Dev1"}, finish_available=False)
+    brain = Brain("alpha-pm", "pm", team, ledger, clock=lambda: 1000.0)
+    brain.open_task["alpha-dev1"] = "m-busy"   # dev1 busy: the check-in's only step is the spawn
+    brain.grow_team("alpha-dev3", "alpha:Dev3", "engineer-3", "cd /w && exec env -i X=1 claude")
+    chat = Chat(brain, "[check-in ck-12345678 due 13:00:00] look")
+    spawn = chat.first
+    assert isinstance(spawn, ScriptedToolUse)
+    command = str(spawn.input["command"])
+    assert "orchestrator_integration.py spawn alpha:Dev3 --role engineer-3 --project alpha" in command
+    assert "'cd /w && exec env -i X=1 claude'" in command    # one argument, quoted
+    (token,) = ledger.sent                                      # its first task rides in the briefing
+    assert ledger.sent[token]["to"] == "alpha-dev3" and f"(ref {token})" in command
+    chat.result("t1", f"alpha: spawned engineer-3\nSPAWN alpha-dev3 rc=0\nSENT {token} rc=0")
+    assert brain.spawn_results[0][:2] == ("alpha-dev3", 0) and ledger.sent[token]["rc"] == 0
+    assert team.engineers["alpha-dev3"] == "alpha:Dev3" and brain.open_task["alpha-dev3"] == token

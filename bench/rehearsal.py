@@ -13,12 +13,23 @@ The suite runs as a user would run it: ``deploy`` starts the teams on a tmux ser
 rehearsal's own (``tmux -L orc-rehearsal-<pid>``) with a state folder of its own, and the
 check-ins and backups are lines in the user's real crontab fired by a real cron daemon that the
 rehearsal starts (the crontab is saved first and restored exactly at the end; both under the
-machine-wide lock the tests use, so a test run never sees these lines).
+machine-wide lock the tests use, so a test run never sees these lines). Then ``up`` seats the
+orchestrator (run twice: the second run must change nothing): a real Claude Code in the suite
+folder with a brain of its own, which runs ``status`` at its briefing, at each of its own
+recurring check-ins (every 5 minutes, ``ORC_ORCHESTRATOR_CHECKIN_MINUTES``, instead of hourly)
+and at each ``[attention]`` message, and passes an engineer's trouble on to that engineer's
+project manager. ``ORC_NOTIFY_COMMAND`` is a stand-in script that appends each text it gets to
+``<work>/notifications.txt``.
 
-Faults, at fixed fractions of the run: an agent killed; a permission dialog left open; a
-merge conflict at ``finish``; cron stopped for three minutes; a usage-limit answer (HTTP 429)
-from the stand-in API. The rehearsal plays the person or orchestrator who notices (from
-``status``, the attention log, the logs) and recovers (``restart``, answering the dialog).
+Faults, at fixed fractions of the run: an agent killed; a permission dialog left open; the
+account's usage limit, met by a project manager that logs in the subscription way (so Claude
+Code reports "You've hit your 5-hour limit · resets <time>"), right after it scheduled its next
+check-in, with a reset a couple of minutes ahead; a merge conflict at ``finish``; cron stopped
+for two to three minutes; a plain HTTP 429 to an agent that logs in with an API key (Claude
+Code shows only "Request rejected (429)": no usage limit, nothing for the suite to wait for).
+The rehearsal plays the person who notices (from ``status``, the attention log, the logs) and
+recovers (``restart``, answering the dialog); the usage limit needs nobody: the check-ins due
+meanwhile wait for the reset, one nudge follows, and the report says whether they came.
 
     python3 bench/rehearsal.py                 # 20 minutes (make rehearsal)
     python3 bench/rehearsal.py --minutes 3     # a quick try
@@ -52,9 +63,9 @@ sys.path[:0] = [str(SUITE), str(SUITE / "tests"), str(SUITE / "tests" / "e2e"), 
                 str(SUITE / ".deps" / "dev")]  # tests/support.py needs pytest (make dev-deps)
 
 import orc  # noqa: E402,F401  (dependency path)
-from claude_harness import FAKE_API_KEY, prepare_claude_home  # noqa: E402
+from claude_harness import FAKE_API_KEY, FAKE_OAUTH_TOKEN, prepare_claude_home  # noqa: E402
 from fake_anthropic_api import FakeAnthropicAPI  # noqa: E402
-from rehearsal_brains import Brain, Ledger, Team  # noqa: E402
+from rehearsal_brains import Brain, Ledger, OrchestratorBrain, Team  # noqa: E402
 import rehearsal_report as rr  # noqa: E402
 from support import (  # noqa: E402
     find_cron, machine_lock, start_cron_daemon, stop_cron_daemon, users_crontab_replaced,
@@ -66,6 +77,18 @@ PROG = "rehearsal.py"
 PROJECTS = ("alpha", "beta")
 MEMBERS = (("pm", "project-manager", "PM"), ("dev1", "engineer-1", "Dev1"), ("dev2", "engineer-2", "Dev2"))
 INTEGRATION = [sys.executable, str(SUITE / "orchestrator_integration.py")]
+ORCHESTRATOR_TARGET = "orc:Orchestrator"
+#: The orchestrator's recurring self check-in, compressed from the hourly default to the
+#: smallest interval the setting takes.
+ORCHESTRATOR_CHECKIN_MINUTES = 5
+#: The agent whose account reaches its usage limit (it logs in the subscription way: only then
+#: does Claude Code report the limit as one, "You've hit your 5-hour limit · resets ...").
+LIMITED_AGENT = "beta-pm"
+#: The agent whose API answers a plain 429 (API-key login: Claude Code shows only
+#: "Request rejected (429)", no usage limit, no reset time).
+PLAIN_429_AGENT = "alpha-pm"
+#: The engineer a project manager adds with `spawn` from its own Bash tool halfway through.
+SPAWNED = ("alpha", "dev3", "engineer-3", "Dev3")
 
 
 def say(text: str) -> None:
@@ -166,15 +189,18 @@ class AgentSlot:
         return f"{self.project}:{self.window}"
 
 
-def agent_command(binary: Path, home: Path, base_url: str, workdir: Path, env: dict[str, str]) -> str:
+def agent_command(binary: Path, home: Path, base_url: str, workdir: Path, env: dict[str, str],
+                  subscription: bool = False) -> str:
     """The agent's command line in the project config: Claude Code offline with only the
     environment it needs (the suite's settings included, so the agent's own calls of the
     suite's commands act on the rehearsal's state and tmux server), plus the pane's own
     TMUX and TMUX_PANE (expanded by the pane's shell) so a check-in with no target comes back
-    to that pane."""
+    to that pane. ``subscription``: logged in with a (stand-in) subscription token instead of
+    an API key."""
+    auth = {"CLAUDE_CODE_OAUTH_TOKEN": FAKE_OAUTH_TOKEN} if subscription else {"ANTHROPIC_API_KEY": FAKE_API_KEY}
     fixed = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home),
-        "ANTHROPIC_BASE_URL": base_url, "ANTHROPIC_API_KEY": FAKE_API_KEY,
+        "ANTHROPIC_BASE_URL": base_url, **auth,
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1", "TERM": "xterm-256color",
         **env,
     }
@@ -247,9 +273,17 @@ class Rehearsal:
             **os.environ,
             "ORC_STATE_DIR": str(self.state), "ORC_TMUX_SOCKET": str(self.socket),
             "ORC_PROJECT_CONFIG": str(self.work / "project_configs.json"),
-            "ORC_DEFAULT_TARGET": "orc:0", "ORC_ATTENTION_SECONDS": "60",
+            "ORC_DEFAULT_TARGET": ORCHESTRATOR_TARGET, "ORC_ATTENTION_SECONDS": "60",
             "ORC_NOTIFY_COMMAND": str(self.work / "notify.sh"),
+            "ORC_ORCHESTRATOR_CHECKIN_MINUTES": str(ORCHESTRATOR_CHECKIN_MINUTES),
         }
+        self.orchestrator: AgentSlot | None = None
+        self.orchestrator_command = ""
+        self.up_runs: list[str] = []     # what each `up` printed (exit code, last lines)
+        self.spawned: AgentSlot | None = None   # the engineer added with `spawn` (not in the config)
+        self.spawn_command = ""
+        self.growth: list[str] = []
+        self.grown: bool | None = None
         self.tmux = Tmux(self.socket)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -276,7 +310,7 @@ class Rehearsal:
             return found
         for project in data:
             for agent in project.get("agents", []):
-                for slot in self.agents.values():
+                for slot in list(self.agents.values()):   # the spawn thread may add one meanwhile
                     if slot.project == project.get("name") and slot.role == agent.get("role"):
                         found[slot.name] = str(agent.get("state"))
         return found
@@ -318,7 +352,8 @@ class Rehearsal:
         sink.chmod(0o755)
         (self.work / "scratch").mkdir(exist_ok=True)
         suite_env = {k: self.env[k] for k in ("ORC_STATE_DIR", "ORC_TMUX_SOCKET", "ORC_PROJECT_CONFIG",
-                                              "ORC_DEFAULT_TARGET", "ORC_ATTENTION_SECONDS", "ORC_NOTIFY_COMMAND")}
+                                              "ORC_DEFAULT_TARGET", "ORC_ATTENTION_SECONDS", "ORC_NOTIFY_COMMAND",
+                                              "ORC_ORCHESTRATOR_CHECKIN_MINUTES")}
         self.available = {name: self.has_command(name) for name in ("finish", "spawn", "up")}
         self.available["attention"] = self.has_command("attention")
         commands: dict[str, dict[str, str]] = {}
@@ -332,23 +367,62 @@ class Rehearsal:
             for short, role, window in MEMBERS:
                 name = f"{project}-{short}"
                 brain = Brain(name, "pm" if short == "pm" else "engineer", team, self.ledger)
-                api = FakeAnthropicAPI()
-                api.set_responder(brain)
-                url = api.start()
-                home = self.work / "homes" / name
-                prepare_claude_home(home, self.work / project, FAKE_API_KEY, permission_mode="default")
-                settings_file = home / ".claude" / "settings.json"
-                settings = json.loads(settings_file.read_text())
-                # Bash runs without a dialog (the agents drive the suite through it); any other
-                # tool that changes files still asks, which is how the dialog fault opens one.
-                settings["permissions"]["allow"] = ["Bash"]
-                settings_file.write_text(json.dumps(settings, indent=2))
-                commands[project][short] = agent_command(binary, home, url, self.work / project, suite_env)
+                api, url, home = self.stand_in(name, brain, self.work / project)
+                commands[project][short] = agent_command(binary, home, url, self.work / project, suite_env,
+                                                         subscription=name == LIMITED_AGENT)
                 self.agents[name] = AgentSlot(name, project, role, window, brain, api, home)
+        if self.available["spawn"]:
+            project, short, role, window = SPAWNED
+            name = f"{project}-{short}"
+            pm = self.agents[f"{project}-pm"]
+            brain = Brain(name, "engineer", pm.brain.team, self.ledger)
+            api, url, home = self.stand_in(name, brain, self.work / project)
+            self.spawn_command = agent_command(binary, home, url, self.work / project, suite_env)
+            self.spawned = AgentSlot(name, project, role, window, brain, api, home)
+        # The orchestrator `up` seats: a real Claude Code in the suite folder, with a brain of its own.
+        team = Team(project="", suite=str(SUITE), pm_target="", pm_name="", engineers={},
+                    finish_available=self.available["finish"], scratch=str(self.work / "scratch"),
+                    managers={p: f"{p}:PM" for p in PROJECTS})
+        brain = OrchestratorBrain("orchestrator", team, self.ledger)
+        api, url, home = self.stand_in("orchestrator", brain, SUITE)
+        self.orchestrator_command = agent_command(binary, home, url, SUITE, suite_env)
+        session, window = ORCHESTRATOR_TARGET.split(":")
+        self.orchestrator = AgentSlot("orchestrator", session, "orchestrator", window, brain, api, home)
         (self.work / "project_configs.json").write_text(json.dumps(project_config(self.work, commands), indent=2))
         done = self.integration("validate")
         if done.returncode != 0:
             raise RuntimeError(f"the rehearsal's config does not validate: {done.stderr.strip()}")
+
+    def stand_in(self, name: str, brain: Brain, workdir: Path) -> tuple[FakeAnthropicAPI, str, Path]:
+        """The agent's own stand-in API (answered by ``brain``) and its Claude Code home."""
+        api = FakeAnthropicAPI()
+        api.set_responder(brain)
+        url = api.start()
+        home = self.work / "homes" / name
+        prepare_claude_home(home, workdir, FAKE_API_KEY, permission_mode="default")
+        settings_file = home / ".claude" / "settings.json"
+        settings = json.loads(settings_file.read_text())
+        # Bash runs without a dialog (the agents drive the suite through it); any other
+        # tool that changes files still asks, which is how the dialog fault opens one.
+        settings["permissions"]["allow"] = ["Bash"]
+        settings_file.write_text(json.dumps(settings, indent=2))
+        return api, url, home
+
+    def seat_orchestrator(self) -> None:
+        """``up`` as a person runs it, then once more: the second run must change nothing."""
+        from orc.checkins import pending_checkins
+        from orc.settings import load_settings
+
+        settings = load_settings(self.env)
+        for attempt in ("first", "second"):
+            done = self.integration("up", "--command", self.orchestrator_command, "--ready-timeout", "120",
+                                    timeout=300)
+            said = " | ".join((done.stdout + done.stderr).strip().splitlines()[-3:])
+            recurring = [c.id for c in pending_checkins(settings)
+                         if c.target == ORCHESTRATOR_TARGET and c.every_minutes]
+            self.up_runs.append(f"{attempt} `up`: exit {done.returncode}: {said[:300]}; "
+                                f"recurring check-ins to {ORCHESTRATOR_TARGET}: {len(recurring)} {' '.join(recurring)}")
+            say(self.up_runs[-1])
 
     # -- faults ----------------------------------------------------------------------------
     def plan_faults(self) -> None:
@@ -356,20 +430,28 @@ class Rehearsal:
         # Long enough that check-ins come due while it is off: cron does not stop the jobs it
         # already started, and those wait for their due second within the minute.
         cron_off = min(180.0, max(120.0, total / 4))
-        self.faults = {
-            "killed": Fault("agent killed", 0.15 * total, "beta-dev2's Claude Code process killed with SIGKILL"),
-            "dialog": Fault("permission dialog left open", 0.25 * total,
-                            f"alpha-dev2 asks for a file write; nobody answers for {min(180.0, max(75.0, total / 5)):.0f}s"),
-            "conflict": Fault("merge conflict", 0.35 * total,
-                              "alpha-dev1 finishes a task branch while main changed the same line"),
-            "usage": Fault("usage limit", 0.45 * total,
-                           f"beta-pm's API answers HTTP 429 rate_limit_error for {min(120.0, max(75.0, total / 6)):.0f}s"),
-            "cron": Fault("cron stopped", 0.55 * total, f"the cron daemon stopped for {cron_off:.0f}s, then started"),
-        }
         # At least one check-in (every minute) must come due while each fault lasts.
         self.dialog_hold = min(180.0, max(75.0, total / 5))
-        self.usage_seconds = min(120.0, max(75.0, total / 6))
+        # The usage limit's reset: a couple of minutes ahead (on a minute boundary, as Claude
+        # Code shows it), so check-ins come due under it and wait for it.
+        self.limit_ahead = min(180.0, max(120.0, total / 10))
+        self.plain_429_seconds = min(90.0, max(60.0, total / 12))
         self.cron_off = cron_off
+        self.faults = {
+            "killed": Fault("agent killed", 0.10 * total, "beta-dev2's Claude Code process killed with SIGKILL"),
+            "dialog": Fault("permission dialog left open", 0.20 * total,
+                            f"alpha-dev2 asks for a file write; nobody answers for {self.dialog_hold:.0f}s"),
+            "usage": Fault("usage limit (subscription)", 0.30 * total,
+                           f"{LIMITED_AGENT} (logged in with a subscription token) reaches its account's usage "
+                           f"limit, reset {self.limit_ahead:.0f}-{self.limit_ahead + 60:.0f}s ahead on a minute "
+                           f"boundary: every request until then gets HTTP 429 with the unified-limit headers"),
+            "conflict": Fault("merge conflict", 0.40 * total,
+                              "alpha-dev1 finishes a task branch while main changed the same line"),
+            "cron": Fault("cron stopped", 0.55 * total, f"the cron daemon stopped for {cron_off:.0f}s, then started"),
+            "plain429": Fault("plain 429 (API key)", 0.75 * total,
+                              f"{PLAIN_429_AGENT} (API-key login) gets HTTP 429 rate_limit_error for "
+                              f"{self.plain_429_seconds:.0f}s from its next request: not a usage limit"),
+        }
         if not self.available["finish"]:
             self.faults["conflict"].skipped = "`finish` is not in the suite yet (branch issue-8 had not committed it)"
         if self.cron.machine_daemon:
@@ -377,8 +459,10 @@ class Rehearsal:
 
     def fault_threads(self) -> list[threading.Thread]:
         actions = {"killed": self.fault_killed, "dialog": self.fault_dialog, "conflict": self.fault_conflict,
-                   "usage": self.fault_usage, "cron": self.fault_cron}
+                   "usage": self.fault_usage, "cron": self.fault_cron, "plain429": self.fault_plain_429}
         threads = []
+        if self.spawned is not None:
+            threads.append(threading.Thread(target=self.grow_team, name="spawn", daemon=True))
         for key, fault in self.faults.items():
             if fault.skipped:
                 continue
@@ -396,6 +480,31 @@ class Rehearsal:
 
             threads.append(threading.Thread(target=run, name=f"fault-{key}", daemon=True))
         return threads
+
+    def grow_team(self) -> None:
+        """Halfway through, alpha's project manager adds an engineer with `spawn` from its own
+        Bash tool (its first task in the briefing); then it hands it tasks like the others."""
+        slot, pm = self.spawned, self.agents[f"{SPAWNED[0]}-pm"]
+        assert slot is not None
+        while self.elapsed() < 0.5 * self.minutes * 60 and not self.stopping.is_set():
+            time.sleep(1)
+        if self.stopping.is_set():
+            return
+        pm.brain.grow_team(slot.name, slot.target, slot.role, self.spawn_command)
+        self.growth.append(f"{time.strftime('%H:%M:%S')} {pm.name} told to add {slot.name} at {slot.target} "
+                           f"with `spawn` at its next check-in")
+        if not self.wait_until(lambda: pm.brain.spawn_results, 300, 3):
+            self.growth.append("it ran no spawn within 5 minutes")
+            self.grown = False
+            return
+        name, rc, said = pm.brain.spawn_results[0]
+        self.growth.append(f"{time.strftime('%H:%M:%S')} `spawn` exit {rc}: {' | '.join(said.splitlines()[-3:])[:300]}")
+        self.agents[slot.name] = slot   # from now on `status` is read for it too
+        briefed = self.wait_until(lambda: slot.brain.requests > 0, 60, 2)
+        done = self.wait_until(lambda: any(t.startswith(f"m-{slot.name}-") and e["rc"] == 0
+                                           for t, e in list(self.ledger.sent.items())), 180, 5)
+        self.growth.append(f"its stand-in heard from it: {briefed}; it reported a task DONE to {pm.name}: {done}")
+        self.grown = rc == 0 and briefed and done
 
     def attention_lines(self, *words: str) -> list[str]:
         text = self.read("attention.log")
@@ -506,45 +615,118 @@ class Rehearsal:
         index.unlink(missing_ok=True)
         self.ledger.note(f"rehearsal: committed {commit[:10]} on main (conflicting shared.txt)")
 
+    def screen_lines(self, target: str, words: tuple[str, ...], shown: list[str]) -> None:
+        """Add to ``shown`` each new line of ``target``'s screen holding one of ``words``."""
+        try:
+            screen = self.tmux.capture(self.tmux.resolve(target).pane_id)
+        except TmuxError:
+            return
+        for line in screen:
+            text = line.strip()
+            if any(w in text.lower() for w in words) and text not in shown:
+                shown.append(text)
+
     def fault_usage(self, fault: Fault) -> None:
-        slot = self.agents["beta-pm"]
-        slot.brain.limit_for(self.usage_seconds)
-        fault.injected = f"{time.strftime('%H:%M:%S')} {slot.name}'s stand-in answers 429 for {self.usage_seconds:.0f}s"
+        """The subscription's usage limit: noticed (the agent's state, the attention log, the
+        orchestrator's pane), survived (the check-ins due meanwhile deferred to the reset and
+        delivered then, the one nudge, the agent at work again)."""
+        from orc.usage_limit import AFTER_RESET
+
+        slot = self.agents[LIMITED_AGENT]
+        slot.brain.limit_after_schedule(self.limit_ahead)
+        fault.injected = (f"{time.strftime('%H:%M:%S')} {slot.name}'s account reaches its limit at its next "
+                          f"request after scheduling its next check-in")
+        if not self.wait_until(lambda: slot.brain.limited_since is not None, 240, 2):
+            fault.recovered = "the agent scheduled no check-in in 4 minutes: the limit never bit"
+            fault.survived = False
+            return
+        reset = slot.brain.limited_until
+        shown_reset = time.strftime("%H:%M:%S", time.localtime(reset))
+        say(f"fault: usage limit for {slot.name} until {shown_reset}")
         shown: list[str] = []
-        if not self.wait_until(lambda: slot.brain.limited_since is not None, 300, 2):
-            fault.recovered = "the agent sent no request in 5 minutes: the limit never bit"
+        while time.time() < reset and not self.stopping.is_set():
+            time.sleep(3)
+            self.screen_lines(slot.target, ("hit your", "usage limit", "429", "continuing automatically"), shown)
+        fault.injected += (f"; met at {time.strftime('%H:%M:%S', time.localtime(slot.brain.limited_since))}, "
+                           f"reset {shown_reset}; {slot.brain.limited_answers} request(s) answered with it")
+        fault.noticed.append("its screen showed: " + (" | ".join(s[:110] for s in shown[:3]) or "nothing about it"))
+        states = [s for t, s in self.states.get(slot.name, []) if t >= fault.at - 1]
+        fault.noticed.append(f"status read it as: {', '.join(states) or 'no change'}")
+        lines = self.attention_lines("usage-limit", slot.project)
+        fault.noticed.append(f"attention log: {lines[0][:200]}" if lines else "no usage-limit line in the attention log")
+        # Survived: what was due meanwhile waits for the reset and comes then, with one nudge.
+        settle = reset + AFTER_RESET.total_seconds() + 150
+        since = (slot.brain.limited_since or time.time()) - 1
+
+        pane = self.tmux.resolve(slot.target)
+        # A check-in the agent scheduled with no target names its pane by index.
+        names = {slot.target, f"{pane.session}:{pane.window_index}.{pane.pane_index}",
+                 f"{pane.session}:{pane.window_index}", pane.pane_id}
+
+        def deferrals() -> rr.LimitDeferrals:
+            return rr.limit_deferrals(self.read("checkins.log"), targets=names, since=since)
+
+        def delivered_all() -> bool:
+            limit = deferrals()
+            return bool(limit.deferred) and all(i in limit.delivered_after for i in [*limit.deferred, *limit.nudges]) \
+                and slot.brain.nudges > 0
+        self.wait_until(delivered_all, max(5.0, settle - time.time()), 5)
+        limit = deferrals()
+        ids = list(limit.deferred)
+        late = [i for i in ids if i not in limit.delivered_after]
+        fault.noticed.append(
+            f"{len(ids)} check-in(s) met the limit and were deferred to the reset + {AFTER_RESET.total_seconds():.0f}s "
+            f"({', '.join(f'{i} to {limit.deferred[i]}' for i in ids) or 'none'}); nudges scheduled: "
+            f"{', '.join(limit.nudges) or 'none'}")
+        working = self.wait_until(lambda: slot.brain.answered_after_limit > 0 and (
+            slot.brain.arrived_slots and any(slot.brain.arrived_at.get(t, 0) >= reset for t in slot.brain.arrived_slots)),
+            max(5.0, settle - time.time()), 5)
+        with self.ledger.lock:
+            sent_after = [t for t, e in self.ledger.sent.items() if e["from"] == slot.name and e["at"] >= reset]
+        fault.recovered = (
+            f"deferred check-ins delivered after the reset: {len(ids) - len(late)}/{len(ids)}"
+            + (f" (not: {', '.join(late)})" if late else "")
+            + f"; nudge delivered: {', '.join(f'{n} at {limit.delivered_after[n]}' for n in limit.nudges if n in limit.delivered_after) or 'no'}"
+            + f", reached the agent {slot.brain.nudges}x"
+            + f"; agent answering again: {slot.brain.answered_after_limit} request(s) answered after the reset, "
+              f"{len(sent_after)} message(s) sent since")
+        fault.survived = bool(ids) and not late and slot.brain.nudges == 1 and bool(working)
+
+    def fault_plain_429(self, fault: Fault) -> None:
+        """A 429 that is not a usage limit (API-key login): Claude Code shows a failed turn and
+        waits; nothing in the suite holds the check-ins. Survived when a later check-in reaches
+        the agent and it works again."""
+        slot = self.agents[PLAIN_429_AGENT]
+        slot.brain.limit_for(self.plain_429_seconds)
+        fault.injected = f"{time.strftime('%H:%M:%S')} {slot.name}'s stand-in answers 429 for {self.plain_429_seconds:.0f}s"
+        if not self.wait_until(lambda: slot.brain.limited_since is not None, 240, 2):
+            fault.recovered = "the agent sent no request in 4 minutes: the 429 never bit"
             fault.survived = False
             return
         fault.injected += f"; first hit at {time.strftime('%H:%M:%S', time.localtime(slot.brain.limited_since))}"
-        ends = time.monotonic() + self.usage_seconds + 5
-        while time.monotonic() < ends:
+        shown: list[str] = []
+        while time.time() < slot.brain.limited_until + 3 and not self.stopping.is_set():
             time.sleep(3)
-            try:
-                screen = self.tmux.capture(self.tmux.resolve(slot.target).pane_id)
-            except TmuxError:
-                continue
-            for line in screen:
-                text = line.strip()
-                if any(w in text.lower() for w in ("429", "rate limit", "rate_limit", "usage limit", "retrying")) \
-                        and text not in shown:
-                    shown.append(text)
-        if shown:
-            fault.noticed.append("its screen showed: " + " | ".join(s[:120] for s in shown[:4]))
-        answers = slot.brain.limited_answers
-        fault.noticed.append(f"the agent got {answers} usage-limit answer(s); what reached it then and got only "
-                             f"the error: {', '.join(slot.brain.arrived_while_limited) or 'nothing'}")
-        states = [s for t, s in self.states.get(slot.name, []) if t >= fault.at]
-        fault.noticed.append(f"status read it as: {', '.join(states) or 'no change'}"
-                             + ("" if "limited" in states else " (no `limited` state in this suite yet)"))
-        if self.available["attention"] and self.attention_lines("limit"):
-            fault.noticed.append(f"attention log: {self.attention_lines('limit')[0][:160]}")
+            self.screen_lines(slot.target, ("429", "rate limit", "retrying"), shown)
+        fault.noticed.append("its screen showed: " + (" | ".join(s[:110] for s in shown[:3]) or "nothing about it"))
+        fault.noticed.append(f"{slot.brain.limited_answers} request(s) answered 429; what reached it then and got "
+                             f"only the error: {', '.join(slot.brain.arrived_while_limited) or 'nothing'}")
+        states = [s for t, s in self.states.get(slot.name, []) if t >= fault.at - 1]
+        fault.noticed.append(f"status read it as: {', '.join(states) or 'no change'}")
+        lines = [line for line in self.read("attention.log").splitlines()
+                 if slot.project in line and "raised" in line and "project-manager" in line]
+        fault.noticed.append("attention log: " + (lines[-1][:200] if lines else
+                                                  "nothing (no reason in this suite for a failed turn)"))
         arrived = set(slot.brain.arrived_slots)
         before = slot.brain.requests
+        # Its turn failed before it scheduled its next check-in: what revives it is the recurring
+        # check-in `deploy` gave it (check_in_interval, 5 minutes), unless something else does.
         later = self.wait_until(lambda: len(slot.brain.arrived_slots - arrived) > 0 and slot.brain.requests > before,
-                                240, 5)
-        fault.recovered = (f"a check-in arrived after the limit lifted and the agent answered it: {later}"
-                           + (f" ({time.strftime('%H:%M:%S')})" if later else ""))
-        fault.survived = later if answers else False
+                                390, 5)
+        idle = time.time() - slot.brain.limited_until
+        fault.recovered = (f"the next check-in after the 429s arrived and the agent answered it: {later}"
+                           + (f", {idle:.0f}s after the 429s ended ({time.strftime('%H:%M:%S')})" if later else ""))
+        fault.survived = later
 
     def fault_cron(self, fault: Fault) -> None:
         if self.cron.machine_daemon:
@@ -598,6 +780,8 @@ class Rehearsal:
             say(f"deploy exit {done.returncode}")
             if done.returncode != 0:
                 self.notes.append(f"deploy exit {done.returncode}: {(done.stderr or done.stdout).strip()[-400:]}")
+            if self.available["up"]:
+                self.seat_orchestrator()
             threads = self.fault_threads()
             for thread in threads:
                 thread.start()
@@ -610,9 +794,10 @@ class Rehearsal:
                     states = self.watch()
                     say(f"t={self.elapsed() / 60:.1f}m " + " ".join(f"{k}={v}" for k, v in sorted(states.items())))
             say("the night is over; waiting for the faults to conclude")
-            self.wait_until(lambda: all(f.skipped or f.survived is not None for f in self.faults.values()), 360, 5)
+            self.wait_until(lambda: all(f.skipped or f.survived is not None for f in self.faults.values())
+                            and (self.spawned is None or self.grown is not None), 480, 5)
             say("no new tasks or check-ins from now on; draining what is pending")
-            for slot in self.agents.values():
+            for slot in [*self.agents.values(), *([self.orchestrator] if self.orchestrator else [])]:
                 slot.brain.winding_down = True
             self.drain()
             self.stopping.set()
@@ -626,6 +811,34 @@ class Rehearsal:
             print(f"\nreport written to {out}\nwork folder kept: {self.work}", flush=True)
         say("cleaned up: tmux server, crontab (restored exactly), cron daemon, stand-ins")
         return 0 if ok else 1
+
+    def orchestrator_attention(self, text: str) -> int:
+        """How many times the attention message ``<subject>: <text>`` reached the orchestrator."""
+        brain = self.orchestrator.brain if self.orchestrator else None
+        return brain.attention.get(text, 0) if isinstance(brain, OrchestratorBrain) else 0
+
+    def orchestrator_report(self, told: rr.AttentionCounts) -> list[str]:
+        slot = self.orchestrator
+        if slot is None or not isinstance(slot.brain, OrchestratorBrain):
+            return ["not seated"]
+        brain = slot.brain
+        delivered = [line for line in rr.parse_log(self.read("checkins.log"))
+                     if line.event == "delivered" and line.fields.get("target") == ORCHESTRATOR_TARGET]
+        with self.ledger.lock:
+            sent = [e for e in self.ledger.sent.values() if e["from"] == slot.name]
+        return [
+            *self.up_runs,
+            f"its self check-in every {ORCHESTRATOR_CHECKIN_MINUTES} minutes (ORC_ORCHESTRATOR_CHECKIN_MINUTES; "
+            f"the default is hourly): delivered {len(delivered)}x (checkins.log), reached its stand-in API "
+            f"{brain.checkins}x",
+            f"briefings that reached it: {brain.briefings}; `status` runs through its Bash tool: {len(brain.status_runs)}"
+            f" (exit codes: {', '.join(str(c) for c in sorted(set(brain.status_runs))) or '-'})",
+            f"attention messages: proven submitted to its pane {told.told_orchestrator}, reached its stand-in "
+            f"{sum(brain.attention.values())}: "
+            + ("; ".join(f"{t[:90]} x{n}" for t, n in sorted(brain.attention.items())) or "none"),
+            f"messages it sent to project managers: {len(sent)}, proven submitted "
+            f"{sum(1 for e in sent if e['rc'] == 0)}",
+        ]
 
     def drain(self) -> None:
         """Wait (up to 4 minutes) until no check-in is pending past its due time and every
@@ -667,7 +880,8 @@ class Rehearsal:
                 cancel_checkins(settings, left)
         except Exception as exc:  # noqa: BLE001
             self.notes.append(f"cancelling the pending check-ins failed: {exc}")
-        for slot in self.agents.values():
+        extra = [s for s in (self.orchestrator, self.spawned) if s is not None and s.name not in self.agents]
+        for slot in [*self.agents.values(), *extra]:
             slot.api.stop()
 
     # -- the report -------------------------------------------------------------------------------
@@ -691,8 +905,12 @@ class Rehearsal:
         backups = rr.backup_counts(self.read("git.log"))
         integration = rr.event_counts(self.read("integration.log"))
         attention = self.read("attention.log").splitlines()
+        told = rr.attention_counts(self.read("attention.log"))
         notified = (self.work / "notifications.txt").read_text().splitlines() \
             if (self.work / "notifications.txt").exists() else []
+        limit_all = rr.limit_deferrals(self.read("checkins.log"))
+        late_for_limit = sorted(str(i) for i in late_ids & set(limit_all.deferred))
+        orchestrator = self.orchestrator_report(told)
         loads = [v for _, v in self.load]
         work_done = {p: git(self.work / p, "rev-list", "--count", "--all", check=False) for p in PROJECTS}
         by_kind = ", ".join(f"{k} {a}/{a + b}" for k, (a, b) in sorted(delivery.by_kind.items()))
@@ -705,8 +923,10 @@ class Rehearsal:
             return "-" if v is None else f"{v:.1f}s"
 
         faults_ok = all(f.skipped or f.survived for f in self.faults.values())
-        lost = list(cross.lost) + [f"{c.id} still pending, due {c.due:%H:%M:%S}" for c in overdue]
-        ok = not lost and not cross.doubled and not checkins.failed and faults_ok
+        lost = list(cross.lost) + [f"{c.id} still pending, due {c.due:%H:%M:%S}" for c in overdue] \
+            + [f"attention to the orchestrator: {t!r} submitted {n}x, arrived {self.orchestrator_attention(t)}x"
+               for t, n in sorted(told.submitted_texts.items()) if self.orchestrator_attention(t) < n]
+        ok = not lost and not cross.doubled and not checkins.failed and faults_ok and self.grown is not False
         lines = [
             "== Rehearsal report",
             f"run: {self.minutes:g} minutes, 2 projects x (1 project manager + 2 engineers), real Claude Code "
@@ -732,6 +952,10 @@ class Rehearsal:
             f"deferred (kept, retried) {checkins.deferred}, failed {checkins.failed}, cancelled {checkins.cancelled}",
             f"lag behind the due second: p50 {fmt(checkins.lag(50))}, p90 {fmt(checkins.lag(90))}, "
             f"p99 {fmt(checkins.lag(99))}, max {fmt(max(checkins.lags) if checkins.lags else None)}",
+            f"late because they waited for a usage limit's reset: {len(late_for_limit)}"
+            + (f" ({', '.join(late_for_limit)})" if late_for_limit else "")
+            + f"; deferred for a usage limit: {len(limit_all.deferred)}, nudges scheduled {len(limit_all.nudges)}, "
+              f"delivered {sum(1 for n in limit_all.nudges if n in limit_all.delivered_after)}",
             f"lag of those not marked late: p50 {fmt(rr.percentile(on_time, 50))}, p90 {fmt(rr.percentile(on_time, 90))}, "
             f"max {fmt(max(on_time) if on_time else None)}",
             f"still pending at the end: {len(pending)} (not yet due: {len(pending) - len(overdue)}; "
@@ -749,11 +973,27 @@ class Rehearsal:
             + ", ".join(f"{p} {n}" for p, n in work_done.items()),
             "backups (git.log): " + (", ".join(f"{k} {v}" for k, v in sorted(backups.items())) or "none"),
             "integration.log: " + (", ".join(f"{k} {v}" for k, v in sorted(integration.items())) or "none"),
-            f"attention log lines: {len(attention)}; ORC_NOTIFY_COMMAND runs: {len(notified)}"
-            + ("" if self.available["attention"] else " (no attention/notification in this suite yet)")
-            + ("" if self.available["up"] else "; no orchestrator seated (`up` missing), so the messages to "
-               "its pane were refused (target not found), as the attention log says"),
-            *[f"    {line[:200]}" for line in attention[:20]],
+            "",
+            "== Telling a person (attention log, the orchestrator's pane, ORC_NOTIFY_COMMAND)",
+            "raised: " + (", ".join(f"{k} {v}" for k, v in sorted(told.raised.items())) or "nothing")
+            + f"; cleared {told.cleared}",
+            f"messages to the orchestrator's pane: proven submitted {told.told_orchestrator}, not submitted "
+            f"{sum(told.not_told.values())}"
+            + (" (" + ", ".join(f"{k} x{v}" for k, v in sorted(told.not_told.items())) + ")" if told.not_told else ""),
+            f"ORC_NOTIFY_COMMAND (a stand-in script appending to {self.work / 'notifications.txt'}): "
+            f"{told.notify_ok} ran ok, {sum(told.notify_failed.values())} did not"
+            + (" (" + ", ".join(f"{k} x{v}" for k, v in sorted(told.notify_failed.items())) + ")"
+               if told.notify_failed else "")
+            + f"; lines it wrote: {len(notified)}",
+            f"attention log ({len(attention)} lines):",
+            *[f"    {line[:200]}" for line in attention[:30]],
+            "",
+            "== The orchestrator (seated by `up`)",
+            *orchestrator,
+            "",
+            "== The team grown with `spawn` (run by a project manager through its Bash tool)",
+            *(self.growth or ["not tried (`spawn` missing)" if self.spawned is None else "not reached"]),
+            f"verdict: {({True: 'grown', False: 'NOT grown', None: 'not concluded'})[self.grown]}",
             "",
             "== Faults",
             *[f.line() for f in self.faults.values()],
@@ -767,7 +1007,8 @@ class Rehearsal:
             f"{checkins.failed} check-ins failed, faults survived "
             f"{sum(1 for f in self.faults.values() if f.survived)}/"
             f"{sum(1 for f in self.faults.values() if not f.skipped)}"
-            f" ({sum(1 for f in self.faults.values() if f.skipped)} skipped)",
+            f" ({sum(1 for f in self.faults.values() if f.skipped)} skipped)"
+            + ("" if self.spawned is None else f", team grown with spawn: {self.grown}"),
         ]
         return "\n".join(lines), ok
 

@@ -15,12 +15,19 @@ and the suite's commands, as CLAUDE.md tells agents to:
   whenever the engineer is free, checked at each check-in; a task whose message was
   refused is sent again at the next check-in;
 * an engineer does a task (writes a file, commits) and reports ``DONE`` back;
-* ``finish`` (when the suite has it) ends a task branch, for the merge-conflict fault.
+* an engineer whose ``DONE`` report was refused (its manager was under a usage limit, or
+  waiting on a dialog) reports it again at its next check-in;
+* ``finish`` (when the suite has it) ends a task branch, for the merge-conflict fault;
+* the orchestrator (seated by ``up``; :class:`OrchestratorBrain`) answers its briefing, its
+  own recurring check-ins and each ``[attention]`` message by running ``status`` through its
+  Bash tool, and passes an engineer's trouble on to that engineer's project manager (hub and
+  spoke: it never messages engineers).
 
 Every message a brain sends carries a token ``(ref m-...)``; every check-in carries its
 id and due time. The brain records each token it receives once per place in the
 conversation (a retried request resends the same history), so the rehearsal can tell
-what was sent, what arrived, and what arrived twice.
+what was sent, what arrived, and what arrived twice. An ``[attention]`` message has no token
+of its own: the orchestrator's brain counts each one by its text (subject and what it says).
 """
 
 from __future__ import annotations
@@ -42,6 +49,9 @@ MESSAGE_TOKEN = re.compile(r"\(ref (m-[A-Za-z0-9-]+)\)")
 SENT_MARK = re.compile(r"SENT (m-[A-Za-z0-9-]+) rc=(\d+)")
 SCHEDULED_ID = re.compile(r"\b(ck-[0-9a-f]{8,16})\b")
 FINISH_MARK = re.compile(r"FINISH (\S+) rc=(\d+)")
+STATUS_MARK = re.compile(r"STATUS rc=(\d+)")
+SPAWN_MARK = re.compile(r"SPAWN (\S+) rc=(\d+)")
+ATTENTION_LINE = re.compile(r"\[attention\] ([^\n]+)")
 RETRY = "for i in 1 2 3 4 5 6 7 8 9 10; do {command} && break; sleep 2; done"
 
 USAGE_LIMIT_BODY = {
@@ -81,6 +91,7 @@ class Team:
     engineers: dict[str, str]          # agent name -> tmux target
     finish_available: bool
     scratch: str = "/tmp"               # a folder outside every repository (the dialog's file goes there)
+    managers: dict[str, str] = field(default_factory=dict)  # the orchestrator's: project -> PM target
 
 
 @dataclass
@@ -170,6 +181,11 @@ class Brain:
         self.limited_since: float | None = None
         self.arrived_while_limited: list[str] = []   # prompts answered with the limit error
         self.limited_answers = 0
+        self.limit_on_schedule = 0.0
+        self.answered_after_limit = 0          # requests answered normally once the limit was over
+        self.arrived_at: dict[str, float] = {}  # token (ck-…@due, m-…) -> when it first reached the API
+        self.nudges = 0                        # prompts carrying the suite's "usage limit has reset" nudge
+        self.unsent_reports: list[str] = []    # engineer: DONE reports whose message was refused
         self.dialog_next = False
         self.conflict_task: str | None = None
         self.finish_results: list[tuple[str, int]] = []
@@ -178,13 +194,27 @@ class Brain:
         self.finish_hook: Callable[[str, int], None] | None = None  # sees the repository right after finish
         self.warnings: list[str] = []         # warnings printed by schedule_with_note.sh
         self.winding_down = False             # the night is over: no new tasks or check-ins
+        # project manager: an engineer to add with `spawn` at its next check-in (name, target,
+        # role, command) and what each spawn it ran said
+        self.spawn_next: tuple[str, str, str, str] | None = None
+        self.spawn_results: list[tuple[str, int, str]] = []
+        self.spawning: dict[str, tuple[str, str]] = {}   # name -> (target, first task's token)
 
     # -- faults the rehearsal switches on -------------------------------------------------
     def limit_for(self, seconds: float) -> None:
-        """Answer every conversation request with a usage-limit error for ``seconds``, counted
+        """Answer every conversation request with the limit error for ``seconds``, counted
         from the agent's next request (an idle agent would not notice a limit at all)."""
         with self.lock:
             self.limit_armed = seconds
+
+    def limit_after_schedule(self, ahead: float) -> None:
+        """The account's usage limit, met in the middle of a turn: from the request right after
+        the agent has scheduled its next check-in, every conversation request gets the
+        usage-limit error, until a reset ``ahead`` seconds or more later, on a minute boundary
+        (Claude Code shows the reset to the minute). So a check-in is pending when the limit
+        bites, as it is for an agent that keeps itself checked in."""
+        with self.lock:
+            self.limit_on_schedule = ahead
 
     def open_dialog_next_turn(self) -> None:
         """At its next turn, ask for a tool that needs a person's approval (a dialog left open)."""
@@ -214,20 +244,37 @@ class Brain:
                         self.ledger.received[(self.name, token)] += 1
                     if self.clock() < self.limited_until or self.limit_armed:
                         self.arrived_while_limited.append(token)
+                    self.arrived_at.setdefault(token, self.clock())
                     if token.startswith("ck-"):
                         self.arrived_ids.add(token.split("@", 1)[0])
                         self.arrived_slots.add(token)
-                if any(mark in text for mark in ("You are the", "You were restarted", "[check-in", "(ref m-")):
+                if any(mark in text for mark in ("You are the", "You were restarted", "[check-in", "(ref m-",
+                                                 "[attention]")):
                     if (conv, i, j, "prompt") not in self.seen_keys:
                         self.seen_keys.add((conv, i, j, "prompt"))
                         self.inbox.append(text)
+                        if "usage limit has reset" in text:
+                            self.nudges += 1
+                        self._arrived(text)
             if self.limit_armed:
                 self.limited_since, self.limited_until = self.clock(), self.clock() + self.limit_armed
                 self.limit_armed = 0.0
+            if self.limit_on_schedule and any("SCHEDULED TO RUN AT" in r for r in new_tool_results(body)):
+                now = self.clock()
+                self.limited_since, self.limited_until = now, (int(now + self.limit_on_schedule) // 60 + 1) * 60.0
+                self.limit_on_schedule = 0.0
+                # Read now, so the check-in it scheduled is known; should Claude Code send the
+                # same result again after the reset, reading it twice changes nothing.
+                for result in new_tool_results(body):
+                    self._read_result(result)
             if self.clock() < self.limited_until:
                 # What arrived is counted above (it reached the API); the agent cannot act on it yet.
+                if self.limited_since is None:
+                    self.limited_since = self.clock()
                 self.limited_answers += 1
                 return usage_limit_answer(self.limited_until, self.clock())
+            if self.limited_since is not None:
+                self.answered_after_limit += 1
             for result in new_tool_results(body):
                 self._read_result(result)
             if not self.steps:
@@ -236,6 +283,9 @@ class Brain:
             if self.steps:
                 return self.steps.pop(0)
             return f"{self.name}: done for now."
+
+    def _arrived(self, text: str) -> None:
+        """A prompt reached the agent (called once per place in the conversation)."""
 
     # -- what one prompt leads to -------------------------------------------------------------
     def _bash(self, command: str, what: str) -> ScriptedToolUse:
@@ -259,12 +309,22 @@ class Brain:
         return self._bash(command, "Schedule my next check-in")
 
     def _read_result(self, result: str) -> None:
+        for match in SPAWN_MARK.finditer(result):
+            name, rc = match.group(1), int(match.group(2))
+            self.spawn_results.append((name, rc, result.strip()[-300:]))
+            self.ledger.note(f"{self.name}: spawn {name} exit {rc}")
+            if rc == 0 and name in self.spawning:
+                # Briefed with its first task (open until its DONE comes back).
+                self.team.engineers[name], token = self.spawning.pop(name)
+                self.open_task[name] = token
         for match in SENT_MARK.finditer(result):
             token, rc = match.group(1), int(match.group(2))
             with self.ledger.lock:
                 entry = self.ledger.sent.get(token)
                 if entry is not None and entry["rc"] is None:
                     entry["rc"] = rc
+            if rc != 0 and self.role == "engineer" and entry is not None:
+                self.unsent_reports.append(entry["text"].rsplit(" (ref ", 1)[0])
             if rc != 0 and self.role == "pm":
                 for engineer, open_token in self.open_task.items():
                     if open_token == token:
@@ -310,8 +370,36 @@ class Brain:
                                                    "content": "notes written after a person approved\n"}))
         return steps
 
+    def grow_team(self, name: str, target: str, role: str, command: str) -> None:
+        """At its next check-in, add an engineer to the team with ``spawn`` (its first task in
+        the briefing)."""
+        with self.lock:
+            self.spawn_next = (name, target, role, command)
+
+    def _spawn_step(self) -> ScriptedToolUse:
+        assert self.spawn_next is not None
+        name, target, role, command = self.spawn_next
+        self.spawn_next = None
+        self.task_no += 1
+        token = self._token()
+        task = (f"TASK {self.task_no} for {name}: write {name}/task-{self.task_no}.txt and commit it. "
+                f"Done when: committed, then report DONE to {self.team.pm_target} (ref {token})")
+        # Counted like a message: the briefing that carries it is the proof it was submitted.
+        with self.ledger.lock:
+            self.ledger.sent[token] = {"from": self.name, "to": name, "rc": None, "at": self.clock(), "text": task}
+        self.spawning[name] = (target, token)
+        orc = shlex.quote(self.team.suite + "/orchestrator_integration.py")
+        spawn = (f"python3 {orc} spawn {shlex.quote(target)} --role {shlex.quote(role)} "
+                 f"--project {shlex.quote(self.team.project)} --command {shlex.quote(command)} "
+                 f"--ready-timeout 100 --brief {shlex.quote(task)}")
+        spawn = (f"out=$({spawn} 2>&1); rc=$?; printf '%s\\n' \"$out\" | tail -n 3; "
+                 f"echo SPAWN {name} rc=$rc; echo SENT {token} rc=$rc")
+        return self._bash(spawn, f"Add {name} to the team")
+
     def _pm_steps(self, prompt: str, hand_out: bool) -> list[ScriptedToolUse]:
         steps: list[ScriptedToolUse] = []
+        if self.spawn_next is not None and "[check-in" in prompt and not self.winding_down:
+            steps.append(self._spawn_step())
         for match in re.finditer(r"DONE (\S+): task (\d+)", prompt):
             engineer = match.group(1)
             if engineer in self.open_task:
@@ -333,6 +421,10 @@ class Brain:
 
     def _engineer_steps(self, prompt: str) -> list[ScriptedToolUse]:
         steps: list[ScriptedToolUse] = []
+        if "[check-in" in prompt:
+            # A report the manager could not take (refused, the sender was told): say it again.
+            reports, self.unsent_reports = self.unsent_reports, []
+            steps += [self._send(self.team.pm_target, text, self.team.pm_name) for text in reports]
         for match in re.finditer(r"TASK (\d+) for (\S+):", prompt):
             number = match.group(1)
             path = f"{self.name}/task-{number}.txt"
@@ -361,3 +453,42 @@ class Brain:
                        + RETRY.format(command=f"{finish} 2>&1") + "; echo FINISH second rc=$?",
                        "Resolve the conflict and finish again"),
         ]
+
+
+class OrchestratorBrain(Brain):
+    """The orchestrator seated by ``up``: it reads ``status`` at its briefing, at each of its own
+    recurring check-ins and at each ``[attention]`` message, and passes an engineer's trouble on
+    to the project manager of that project (hub and spoke). It schedules no check-ins of its
+    own: ``up`` gave it a recurring one."""
+
+    def __init__(self, name: str, team: Team, ledger: Ledger, clock: Callable[[], float] = time.time):
+        super().__init__(name, "orchestrator", team, ledger, clock)
+        self.attention: Counter[str] = Counter()   # "<subject>: <text>" -> times it arrived
+        self.status_runs: list[int] = []           # exit codes of the `status` it ran
+        self.checkins = 0                          # prompts that were its own check-ins
+        self.briefings = 0
+
+    def _arrived(self, text: str) -> None:
+        for match in ATTENTION_LINE.finditer(text):
+            self.attention[match.group(1).strip()] += 1
+
+    def _read_result(self, result: str) -> None:
+        super()._read_result(result)
+        self.status_runs += [int(m.group(1)) for m in STATUS_MARK.finditer(result)]
+
+    def _plan(self, prompt: str) -> list[ScriptedToolUse]:
+        orc = shlex.quote(self.team.suite + "/orchestrator_integration.py")
+        steps = [self._bash(f"python3 {orc} status > /dev/null 2>&1; echo STATUS rc=$?", "Look at every team")]
+        if "[check-in" in prompt:
+            self.checkins += 1
+        elif "You are the" in prompt:
+            self.briefings += 1
+        for match in ATTENTION_LINE.finditer(prompt):
+            subject = match.group(1).split(":", 1)[0]          # e.g. alpha/engineer-2
+            project, _, role = subject.partition("/")
+            manager = self.team.managers.get(project)
+            if manager is None or role == "project-manager" or self.winding_down:
+                continue  # about a manager itself (or no agent): the person is told; nobody else to ask
+            steps.append(self._send(manager, f"Orchestrator: {match.group(1).strip()}; please look after it",
+                                    f"{project}-pm"))
+        return steps

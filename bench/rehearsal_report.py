@@ -15,7 +15,7 @@ import math
 import shlex
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Collection
 
 
 @dataclass(frozen=True)
@@ -189,3 +189,91 @@ def backup_counts(text: str) -> dict[str, int]:
 def event_counts(text: str) -> dict[str, int]:
     """How many lines of each event a log holds."""
     return dict(Counter(line.event for line in parse_log(text)))
+
+
+def epoch(at: str) -> float | None:
+    """A log line's time (ISO 8601 with its offset) as epoch seconds; None when unreadable."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.tzinfo is not None else None
+
+
+@dataclass(frozen=True)
+class LimitDeferrals:
+    """What ``checkins.log`` says about check-ins that met a usage limit."""
+
+    deferred: dict[str, str]        # check-in id -> the retry time it was moved to (first deferral)
+    nudges: list[str]               # ids of the nudges scheduled for the reset
+    delivered_after: dict[str, str]  # id (deferred or nudge) -> time of its first delivery afterwards
+
+
+def limit_deferrals(text: str, targets: Collection[str] | None = None, since: float | None = None) -> LimitDeferrals:
+    """Check-ins deferred for a usage limit (to one of ``targets``, the names of one pane: a
+    check-in an agent scheduled with no target names its pane as ``session:window.pane``; at
+    or after epoch ``since``), the nudges scheduled for them, and when each was delivered after."""
+    deferred: dict[str, str] = {}
+    nudges: list[str] = []
+    delivered: dict[str, str] = {}
+    for line in parse_log(text):
+        when = epoch(line.at)
+        checkin_id = line.fields.get("id", "")
+        if line.event in ("deferred", "nudge-scheduled"):
+            if since is not None and (when is None or when < since):
+                continue
+            if targets is not None and line.fields.get("target") not in targets:
+                continue
+        if line.event == "deferred" and line.fields.get("reason") == "usage limit":
+            deferred.setdefault(checkin_id, line.fields.get("retry", "?"))
+        elif line.event == "nudge-scheduled" and line.fields.get("nudge"):
+            if line.fields["nudge"] not in nudges:
+                nudges.append(line.fields["nudge"])
+        elif line.event == "delivered" and (checkin_id in deferred or checkin_id in nudges):
+            delivered.setdefault(checkin_id, line.at)
+    return LimitDeferrals(deferred, nudges, delivered)
+
+
+@dataclass(frozen=True)
+class AttentionCounts:
+    """What ``attention.log`` says: raised, told (orchestrator's pane, notify command), cleared."""
+
+    raised: dict[str, int]              # reason -> times raised
+    cleared: int
+    told_orchestrator: int              # messages proven submitted to the orchestrator's pane
+    not_told: dict[str, int]            # why a message to the orchestrator was not submitted -> times
+    notify_ok: int
+    notify_failed: dict[str, int]
+    submitted_texts: Counter[str] = field(default_factory=Counter)  # "<subject>: <text>" -> times submitted
+
+
+def attention_counts(text: str) -> AttentionCounts:
+    """Counts from ``attention.log`` (``raised`` then ``told`` for each subject and reason)."""
+    raised: Counter[str] = Counter()
+    texts: dict[tuple[str, str], str] = {}
+    not_told: Counter[str] = Counter()
+    notify_failed: Counter[str] = Counter()
+    submitted: Counter[str] = Counter()
+    cleared = told = notify_ok = 0
+    for line in parse_log(text):
+        key = (line.fields.get("subject", ""), line.fields.get("reason", ""))
+        if line.event == "raised":
+            raised[key[1]] += 1
+            texts[key] = f"{key[0]}: {line.fields.get('text', '')}"
+        elif line.event == "cleared":
+            cleared += 1
+        elif line.event == "told":
+            outcome = line.fields.get("orchestrator", "")
+            if outcome == "submitted":
+                told += 1
+                submitted[texts.get(key, f"{key[0]}: ?")] += 1
+            else:
+                not_told[short_reason(outcome.removeprefix("not submitted:"))] += 1
+            notify = line.fields.get("notify", "")
+            if notify == "ok":
+                notify_ok += 1
+            else:
+                notify_failed[notify[:60] or "(none)"] += 1
+    return AttentionCounts(dict(raised), cleared, told, dict(not_told), notify_ok, dict(notify_failed), submitted)

@@ -13,7 +13,7 @@ sys.path[:0] = [str(SUITE / "bench"), str(SUITE / "tests" / "e2e")]
 
 import rehearsal_report as rr  # noqa: E402
 from fake_anthropic_api import ErrorReply, ScriptedToolUse  # noqa: E402
-from rehearsal_brains import Brain, Ledger, Team, tokens_in  # noqa: E402
+from rehearsal_brains import Brain, Ledger, OrchestratorBrain, Team, tokens_in  # noqa: E402
 
 from orc.state import log_event  # noqa: E402
 
@@ -185,3 +185,151 @@ def test_a_usage_limit_answers_429_but_still_counts_what_arrived() -> None:
     assert ("anthropic-ratelimit-unified-reset", "1060") in answer.headers
     assert ledger.received[("alpha-dev1", "ck-abcdef12@13:07:35")] == 1
     assert brain.limited_answers == 1
+
+
+LIMIT_LOG = """\
+2026-11-26T13:20:05+00:00 fired id=ck-aaaa1111 by=schedule lag=0s attempt=1
+2026-11-26T13:20:05+00:00 deferred id=ck-aaaa1111 target=beta:PM reason="usage limit" retry=2026-11-26T13:23:30+00:00 limit="You've hit your 5-hour limit · resets 1:22pm (UTC)"
+2026-11-26T13:20:05+00:00 nudge-scheduled id=ck-aaaa1111 target=beta:PM nudge=ck-bbbb2222
+2026-11-26T13:21:05+00:00 deferred id=ck-cccc3333 target=beta:PM reason="usage limit" retry=2026-11-26T13:23:30+00:00 limit="x"
+2026-11-26T13:21:06+00:00 deferred id=ck-dddd4444 target=alpha:Dev2 reason="a dialog is showing" retry=x
+2026-11-26T13:23:31+00:00 late id=ck-aaaa1111 by=3m26s due=2026-11-26T13:20:05+00:00
+2026-11-26T13:23:31+00:00 delivered id=ck-aaaa1111 target=beta:PM pane=%3 lag=206.0s
+2026-11-26T13:23:33+00:00 delivered id=ck-bbbb2222 target=beta:PM pane=%3 lag=3.0s
+"""
+
+
+def test_limit_deferrals_name_the_deferred_check_ins_the_nudge_and_what_came_after_the_reset() -> None:
+    limit = rr.limit_deferrals(LIMIT_LOG)
+    assert limit.deferred == {"ck-aaaa1111": "2026-11-26T13:23:30+00:00", "ck-cccc3333": "2026-11-26T13:23:30+00:00"}
+    assert limit.nudges == ["ck-bbbb2222"]
+    # ck-cccc3333 was never delivered: the rehearsal reports it as not survived.
+    assert limit.delivered_after == {"ck-aaaa1111": "2026-11-26T13:23:31+00:00",
+                                     "ck-bbbb2222": "2026-11-26T13:23:33+00:00"}
+    assert rr.limit_deferrals(LIMIT_LOG, targets=["alpha:Dev2", "alpha:2.0"]).deferred == {}  # a dialog is no limit
+    assert list(rr.limit_deferrals(LIMIT_LOG, targets=["beta:PM", "beta:0.0"]).deferred) == ["ck-aaaa1111", "ck-cccc3333"]
+    later = rr.limit_deferrals(LIMIT_LOG, since=rr.epoch("2026-11-26T13:21:00+00:00"))
+    assert list(later.deferred) == ["ck-cccc3333"] and later.nudges == []
+
+
+def test_epoch_reads_the_logs_times() -> None:
+    assert rr.epoch("2026-11-26T13:20:05+00:00") == 1795699205.0
+    assert rr.epoch("2026-11-26T14:20:05+01:00") == 1795699205.0
+    assert rr.epoch("yesterday") is None
+
+
+ATTENTION_LOG = """\
+2026-11-26T13:21:00+00:00 raised subject=beta/project-manager reason=usage-limit text="beta:PM: the agent hit its usage limit"
+2026-11-26T13:21:02+00:00 told subject=beta/project-manager reason=usage-limit orchestrator=submitted notify=ok
+2026-11-26T13:22:00+00:00 raised subject=alpha/engineer-2 reason=dialog text="alpha:Dev2: a dialog is waiting for an answer"
+2026-11-26T13:22:01+00:00 told subject=alpha/engineer-2 reason=dialog orchestrator="not submitted: a dialog is showing (an Enter would answer it); nothing typed" notify="exit 1 no display"
+2026-11-26T13:24:00+00:00 cleared subject=beta/project-manager reason=usage-limit
+2026-11-26T13:30:00+00:00 raised subject=beta/project-manager reason=usage-limit text="beta:PM: the agent hit its usage limit"
+2026-11-26T13:30:02+00:00 told subject=beta/project-manager reason=usage-limit orchestrator=submitted notify=ok
+"""
+
+
+def test_attention_counts_what_was_raised_told_and_notified() -> None:
+    counts = rr.attention_counts(ATTENTION_LOG)
+    assert counts.raised == {"usage-limit": 2, "dialog": 1}
+    assert counts.cleared == 1
+    assert counts.told_orchestrator == 2
+    assert counts.not_told == {"a dialog is showing (an Enter would answer it)": 1}
+    assert (counts.notify_ok, counts.notify_failed) == (2, {"exit 1 no display": 1})
+    # Raised again after it cleared: submitted twice, so it must arrive twice.
+    assert counts.submitted_texts == Counter({"beta/project-manager: beta:PM: the agent hit its usage limit": 2})
+
+
+class Chat:
+    """One conversation with a brain, as Claude Code would carry it on: prompts and tool results
+    appended to the same history."""
+
+    def __init__(self, brain: Brain, first: str) -> None:
+        self.brain = brain
+        self.messages: list[dict[str, object]] = list(_request(first)["messages"])  # type: ignore[call-overload]
+        self.first = self._ask()
+
+    def _ask(self) -> object:
+        return self.brain({"tools": [{"name": "Bash"}], "messages": list(self.messages)})
+
+    def result(self, tool_id: str, output: str) -> object:
+        self.messages += [
+            {"role": "assistant", "content": [{"type": "tool_use", "id": tool_id, "name": "Bash", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_id, "content": output}]},
+        ]
+        return self._ask()
+
+    def prompt(self, text: str) -> object:
+        self.messages += [{"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+                          {"role": "user", "content": [{"type": "text", "text": text}]}]
+        return self._ask()
+
+
+def test_the_usage_limit_bites_right_after_the_agent_scheduled_its_next_check_in() -> None:
+    now = [1000.0]
+    ledger = Ledger()
+    team = Team("beta", "/suite", "beta:PM", "beta-pm", {}, finish_available=False)
+    brain = Brain("beta-pm", "pm", team, ledger, clock=lambda: now[0])
+    brain.limit_after_schedule(120)
+    chat = Chat(brain, "[check-in ck-abcdef12 due 13:07:35] look")
+    schedule = chat.first
+    assert isinstance(schedule, ScriptedToolUse) and "schedule_with_note.sh" in str(schedule.input["command"])
+    assert brain.limited_since is None  # not before the agent has its next check-in pending
+    answer = chat.result("t1", "SCHEDULED TO RUN AT 13:08:40 id ck-11223344")
+    assert isinstance(answer, ErrorReply) and answer.status == 429
+    # The reset: 120 s or more ahead, on a minute boundary (Claude Code shows it to the minute).
+    assert brain.limited_until == 1140.0 and ("anthropic-ratelimit-unified-reset", "1140") in answer.headers
+    assert "ck-11223344" in brain.scheduled
+    now[0] = 1141.0
+    chat.prompt("[check-in ck-55667788 due 13:30:00] Your usage limit has reset: continue where you left off.")
+    assert brain.nudges == 1 and brain.answered_after_limit == 1 and brain.arrived_at["ck-55667788@13:30:00"] == 1141.0
+
+
+def test_an_engineer_reports_a_refused_done_again_at_its_next_check_in() -> None:
+    brain, ledger = _brain()
+    chat = Chat(brain, "TASK 2 for alpha-dev1: write it. (ref m-alpha-pm-2)")
+    chat.result("t1", "abc1234")
+    (token,) = ledger.sent
+    chat.result("t2", f"SENT {token} rc=1")
+    assert brain.unsent_reports == ["DONE alpha-dev1: task 2; committed"]
+    again = chat.prompt("[check-in ck-99887766 due 13:09:00] look at your work")
+    assert isinstance(again, ScriptedToolUse) and "DONE alpha-dev1: task 2" in str(again.input["command"])
+    assert brain.unsent_reports == [] and len(ledger.sent) == 2
+
+
+def test_the_orchestrator_runs_status_and_passes_an_engineers_trouble_to_its_manager() -> None:
+    ledger = Ledger()
+    team = Team("", "/suite", "", "", {}, finish_available=False, managers={"alpha": "alpha:PM", "beta": "beta:PM"})
+    brain = OrchestratorBrain("orchestrator", team, ledger, clock=lambda: 1000.0)
+    text = ("[attention] alpha/engineer-2: alpha:Dev2: a dialog is waiting for an answer\n"
+            "[attention] beta/project-manager: beta:PM: the agent hit its usage limit")
+    chat = Chat(brain, text)
+    status = chat.first
+    assert isinstance(status, ScriptedToolUse) and "orchestrator_integration.py status" in str(status.input["command"])
+    assert brain.attention == Counter({"alpha/engineer-2: alpha:Dev2: a dialog is waiting for an answer": 1,
+                                       "beta/project-manager: beta:PM: the agent hit its usage limit": 1})
+    message = chat.result("t1", "STATUS rc=0")
+    assert brain.status_runs == [0]
+    # Hub and spoke: the engineer's manager is told; a manager's own trouble goes to the person only.
+    assert isinstance(message, ScriptedToolUse) and "alpha:PM" in str(message.input["command"])
+    assert [e["to"] for e in ledger.sent.values()] == ["alpha-pm"]
+    assert isinstance(chat.result("t2", "SENT m-orchestrator-1 rc=0"), str)
+
+
+def test_a_manager_grows_its_team_with_spawn_and_then_counts_the_new_engineer_in() -> None:
+    ledger = Ledger()
+    team = Team("alpha", "/suite", "alpha:PM", "alpha-pm", {"alpha-dev1": "alpha:Dev1"}, finish_available=False)
+    brain = Brain("alpha-pm", "pm", team, ledger, clock=lambda: 1000.0)
+    brain.open_task["alpha-dev1"] = "m-busy"   # dev1 busy: the check-in's only step is the spawn
+    brain.grow_team("alpha-dev3", "alpha:Dev3", "engineer-3", "cd /w && exec env -i X=1 claude")
+    chat = Chat(brain, "[check-in ck-12345678 due 13:00:00] look")
+    spawn = chat.first
+    assert isinstance(spawn, ScriptedToolUse)
+    command = str(spawn.input["command"])
+    assert "orchestrator_integration.py spawn alpha:Dev3 --role engineer-3 --project alpha" in command
+    assert "'cd /w && exec env -i X=1 claude'" in command    # one argument, quoted
+    (token,) = ledger.sent                                      # its first task rides in the briefing
+    assert ledger.sent[token]["to"] == "alpha-dev3" and f"(ref {token})" in command
+    chat.result("t1", f"alpha: spawned engineer-3\nSPAWN alpha-dev3 rc=0\nSENT {token} rc=0")
+    assert brain.spawn_results[0][:2] == ("alpha-dev3", 0) and ledger.sent[token]["rc"] == 0
+    assert team.engineers["alpha-dev3"] == "alpha:Dev3" and brain.open_task["alpha-dev3"] == token

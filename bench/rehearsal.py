@@ -694,8 +694,9 @@ class Rehearsal:
 
     def fault_plain_429(self, fault: Fault) -> None:
         """A 429 that is not a usage limit (API-key login): Claude Code shows a failed turn and
-        waits; nothing in the suite holds the check-ins. Survived when a later check-in reaches
-        the agent and it works again."""
+        waits. The suite hears it from the StopFailure hook: a ``turn-failed`` attention item, and
+        one nudge ``ORC_TURN_RETRY_SECONDS`` later when the failed turn was a check-in's. Survived
+        when the agent works again afterwards (that nudge or its next check-in)."""
         slot = self.agents[PLAIN_429_AGENT]
         slot.brain.limit_for(self.plain_429_seconds)
         fault.injected = f"{time.strftime('%H:%M:%S')} {slot.name}'s stand-in answers 429 for {self.plain_429_seconds:.0f}s"
@@ -713,18 +714,21 @@ class Rehearsal:
                              f"only the error: {', '.join(slot.brain.arrived_while_limited) or 'nothing'}")
         states = [s for t, s in self.states.get(slot.name, []) if t >= fault.at - 1]
         fault.noticed.append(f"status read it as: {', '.join(states) or 'no change'}")
-        lines = [line for line in self.read("attention.log").splitlines()
-                 if slot.project in line and "raised" in line and "project-manager" in line]
-        fault.noticed.append("attention log: " + (lines[-1][:200] if lines else
-                                                  "nothing (no reason in this suite for a failed turn)"))
+        lines = [line for line in self.attention_lines("turn-failed", slot.project) if "raised" in line]
+        fault.noticed.append("attention log: " + (lines[0][:200] if lines else "no turn-failed line"))
         arrived = set(slot.brain.arrived_slots)
         before = slot.brain.requests
-        # Its turn failed before it scheduled its next check-in: what revives it is the recurring
-        # check-in `deploy` gave it (check_in_interval, 5 minutes), unless something else does.
+        # Its turn failed before it scheduled its next check-in: what revives it is the suite's
+        # one nudge (when the failed turn answered a check-in) or the recurring check-in `deploy`
+        # gave it (check_in_interval, 5 minutes).
         later = self.wait_until(lambda: len(slot.brain.arrived_slots - arrived) > 0 and slot.brain.requests > before,
                                 390, 5)
         idle = time.time() - slot.brain.limited_until
-        fault.recovered = (f"the next check-in after the 429s arrived and the agent answered it: {later}"
+        retries = [line for line in self.attention_lines("turn-retry", slot.project)]
+        fault.noticed.append("the suite's retry: " + ("; ".join(line[:160] for line in retries[:2])
+                                                     or "none logged by then")
+                             + f"; its nudge reached the agent {slot.brain.retry_nudges}x")
+        fault.recovered = (f"a check-in or the suite's nudge arrived after the 429s and the agent answered it: {later}"
                            + (f", {idle:.0f}s after the 429s ended ({time.strftime('%H:%M:%S')})" if later else ""))
         fault.survived = later
 

@@ -53,6 +53,14 @@ STATUS_MARK = re.compile(r"STATUS rc=(\d+)")
 SPAWN_MARK = re.compile(r"SPAWN (\S+) rc=(\d+)")
 ATTENTION_LINE = re.compile(r"\[attention\] ([^\n]+)")
 RETRY = "for i in 1 2 3 4 5 6 7 8 9 10; do {command} && break; sleep 2; done"
+#: In the suite's one nudge after a check-in's turn failed (orc.attention_events.nudge_text),
+#: which quotes the check-in's note: the agent takes it up as it would that check-in.
+TURN_RETRY_MARK = "carry on where you left off"
+
+
+def is_checkin(prompt: str) -> bool:
+    """A check-in, or the suite's nudge to redo one whose turn failed."""
+    return "[check-in" in prompt or TURN_RETRY_MARK in prompt
 
 USAGE_LIMIT_BODY = {
     "type": "error",
@@ -185,6 +193,7 @@ class Brain:
         self.answered_after_limit = 0          # requests answered normally once the limit was over
         self.arrived_at: dict[str, float] = {}  # token (ck-…@due, m-…) -> when it first reached the API
         self.nudges = 0                        # prompts carrying the suite's "usage limit has reset" nudge
+        self.retry_nudges = 0                  # prompts carrying the suite's nudge after a failed turn
         self.unsent_reports: list[str] = []    # engineer: DONE reports whose message was refused
         self.dialog_next = False
         self.conflict_task: str | None = None
@@ -249,12 +258,14 @@ class Brain:
                         self.arrived_ids.add(token.split("@", 1)[0])
                         self.arrived_slots.add(token)
                 if any(mark in text for mark in ("You are the", "You were restarted", "[check-in", "(ref m-",
-                                                 "[attention]")):
+                                                 "[attention]", TURN_RETRY_MARK)):
                     if (conv, i, j, "prompt") not in self.seen_keys:
                         self.seen_keys.add((conv, i, j, "prompt"))
                         self.inbox.append(text)
                         if "usage limit has reset" in text:
                             self.nudges += 1
+                        if TURN_RETRY_MARK in text:
+                            self.retry_nudges += 1
                         self._arrived(text)
             if self.limit_armed:
                 self.limited_since, self.limited_until = self.clock(), self.clock() + self.limit_armed
@@ -351,13 +362,13 @@ class Brain:
         if self.conflict_task and self.team.finish_available:
             task, self.conflict_task = self.conflict_task, None
             steps += self._conflict_steps(task)
-        is_checkin = "[check-in" in prompt
+        checkin = is_checkin(prompt)
         is_brief = "You are the" in prompt or "You were restarted" in prompt
         if self.role == "pm":
-            steps += self._pm_steps(prompt, is_checkin or is_brief)
+            steps += self._pm_steps(prompt, checkin or is_brief)
         else:
             steps += self._engineer_steps(prompt)
-        if (is_checkin or is_brief) and not self._own_checkin_pending() and not self.winding_down:
+        if (checkin or is_brief) and not self._own_checkin_pending() and not self.winding_down:
             steps.append(self._schedule_self(f"{self.name}: check-in: look at your work and messages"))
         if self.dialog_next:
             # Last, after its next check-in is scheduled: that check-in comes due while the dialog
@@ -398,7 +409,7 @@ class Brain:
 
     def _pm_steps(self, prompt: str, hand_out: bool) -> list[ScriptedToolUse]:
         steps: list[ScriptedToolUse] = []
-        if self.spawn_next is not None and "[check-in" in prompt and not self.winding_down:
+        if self.spawn_next is not None and is_checkin(prompt) and not self.winding_down:
             steps.append(self._spawn_step())
         for match in re.finditer(r"DONE (\S+): task (\d+)", prompt):
             engineer = match.group(1)
@@ -421,7 +432,7 @@ class Brain:
 
     def _engineer_steps(self, prompt: str) -> list[ScriptedToolUse]:
         steps: list[ScriptedToolUse] = []
-        if "[check-in" in prompt:
+        if is_checkin(prompt):
             # A report the manager could not take (refused, the sender was told): say it again.
             reports, self.unsent_reports = self.unsent_reports, []
             steps += [self._send(self.team.pm_target, text, self.team.pm_name) for text in reports]

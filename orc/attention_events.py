@@ -87,7 +87,7 @@ def event_settings(state_dir: str, socket: str, environ: Mapping[str, str] | Non
 def find_seat(settings: Settings, label: str, pane: str) -> Seat:
     """The agent labelled ``<project>.<role>`` in the projects file (spawned ones included)."""
     from orc.project_config import ConfigError, load_config
-    from orc.team import with_spawned  # by name: team.py is being split in two
+    from orc.team import with_spawned  # late: only a seat lookup needs the team module
 
     try:
         projects = list(load_config(settings.project_config).projects)

@@ -285,6 +285,24 @@ def test_the_usage_limit_bites_right_after_the_agent_scheduled_its_next_check_in
     assert brain.nudges == 1 and brain.answered_after_limit == 1 and brain.arrived_at["ck-55667788@13:30:00"] == 1141.0
 
 
+def test_the_suites_nudge_after_a_failed_check_in_is_taken_up_as_that_check_in() -> None:
+    from orc.attention_events import nudge_text
+
+    now = [1000.0]
+    ledger = Ledger()
+    team = Team("alpha", "/suite", "alpha:PM", "alpha-pm", {}, finish_available=False)
+    brain = Brain("alpha-dev1", "engineer", team, ledger, clock=lambda: now[0])
+    brain.limit_for(60)
+    chat = Chat(brain, "[check-in ck-0a0b0c0d due 13:07:35] alpha-dev1: check-in: look at your work")
+    assert isinstance(chat.first, ErrorReply) and chat.first.status == 429
+    now[0] = 1121.0
+    nudge = chat.prompt(nudge_text("Request rejected (429)", "alpha-dev1: check-in: look at your work"))
+    assert isinstance(nudge, ScriptedToolUse) and "schedule_with_note.sh" in str(nudge.input["command"])
+    assert brain.retry_nudges == 1
+    # The nudge quotes the note, not the check-in's header: the check-in arrived once.
+    assert dict(ledger.received) == {("alpha-dev1", "ck-0a0b0c0d@13:07:35"): 1}
+
+
 def test_an_engineer_reports_a_refused_done_again_at_its_next_check_in() -> None:
     brain, ledger = _brain()
     chat = Chat(brain, "TASK 2 for alpha-dev1: write it. (ref m-alpha-pm-2)")

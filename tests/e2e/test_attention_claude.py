@@ -47,7 +47,8 @@ class Team:
     def __init__(self, claude_binary: Path, tmux: Tmux, tmp_path: Path, orc_env: dict[str, str],
                  api: FakeAnthropicAPI, *, subscription: bool = False, permission_mode: str = "default") -> None:
         from orc.project_config import load_config
-        from orc.team import agent_command, install_attention_check
+        from orc.team import agent_command
+        from orc.team_schedules import install_attention_check
 
         self.tmux, self.tmp, self.api = tmux, tmp_path, api
         self.repo = repo_with_spec(tmp_path / "shop")

@@ -191,12 +191,16 @@ class AgentSlot:
 
 def agent_command(binary: Path, home: Path, base_url: str, workdir: Path, env: dict[str, str],
                   subscription: bool = False) -> str:
-    """The agent's command line in the project config: Claude Code offline with only the
-    environment it needs (the suite's settings included, so the agent's own calls of the
-    suite's commands act on the rehearsal's state and tmux server), plus the pane's own
-    TMUX and TMUX_PANE (expanded by the pane's shell) so a check-in with no target comes back
-    to that pane. ``subscription``: logged in with a (stand-in) subscription token instead of
-    an API key."""
+    """The agent's command in the project config: a wrapper script in the agent's home (the
+    way people start Claude Code with settings of their own), so the suite starts it the way
+    it starts a plain ``claude``: with ``exec`` and its hooks (``--settings``), which the
+    wrapper passes on.
+
+    The wrapper runs Claude Code offline with only the environment it needs (the suite's
+    settings included, so the agent's own calls of the suite's commands act on the
+    rehearsal's state and tmux server), plus the pane's own TMUX and TMUX_PANE so a check-in
+    with no target comes back to that pane. ``subscription``: logged in with a (stand-in)
+    subscription token instead of an API key."""
     auth = {"CLAUDE_CODE_OAUTH_TOKEN": FAKE_OAUTH_TOKEN} if subscription else {"ANTHROPIC_API_KEY": FAKE_API_KEY}
     fixed = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home),
@@ -205,8 +209,14 @@ def agent_command(binary: Path, home: Path, base_url: str, workdir: Path, env: d
         **env,
     }
     assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in fixed.items())
-    return (f"cd {shlex.quote(str(workdir))} && exec env -i {assignments} "
-            f'TMUX="$TMUX" TMUX_PANE="$TMUX_PANE" {shlex.quote(str(binary))}')
+    wrapper = home / "run-claude"
+    wrapper.write_text("#!/bin/sh\n"
+                       "# Written by bench/rehearsal.py: one rehearsal agent's Claude Code, offline.\n"
+                       f"cd {shlex.quote(str(workdir))} || exit 1\n"
+                       f'exec env -i {assignments} TMUX="$TMUX" TMUX_PANE="$TMUX_PANE" '
+                       f'{shlex.quote(str(binary))} "$@"\n')
+    wrapper.chmod(0o700)
+    return str(wrapper)
 
 
 def project_config(work: Path, commands: dict[str, dict[str, str]]) -> dict[str, Any]:
@@ -342,6 +352,19 @@ class Rehearsal:
                 return True
             time.sleep(every)
         return bool(predicate())
+
+    def wait_for_cron(self, predicate: Callable[[], object], timeout: float, every: float = 5.0) -> bool:
+        """``wait_until`` for what cron delivers: while the cron fault has the daemon stopped,
+        the wait lasts until 90 s after it is back (a kept check-in comes at its first minute)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate():
+                return True
+            if self.cron_off_now:
+                deadline = max(deadline, time.monotonic() + 90)
+            if time.monotonic() >= deadline or self.stopping.is_set():
+                return bool(predicate())
+            time.sleep(every)
 
     # -- setup -----------------------------------------------------------------------------
     def setup(self, binary: Path) -> None:
@@ -670,7 +693,7 @@ class Rehearsal:
             limit = deferrals()
             return bool(limit.deferred) and all(i in limit.delivered_after for i in [*limit.deferred, *limit.nudges]) \
                 and slot.brain.nudges > 0
-        self.wait_until(delivered_all, max(5.0, settle - time.time()), 5)
+        self.wait_for_cron(delivered_all, max(5.0, settle - time.time()))
         limit = deferrals()
         ids = list(limit.deferred)
         late = [i for i in ids if i not in limit.delivered_after]
@@ -678,9 +701,9 @@ class Rehearsal:
             f"{len(ids)} check-in(s) met the limit and were deferred to the reset + {AFTER_RESET.total_seconds():.0f}s "
             f"({', '.join(f'{i} to {limit.deferred[i]}' for i in ids) or 'none'}); nudges scheduled: "
             f"{', '.join(limit.nudges) or 'none'}")
-        working = self.wait_until(lambda: slot.brain.answered_after_limit > 0 and (
+        working = self.wait_for_cron(lambda: slot.brain.answered_after_limit > 0 and (
             slot.brain.arrived_slots and any(slot.brain.arrived_at.get(t, 0) >= reset for t in slot.brain.arrived_slots)),
-            max(5.0, settle - time.time()), 5)
+            max(5.0, settle - time.time()))
         with self.ledger.lock:
             sent_after = [t for t, e in self.ledger.sent.items() if e["from"] == slot.name and e["at"] >= reset]
         fault.recovered = (
@@ -721,8 +744,8 @@ class Rehearsal:
         # Its turn failed before it scheduled its next check-in: what revives it is the suite's
         # one nudge (when the failed turn answered a check-in) or the recurring check-in `deploy`
         # gave it (check_in_interval, 5 minutes).
-        later = self.wait_until(lambda: len(slot.brain.arrived_slots - arrived) > 0 and slot.brain.requests > before,
-                                390, 5)
+        later = self.wait_for_cron(lambda: len(slot.brain.arrived_slots - arrived) > 0 and slot.brain.requests > before,
+                                   390)
         idle = time.time() - slot.brain.limited_until
         retries = [line for line in self.attention_lines("turn-retry", slot.project)]
         fault.noticed.append("the suite's retry: " + ("; ".join(line[:160] for line in retries[:2])

@@ -187,27 +187,29 @@ def report_fields(payload: dict[str, object], env: dict[str, str] | os._Environ[
     return fields
 
 
-def _write_pane_file(folder: str, name: str, text: str, now: float) -> None:
-    """Replace ``folder/name`` with ``text`` unless it already holds a later event."""
+def _write_pane_file(folder: str, name: str, text: str, now: float, reminder: bool = False) -> None:
+    """Replace ``folder/name`` with ``text`` unless it already holds a later event, or
+    ``reminder`` (an idle reminder) comes after a report that already says idle."""
     path = os.path.join(folder, name)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            held = dict(line.rstrip("\n").split(": ", 1) for line in handle if ": " in line)
+        # Two hooks of one agent can run at once (Notification beside PreToolUse); the later
+        # event wins even when its hook finishes first.
+        if float(held.get("at", "0")) > now:
+            return
+        if reminder and held.get("state") == "idle":
+            # Claude Code's idle_prompt comes a minute after a turn ends: the agent did not
+            # move on, and the turn's own end (a StopFailure and its error) stays its latest.
+            return
+    except (OSError, ValueError):
+        pass
     temp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, text.encode("utf-8"))
     finally:
         os.close(fd)
-    try:
-        # Two hooks of one agent can run at once (Notification beside PreToolUse); the later
-        # event wins even when its hook finishes first.
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("at: "):
-                    if float(line[4:]) > now:
-                        os.unlink(temp)
-                        return
-                    break
-    except (OSError, ValueError):
-        pass
     os.replace(temp, path)
 
 
@@ -280,15 +282,16 @@ def record(argv: list[str], stdin_deadline: float) -> None:
         os.makedirs(panes_dir, mode=0o700, exist_ok=True)
         os.chmod(hooks_dir, 0o700)
     text = "".join(f"{key}: {value}\n" for key, value in fields.items())
+    reminder = fields["event"] == "Notification" and fields["state"] == "idle"
     try:
-        _write_pane_file(panes_dir, pane[1:] + ".txt", text, float(fields["at"]))
+        _write_pane_file(panes_dir, pane[1:] + ".txt", text, float(fields["at"]), reminder)
         if agent:
             # The same report under the agent's own name outlives the pane id (a reboot, a new
             # tmux server): it is how `restart --resume` finds the agent's session.
             agents_dir = os.path.join(hooks_dir, "agents")
             if not os.path.isdir(agents_dir):
                 os.mkdir(agents_dir, 0o700)
-            _write_pane_file(agents_dir, agent + ".txt", text, float(fields["at"]))
+            _write_pane_file(agents_dir, agent + ".txt", text, float(fields["at"]), reminder)
     finally:
         _append_log(hooks_dir, log_line(fields))
     case = attention_case(fields)

@@ -332,6 +332,10 @@ def test_a_failed_turn_is_owned_by_the_per_minute_check_too_and_cleared_when_the
     world.check_by_command()
     world.told_exactly(subject, "turn-failed", 1)
     assert "server_error" in attention.open_items(world.settings)[(subject, "turn-failed")]["text"]
+    # Claude Code's idle reminder a minute later: the agent has not moved on.
+    hook_event(world, "Dev", "engineer", {"hook_event_name": "Notification", "notification_type": "idle_prompt"})
+    world.check()
+    assert (subject, "turn-failed") in attention.open_items(world.settings)
     hook_event(world, "Dev", "engineer", {"hook_event_name": "UserPromptSubmit", "prompt": "carry on"})
     world.check()
     assert (subject, "turn-failed") not in attention.open_items(world.settings)

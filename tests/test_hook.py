@@ -109,6 +109,23 @@ def test_an_older_event_never_replaces_a_newer_one(tmp_path: Path) -> None:
     assert [e["event"] for e in hook_events.events(tmp_path)] == ["Stop", "PreToolUse"]
 
 
+def test_an_idle_reminder_does_not_replace_how_the_turn_ended(tmp_path: Path) -> None:
+    """Claude Code sends idle_prompt a minute after a turn ends: a failed turn stays the
+    latest report (what the attention check and the one nudge read), and the reminder is
+    logged; after a report that does not say idle, the reminder is news and replaces it."""
+    reminder = event("Notification", notification_type="idle_prompt")
+    run_hook(tmp_path, event("StopFailure", error="rate_limit"))
+    run_hook(tmp_path, reminder)
+    report = hook_events.latest_reports(tmp_path)["%3"]
+    assert (report.event, report.detail) == ("StopFailure", "rate_limit")
+    run_hook(tmp_path, event("UserPromptSubmit", prompt="go on"))
+    run_hook(tmp_path, reminder)
+    report = hook_events.latest_reports(tmp_path)["%3"]
+    assert (report.event, report.state) == ("Notification", "idle")
+    assert [e["event"] for e in hook_events.events(tmp_path)] == ["StopFailure", "Notification", "UserPromptSubmit",
+                                                                  "Notification"]
+
+
 @pytest.mark.parametrize("stdin", [b"", b"not json", b"[1, 2]", b"\xff\xfe", b'{"hook_event_name": 5}'])
 def test_bad_input_exits_zero_silently(tmp_path: Path, stdin: bytes) -> None:
     done, _ = run_hook(tmp_path, None, stdin=stdin)

@@ -213,8 +213,10 @@ def test_a_plain_429_on_a_check_in_is_told_logged_and_nudged_once(claude_binary:
     done = fire({**team.env, "ORC_CHECKIN_RETRY_SECONDS": "60"}, "--sweep")
     assert done.returncode == 0, done.stderr
     took = team.told_once_within("turn-failed", 15, started)
-    log = (team.settings.state_dir / "checkins.log").read_text()
-    assert f"turn-failed id={checkin.id} " in log and "error=rate_limit" in log, log
+    # The background run tells first, then matches the failed turn to its check-in.
+    log = wait_for(lambda: [x for x in (team.settings.state_dir / "checkins.log").read_text().splitlines()
+                            if f"turn-failed id={checkin.id} " in x], timeout=10, what="the check-in's turn-failed line")
+    assert "error=rate_limit" in log[0], log
     failing["on"] = False  # the API is fine again before the nudge (ORC_TURN_RETRY_SECONDS=4)
     team.per_minute_check()
     nudges = wait_for(lambda: [t for t in api.turns() if "Your last turn ended with an API error" in t],

@@ -564,6 +564,7 @@ class Rehearsal:
         slot.brain.open_dialog_next_turn()
         refused_before = rr.delivery_counts(self.read("delivery.log")).refused
         deferred_before = rr.checkin_counts(self.read("checkins.log")).deferred
+        raised_before = len(self.attention_lines("raised", "alpha/engineer-2", "reason=dialog"))
         fault.injected = f"{time.strftime('%H:%M:%S')} {slot.name} will ask for a Write at its next turn"
         if not self.wait_until(lambda: self.watch().get(slot.name) == "waiting", 150, 3):
             fault.recovered = "the dialog never showed"
@@ -575,10 +576,13 @@ class Rehearsal:
         while time.monotonic() - opened < self.dialog_hold and not self.stopping.is_set():
             time.sleep(5)
             self.watch()
+        told_once = True
         if self.available["attention"]:
-            lines = self.attention_lines("alpha", "dialog")
-            fault.noticed.append(f"attention log: {lines[0][:200]}" if lines
+            lines = self.attention_lines("raised", "alpha/engineer-2", "reason=dialog")[raised_before:]
+            fault.noticed.append(f"attention log: {lines[0][:200]}; raised {len(lines)}x while it stayed open "
+                                 "(once expected)" if lines
                                  else f"the attention log had no line for it within {self.dialog_hold:.0f}s")
+            told_once = len(lines) == 1
         refused = rr.delivery_counts(self.read("delivery.log")).refused - refused_before
         deferred = rr.checkin_counts(self.read("checkins.log")).deferred - deferred_before
         fault.noticed.append(f"{refused} delivery attempt(s) refused while it was open (nothing typed); "
@@ -589,7 +593,7 @@ class Rehearsal:
         fault.recovered = f"{time.strftime('%H:%M:%S')} a person answered the dialog (1: Yes) after {self.dialog_hold:.0f}s"
         later = self.wait_until(lambda: len(slot.brain.arrived_slots - arrived) > 0, 180, 5)
         fault.recovered += f"; the check-ins kept for it arrived afterwards: {later}"
-        fault.survived = later
+        fault.survived = later and told_once
 
     def fault_conflict(self, fault: Fault) -> None:
         slot = self.agents["alpha-dev1"]

@@ -220,8 +220,13 @@ def agent_findings(settings: Settings, statuses: Sequence[Any], now: float, firs
             reason, meaning = AGENT_REASONS[agent.state]
             key = _key(subject, reason)
             since = first_seen.get(key, now)
+            if agent.state == "waiting" and report is not None and report.state == "waiting":
+                since = min(since, report.at)  # the agent's own record says when the dialog opened
             seen_now[key] = since
             if agent.state == "waiting" and now - since < settings.attention_seconds:
+                # Still open, not yet long: neither told nor cleared (the agent's own event
+                # may have told it already, timing the dialog from its first second).
+                owned.discard((subject, reason))
                 continue
             found.append(Finding(subject, reason, f"{agent.target}: {meaning}"))
     first_seen.clear()

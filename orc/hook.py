@@ -187,9 +187,9 @@ def report_fields(payload: dict[str, object], env: dict[str, str] | os._Environ[
     return fields
 
 
-def _write_pane_file(folder: str, name: str, text: str, now: float, reminder: bool = False) -> None:
+def _write_pane_file(folder: str, name: str, text: str, now: float, reminder: str = "") -> None:
     """Replace ``folder/name`` with ``text`` unless it already holds a later event, or
-    ``reminder`` (an idle reminder) comes after a report that already says idle."""
+    ``reminder`` (a Notification's state) is what the held report already says."""
     path = os.path.join(folder, name)
     try:
         with open(path, encoding="utf-8") as handle:
@@ -198,9 +198,11 @@ def _write_pane_file(folder: str, name: str, text: str, now: float, reminder: bo
         # event wins even when its hook finishes first.
         if float(held.get("at", "0")) > now:
             return
-        if reminder and held.get("state") == "idle":
-            # Claude Code's idle_prompt comes a minute after a turn ends: the agent did not
-            # move on, and the turn's own end (a StopFailure and its error) stays its latest.
+        if reminder and held.get("state") == reminder:
+            # A Notification repeats what the agent already reported: idle_prompt comes a
+            # minute after a turn ends (a StopFailure and its error stay the latest), and
+            # permission_prompt seconds after the PermissionRequest (whose time says when the
+            # dialog opened, and whose detail names the tool).
             return
     except (OSError, ValueError):
         pass
@@ -282,7 +284,7 @@ def record(argv: list[str], stdin_deadline: float) -> None:
         os.makedirs(panes_dir, mode=0o700, exist_ok=True)
         os.chmod(hooks_dir, 0o700)
     text = "".join(f"{key}: {value}\n" for key, value in fields.items())
-    reminder = fields["event"] == "Notification" and fields["state"] == "idle"
+    reminder = fields["state"] if fields["event"] == "Notification" else ""
     try:
         _write_pane_file(panes_dir, pane[1:] + ".txt", text, float(fields["at"]), reminder)
         if agent:

@@ -11,7 +11,9 @@ import os
 import time
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -206,6 +208,53 @@ def test_a_usage_limited_state_maps_to_its_reason(settings: Settings) -> None:
     found, owned = attention.agent_findings(settings, [status], 0.0, {})
     assert [(f.subject, f.reason) for f in found] == [("shop/engineer", "usage-limit")]
     assert ("shop/engineer", "usage-limit") in owned
+
+
+def waiting_engineer() -> list[Any]:
+    from orc.gitops import RepoFacts
+    from orc.status import AgentStatus, ProjectStatus
+
+    agent = AgentStatus("engineer", "Dev", "shop:Dev", "waiting", None, None, "%1")
+    return [ProjectStatus("shop", "shop", "/x", (agent,), RepoFacts(True))]
+
+
+def test_a_dialog_is_timed_from_the_agents_own_record_and_left_alone_until_then(settings: Settings) -> None:
+    """The per-minute check first sees a dialog up to a minute after it opened. The agent's
+    PermissionRequest says when it did; without one the check's own first sight counts, and
+    until that is long enough the item is neither told nor cleared (the agent's own event may
+    have told it already: clearing it would tell the same dialog twice)."""
+    from orc.hook_events import HookReport
+
+    settings, subject = replace(settings, attention_seconds=60), "shop/engineer"
+    first_seen: dict[str, float] = {}
+    found, owned = attention.agent_findings(settings, waiting_engineer(), 1000.0, first_seen)
+    assert found == [] and (subject, "dialog") not in owned
+    assert (subject, "exited") in owned  # what it can decide, it still owns
+    found, owned = attention.agent_findings(settings, waiting_engineer(), 1060.0, first_seen)
+    assert [(f.subject, f.reason) for f in found] == [(subject, "dialog")] and (subject, "dialog") in owned
+
+    opened = HookReport("%1", "PermissionRequest", 945.0, "s1", "/t.jsonl", "/x", "waiting", None, None, "Write",
+                        agent="shop.engineer")
+    found, _ = attention.agent_findings(settings, waiting_engineer(), 1005.0, {}, {"shop.engineer": opened})
+    assert [(f.subject, f.reason) for f in found] == [(subject, "dialog")]
+
+
+def test_a_dialog_told_by_the_agents_event_stays_open_while_the_check_times_it(world: World) -> None:
+    """Real pane, real dialog: the item the event path raised survives the check's first sight."""
+    subject = "shop/engineer"
+    settings = replace(world.settings, attention_seconds=60)
+    assert deliver(world.tmux, world.panes["Dev"], "please RAISE_DIALOG", world.settings).submitted
+    wait_for(lambda: world.tmux.look(world.panes["Dev"]).state == "waiting", what="the dialog")
+    assert attention.raise_attention(settings, subject, "dialog", "shop:Dev: a dialog is waiting for an answer")
+    projects = list(load_config(world.config).projects)
+    for _ in range(2):
+        attention.check(settings, world.tmux, projects)
+        assert (subject, "dialog") in attention.open_items(settings)
+    world.told_exactly(subject, "dialog", 1)
+    world.tmux.type_literal(world.panes["Dev"], "1")  # a person answers it
+    wait_for(lambda: world.tmux.look(world.panes["Dev"]).state == "idle", what="the dialog answered")
+    attention.check(settings, world.tmux, projects)
+    assert (subject, "dialog") not in attention.open_items(settings)
 
 
 def test_the_notify_command_gets_the_text_as_one_argument_never_through_a_shell(world: World) -> None:

@@ -126,6 +126,22 @@ def test_an_idle_reminder_does_not_replace_how_the_turn_ended(tmp_path: Path) ->
                                                                   "Notification"]
 
 
+def test_a_permission_reminder_keeps_when_the_dialog_opened(tmp_path: Path) -> None:
+    """Claude Code's permission_prompt comes seconds after the PermissionRequest: the report
+    keeps the request (its time times the dialog for the attention check, its detail names the
+    tool); a dialog that opens by a Notification alone is recorded from it."""
+    run_hook(tmp_path, event("PermissionRequest", tool_name="Write"))
+    opened = hook_events.latest_reports(tmp_path)["%3"].at
+    time.sleep(0.05)
+    run_hook(tmp_path, event("Notification", notification_type="permission_prompt"))
+    report = hook_events.latest_reports(tmp_path)["%3"]
+    assert (report.event, report.state, report.detail, report.at) == ("PermissionRequest", "waiting", "Write", opened)
+    run_hook(tmp_path, event("PostToolUse", tool_name="Write"))
+    run_hook(tmp_path, event("Notification", notification_type="elicitation_dialog"))
+    report = hook_events.latest_reports(tmp_path)["%3"]
+    assert (report.event, report.state, report.detail) == ("Notification", "waiting", "elicitation_dialog")
+
+
 @pytest.mark.parametrize("stdin", [b"", b"not json", b"[1, 2]", b"\xff\xfe", b'{"hook_event_name": 5}'])
 def test_bad_input_exits_zero_silently(tmp_path: Path, stdin: bytes) -> None:
     done, _ = run_hook(tmp_path, None, stdin=stdin)

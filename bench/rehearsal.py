@@ -777,6 +777,14 @@ class Rehearsal:
         self.cron_off_now = False
         fault.recovered = f"{time.strftime('%H:%M:%S')} cron daemon started again"
         caught_up = self.wait_until(lambda: rr.checkin_counts(self.read("checkins.log")).late > late_before, 150, 5)
+        # The kept check-ins go out one after another in cron's first minute back: count them
+        # once the log has stopped growing, not at the first.
+        late, steady_since = -1, time.monotonic()
+        while caught_up and time.monotonic() - steady_since < 15 and not self.stopping.is_set():
+            now_late = rr.checkin_counts(self.read("checkins.log")).late - late_before
+            if now_late != late:
+                late, steady_since = now_late, time.monotonic()
+            time.sleep(3)
         late = rr.checkin_counts(self.read("checkins.log")).late - late_before
         fault.noticed.append(f"{late} check-in(s) delivered marked LATE after cron came back")
         warnings = sum(1 for b in self.agents.values() for w in b.brain.warnings if "cron" in w.lower())

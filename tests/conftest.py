@@ -72,11 +72,18 @@ SMOKE = (
 )
 
 
+# The fixtures that hold the machine-wide lock (tests/support.py, machine_lock) for a test:
+# their tests are marked `machine`, so that `make test` can run them beside the others.
+MACHINE_FIXTURES = {"cron_daemon", "real_crontab", "real_env"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the smoke subset; a `-m smoke` run fails when an entry names no test (renamed?),
-    so the subset never shrinks unnoticed."""
+    """Mark the smoke subset and the tests that hold the machine lock; a `-m smoke` run fails
+    when an entry names no test (renamed?), so the subset never shrinks unnoticed."""
     unmatched = set(SMOKE)
     for item in items:
+        if MACHINE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.machine)
         node = item.nodeid.split("/")[-1].split("[")[0]
         if node in unmatched or node in SMOKE:
             item.add_marker(pytest.mark.smoke)

@@ -128,6 +128,7 @@ def users_crontab_replaced(lines: str | None) -> Iterator[None]:
     then restored exactly, or removed again if there was none; the restore is checked."""
     if not shutil.which("crontab"):
         pytest.skip("the `crontab` program is not installed (Debian: apt-get install cron)")
+    _refuse_outside_the_machine_run()
     with machine_lock():
         yield from _replaced_while_locked(lines)
 
@@ -160,8 +161,20 @@ def find_cron() -> str | None:
 def cron_daemon_started() -> Iterator[str | None]:
     """A running cron daemon: the machine's own, or one started here (as root) and stopped
     after. Yields None when it runs, else why none could be started."""
+    _refuse_outside_the_machine_run()
     with machine_lock():
         yield from _daemon_while_locked()
+
+
+#: Set by tools/matrix.py for the run of the tests not marked ``machine``, which goes beside
+#: the run of those that are: a test there that took the lock would wait on the other run.
+WITHOUT_MACHINE = "ORC_TESTS_WITHOUT_MACHINE"
+
+
+def _refuse_outside_the_machine_run() -> None:
+    if os.environ.get(WITHOUT_MACHINE) and "PYTEST_CURRENT_TEST" in os.environ:
+        pytest.fail("this test takes the machine-wide lock (the real crontab or a cron daemon) but is not marked "
+                    "`machine`: mark it, or use a fixture from tests/conftest.py's MACHINE_FIXTURES")
 
 
 def _daemon_while_locked() -> Iterator[str | None]:

@@ -78,6 +78,7 @@ def users_python(name: str, home: Path) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+@pytest.mark.machine  # its cron daemon
 def test_make_demo_as_a_non_root_user_in_their_own_copy(person: tuple[str, Path]) -> None:
     name, home = person
     version = users_python(name, home)

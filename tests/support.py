@@ -193,6 +193,11 @@ def _daemon_while_locked() -> Iterator[str | None]:
         yield None
     finally:
         stop_cron_daemon(daemon)
+        # The jobs it started (a check-in's `fire` waits up to a minute for its second) run on
+        # as processes named cron: the next test to look must not take one for a daemon.
+        deadline = time.monotonic() + 90
+        while cron_daemon_running() and time.monotonic() < deadline:
+            time.sleep(0.2)
 
 
 def start_cron_daemon(binary: str) -> subprocess.Popen[bytes]:

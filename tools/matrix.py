@@ -6,7 +6,7 @@ The plan (docs/python-and-dependencies.md has the reasons and the measured times
 - the oldest version found runs everything: the fast tier and the end-to-end tier (the real
   Claude Code CLI, a real cron daemon), as two pytest processes at once: the tests marked
   ``machine`` (the real crontab, a cron daemon; they wait for cron's minutes) beside all the
-  others, about 11 minutes on two cores instead of 19 one after the other;
+  others, about 10.5 minutes on two cores instead of 19 one after the other;
 - the newest runs the whole fast tier and the smoke subset's end-to-end tests (a message
   delivered with proof to the real Claude Code, a dialog refused);
 - each version between them runs the smoke subset (``-m smoke``): the paths where an

@@ -43,6 +43,7 @@ from pythons import SUPPORTED, find_pythons  # noqa: E402
 WITHOUT_MACHINE = "ORC_TESTS_WITHOUT_MACHINE"  # tests/support.py refuses the machine lock under it
 
 PROG = "make test"
+SUMMARY = re.compile(r"\d+ (passed|failed|errors?|skipped|deselected)")  # pytest's closing line
 REQUIRED_UNDER_CI = (SUPPORTED[0], SUPPORTED[-1])
 
 
@@ -58,8 +59,8 @@ class Run:
                 "fast": "the fast tier and the smoke subset (-m 'not e2e or smoke')",
                 "smoke": "smoke subset (-m smoke)"}[self.scope]
 
-    def parts(self) -> list[list[str]]:
-        """pytest's arguments for each process of the run, all started at once.
+    def parts(self) -> list[tuple[list[str], dict[str, str]]]:
+        """pytest's arguments and extra environment for each process of the run, all started at once.
 
         Everything is two processes: the tests that hold the machine lock (``machine``: the
         real crontab, a cron daemon; they mostly wait for cron's minute) beside all the
@@ -68,12 +69,9 @@ class Run:
         """
         if self.scope == "everything":
             # Each half lists its slowest tests: where make test's minutes go, in every CI log.
-            return [["-m", "not machine", "--durations=15", "tests"], ["-m", "machine", "--durations=15", "tests"]]
-        return [{"fast": ["-m", "not e2e or smoke", "tests"], "smoke": ["-m", "smoke", "tests"]}[self.scope]]
-
-    @staticmethod
-    def part_env(args: list[str]) -> dict[str, str]:
-        return {WITHOUT_MACHINE: "1"} if args[:2] == ["-m", "not machine"] else {}
+            return [(["-m", "not machine", "--durations=15", "tests"], {WITHOUT_MACHINE: "1"}),
+                    (["-m", "machine", "--durations=15", "tests"], {})]
+        return [({"fast": ["-m", "not e2e or smoke", "tests"], "smoke": ["-m", "smoke", "tests"]}[self.scope], {})]
 
 
 @dataclass(frozen=True)
@@ -122,10 +120,10 @@ def execute(run: Run) -> Outcome:
         # The first part's output streams live; the others' is kept and shown after it.
         logs = [Path(scratch) / f"part-{n}.log" for n in range(len(parts))]
         processes = []
-        for n, args in enumerate(parts):
+        for n, (args, extra_env) in enumerate(parts):
             output = None if n == 0 else open(logs[n], "w")
             processes.append(subprocess.Popen(
-                [run.python, "-m", "pytest", *args], cwd=SUITE, env={**env, **Run.part_env(args)},
+                [run.python, "-m", "pytest", *args], cwd=SUITE, env={**env, **extra_env},
                 stdout=subprocess.PIPE if n == 0 else output, stderr=subprocess.STDOUT, text=True, errors="replace"))
             if output is not None:
                 output.close()
@@ -135,15 +133,14 @@ def execute(run: Run) -> Outcome:
         for line in first.stdout:
             sys.stdout.write(line)
             sys.stdout.flush()
-            if re.search(r"\d+ (passed|failed|errors?|skipped|deselected)", line):
+            if SUMMARY.search(line):
                 summaries[0] = line
         codes = [process.wait() for process in processes]
         for n in range(1, len(parts)):
             text = logs[n].read_text(errors="replace")
-            sys.stdout.write(f"\n{PROG}: Python {run.version}, pytest {' '.join(parts[n])}:\n{text}")
+            sys.stdout.write(f"\n{PROG}: Python {run.version}, pytest {' '.join(parts[n][0])}:\n{text}")
             sys.stdout.flush()
-            found = [line for line in text.splitlines() if re.search(r"\d+ (passed|failed|errors?|skipped|deselected)",
-                                                                     line)]
+            found = [line for line in text.splitlines() if SUMMARY.search(line)]
             summaries[n] = found[-1] if found else ""
     # pytest's 5 (no test was selected) is a broken plan, not a pass.
     returncode = next((1 if code == 5 else code for code in codes if code != 0), 0)

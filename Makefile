@@ -38,7 +38,7 @@ test-fast: system dev-deps ## the unit tier only, on one Python: PY=python3 (no 
 e2e: system dev-deps claude ## the end-to-end tier only, on one Python: PY=python3
 	$(PYTEST) -m e2e tests
 
-bench: system deps claude ## run the benchmarks whose figures are in the README
+bench: system deps claude ## run the benchmarks whose figures are in docs/benchmarks.md
 	$(PY) bench/run_all.py
 
 rehearsal: system dev-deps claude ## a night rehearsed: 2 teams of real Claude Code, real cron, faults, a report (MINUTES=3: quick)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """orchestrator_integration.py: run the teams described in project_configs.json.
 
-A thin command line over orc.project_config (the file), orc.team (agents in tmux),
-orc.project_git (git actions), orc.status (the status screen) and orc.learnings. Also reachable as
+A thin command line over orc.teams.project_config (the file), orc.teams.team (agents in tmux),
+orc.teams.project_git (git actions), orc.teams.status (the status screen) and orc.teams.learnings. Also reachable as
 ``python3 <suite>/orc integration <command>`` (what the crontab lines run).
 """
 
@@ -17,11 +17,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import orc  # noqa: F401  (puts the suite's dependency folder on sys.path)
-from orc.cli import EXIT_OK, EXIT_USAGE, Parser, fail
+from orc.core.cli import EXIT_OK, EXIT_USAGE, Parser, fail
 
 if TYPE_CHECKING:  # the modules themselves are imported after ensure_runtime() in main()
-    from orc.project_config import Project, ProjectsConfig
-    from orc.settings import Settings
+    from orc.teams.project_config import Project, ProjectsConfig
+    from orc.core.settings import Settings
     from tmux_utils import Tmux
 
 PROG = "orchestrator_integration.py"
@@ -174,7 +174,7 @@ def _add_workflow_commands(command: Callable[[str, str, list[str]], argparse.Arg
 
 
 def main(argv: list[str] | None = None) -> int:
-    from orc.deps import ensure_runtime
+    from orc.core.deps import ensure_runtime
 
     ensure_runtime()
     parser = build_parser()
@@ -193,14 +193,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from orc.project_config import ConfigError, load_config, select
-    from orc.settings import SettingsError, load_settings
+    from orc.teams.project_config import ConfigError, load_config, select
+    from orc.core.settings import SettingsError, load_settings
 
     try:
         settings = load_settings()
     except SettingsError as exc:
         return fail(PROG, str(exc), EXIT_USAGE)
-    from orc.home import notice_home
+    from orc.scheduling.home import notice_home
 
     notice_home(settings)  # a copied or moved folder is noticed by any command (docs/copy-and-move.md)
     if args.command == "learn":
@@ -260,7 +260,7 @@ def _folders_to_check(args: argparse.Namespace) -> bool | list[str]:
 
 
 def _broadcast_projects(config: ProjectsConfig, names: list[str] | None) -> list[Project]:
-    from orc.project_config import select
+    from orc.teams.project_config import select
 
     if not names:
         return list(config.projects)
@@ -268,7 +268,7 @@ def _broadcast_projects(config: ProjectsConfig, names: list[str] | None) -> list
 
 
 def _deploy(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.team import deploy_project
+    from orc.teams.team import deploy_project
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr)
@@ -293,8 +293,8 @@ def _deploy(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 
 def _status(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.status import collect, render_text, to_json, write_status_files
-    from orc.team import with_spawned
+    from orc.teams.status import collect, render_text, to_json, write_status_files
+    from orc.teams.team import with_spawned
 
     projects = [with_spawned(settings, p) for p in projects]
     while True:
@@ -314,7 +314,7 @@ def _status(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 
 def _backup(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.project_git import run_backup
+    from orc.teams.project_git import run_backup
 
     result = run_backup(settings, projects[0], why="command")
     if result.committed or result.reason.startswith("skipped: nothing"):
@@ -324,7 +324,7 @@ def _backup(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 
 def _stable(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.project_git import run_stable
+    from orc.teams.project_git import run_stable
 
     result = run_stable(settings, projects[0], args.timeout)
     if result.tag:
@@ -334,8 +334,8 @@ def _stable(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 
 def _branch(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc import gitops
-    from orc.project_git import BadTaskName, create_task_branch
+    from orc.core import gitops
+    from orc.teams.project_git import BadTaskName, create_task_branch
 
     project = projects[0]
     try:
@@ -349,7 +349,7 @@ def _branch(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 
 def _restart(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.team import restart_agent, with_spawned
+    from orc.teams.team import restart_agent, with_spawned
 
     project = with_spawned(settings, projects[0])
     member = project.member(args.role)
@@ -365,9 +365,9 @@ def _restart(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects:
 
 
 def _stop(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.project_config import load_config
-    from orc.team import stop_project
-    from orc.team_schedules import remove_attention_check_if_unused
+    from orc.teams.project_config import load_config
+    from orc.teams.team import stop_project
+    from orc.teams.team_schedules import remove_attention_check_if_unused
 
     for project in projects:
         for line in stop_project(settings, tmux, project, args.kill):
@@ -379,7 +379,7 @@ def _stop(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: li
 
 
 def _broadcast(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.team import broadcast
+    from orc.teams.team import broadcast
 
     message = " ".join(args.message)
     if not message.strip():
@@ -407,7 +407,7 @@ def _brief_text(args: argparse.Namespace) -> str | None:
 
 
 def _spawn(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.spawn import SpawnError, spawn_agent
+    from orc.teams.spawn import SpawnError, spawn_agent
 
     try:
         brief = _brief_text(args)
@@ -428,7 +428,7 @@ def _spawn(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: l
 
 def _without_project(args: argparse.Namespace, settings: Settings) -> int:
     """spawn without --project, and up: they work with no project file (up lists what it finds)."""
-    from orc.project_config import ConfigError, load_config
+    from orc.teams.project_config import ConfigError, load_config
     from tmux_utils import Tmux
 
     tmux = Tmux(settings.tmux_socket, settings.tmux_bin)
@@ -448,8 +448,8 @@ def _without_project(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _up(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.orchestrator import seat_orchestrator
-    from orc.spawn import SpawnError
+    from orc.teams.orchestrator import seat_orchestrator
+    from orc.teams.spawn import SpawnError
 
     try:
         report = seat_orchestrator(settings, tmux, projects, config_file, args.ready_timeout, args.agent_command)
@@ -464,7 +464,7 @@ def _up(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list
 
 
 def _finish(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.project_git import run_finish
+    from orc.teams.project_git import run_finish
 
     project = projects[0]
     result = run_finish(settings, project, args.task, args.timeout)
@@ -480,9 +480,8 @@ def _finish(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 def _attention(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project],
                config_file: Path) -> int:
-    from orc import attention
-
-    from orc.team import with_spawned
+    from orc.teams import attention
+    from orc.teams.team import with_spawned
 
     if args.action == "check":
         if args.subject or args.reason:
@@ -506,8 +505,7 @@ def _attention(args: argparse.Namespace, settings: Settings, tmux: Tmux, project
 
 
 def _hooks(args: argparse.Namespace, settings: Settings) -> int:
-    from orc import hooks_settings
-
+    from orc.record import hooks_settings
     files = []
     if args.project is not None:
         project = args.project.expanduser().absolute()
@@ -546,7 +544,7 @@ def _hooks(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _learn(args: argparse.Namespace, settings: Settings) -> int:
-    from orc.learnings import BadLearning, append_learning
+    from orc.teams.learnings import BadLearning, append_learning
 
     path = (args.file or settings.suite_dir / "LEARNINGS.md").expanduser()
     try:

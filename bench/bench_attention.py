@@ -4,7 +4,7 @@
 Reuses bench_status's setup: a private tmux server (never the user's), 5 projects with 4
 fake agents each (tests/fake_agent.py), a real git repository per project; plus a
 checkins.log and a git.log with a few thousand lines each, as after a long night. Times:
-- ``orc.attention.check()`` in-process (what the command does after Python has started);
+- ``orc.teams.attention.check()`` in-process (what the command does after Python has started);
 - the whole command cron runs: ``python3 orchestrator_integration.py attention check``.
 Nothing needs a person in the steady state measured (every agent idle): the cost cron pays
 every minute.
@@ -29,10 +29,10 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 import orc  # noqa: E402,F401
 from bench_status import setup  # noqa: E402
-from orc import attention  # noqa: E402
-from orc.project_config import load_config  # noqa: E402
-from orc.settings import load_settings  # noqa: E402
-from orc.state import log_event  # noqa: E402
+from orc.teams import attention  # noqa: E402
+from orc.teams.project_config import load_config  # noqa: E402
+from orc.core.settings import load_settings  # noqa: E402
+from orc.core.state import log_event  # noqa: E402
 from tmux_utils import Tmux  # noqa: E402
 
 SUITE = HERE.parent

@@ -32,11 +32,12 @@ from claude_harness import FAKE_API_KEY, claude_command, claude_env, prepare_cla
 from fake_anthropic_api import FakeAnthropicAPI  # noqa: E402
 
 from tmux_utils import Tmux  # noqa: E402
+from orc.record.snapshot import look
 
 
 def wait_state(tmux: Tmux, pane_id: str, state: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    while tmux.look(pane_id).state != state:
+    while look(tmux, pane_id).state != state:
         if time.monotonic() > deadline:
             raise SystemExit(f"bench: Claude Code did not become {state} in {timeout:g}s")
         time.sleep(0.05)

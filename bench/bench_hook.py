@@ -2,7 +2,7 @@
 """Cost of ``orc hook`` per event, as Claude Code pays it: a shell runs the command from our
 hook settings with the event on stdin, and waits for it to exit.
 
-Times the exact command ``orc.hooks_settings.hook_command`` gives (``python3 -I -S
+Times the exact command ``orc.record.hooks_settings.hook_command`` gives (``python3 -I -S
 <suite>/orc hook --state-dir ...`` through ``sh -c``) per event type, then the same command
 without ``-I -S`` and with ``-I`` only, for comparison, and the worst cases: the state folder unwritable
 and the event log a FIFO nobody reads (the watchdog's cut-off). Goal: median under 30 ms
@@ -25,7 +25,7 @@ from pathlib import Path
 
 SUITE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(SUITE))
-from orc.hooks_settings import hook_command  # noqa: E402
+from orc.record.hooks_settings import hook_command  # noqa: E402
 
 EVENTS = {
     "SessionStart": {"source": "startup"},
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         labelled = hook_command(SUITE, state, agent="bench.engineer")
         for name in ATTENTION_EVENTS:
             # Before this change the same events spawned nothing: without the log, no wait.
-            spawns = (SUITE / "orc" / "attention_events.py").exists()
+            spawns = any((SUITE / "orc").rglob("attention_events.py"))  # orc/teams/ now, orc/ before
             found = times(labelled, payload(name), args.repeat, quiet,
                           state / "hooks" / "attention-events.log" if spawns else None)
             print(line(f"{name}, --agent (spawns)", found))

@@ -31,9 +31,10 @@ from pathlib import Path
 SUITE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(SUITE))
 import orc  # noqa: E402,F401
-from orc.agent_registry import linux_proc_start, read_cli, read_entries  # noqa: E402
-from orc.process_groups import ProcessTable  # noqa: E402
+from orc.record.agent_registry import linux_proc_start, read_cli, read_entries  # noqa: E402
+from orc.record.process_groups import ProcessTable  # noqa: E402
 from tmux_utils import StateSources, Tmux  # noqa: E402
+from orc.record.snapshot import snapshot
 
 
 def timed(action: Callable[[], object], repeat: int) -> float:
@@ -89,15 +90,15 @@ def main(argv: list[str] | None = None) -> int:
             off = StateSources((), "off")
             from_files = StateSources((config,), "files")
             from_cli = StateSources((config,), "cli", claude)
-            joined = [s for s in tmux.snapshot(0, sources=from_files) if s.agent.source == "registry"]
+            joined = [s for s in snapshot(tmux, 0, sources=from_files) if s.agent.source == "registry"]
             if len(joined) != written:
                 raise SystemExit(f"bench: only {len(joined)} of {written} panes joined to their entries")
             ps_s = timed(ProcessTable.read, args.repeat)
             read_files_s = timed(lambda: read_entries([config], ProcessTable.read(), "files"), args.repeat)
             read_cli_s = timed(lambda: read_cli([config], claude), args.repeat)
-            snap_off = timed(lambda: tmux.snapshot(0, sources=off), args.repeat)
-            snap_files = timed(lambda: tmux.snapshot(0, sources=from_files), args.repeat)
-            snap_cli = timed(lambda: tmux.snapshot(0, sources=from_cli), args.repeat)
+            snap_off = timed(lambda: snapshot(tmux, 0, sources=off), args.repeat)
+            snap_files = timed(lambda: snapshot(tmux, 0, sources=from_files), args.repeat)
+            snap_cli = timed(lambda: snapshot(tmux, 0, sources=from_cli), args.repeat)
             rss = subprocess.run(["sh", "-c", f'command -v /usr/bin/time >/dev/null && CLAUDE_CONFIG_DIR="{config}" '
                                   f'/usr/bin/time -f %M "{claude}" agents --json >/dev/null'],
                                  capture_output=True, text=True, env={**os.environ, "DISABLE_AUTOUPDATER": "1"})

@@ -31,9 +31,9 @@ SUITE = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(SUITE), str(SUITE / "tests")]
 
 import orc  # noqa: E402,F401  (dependency path)
-from orc.checkins import done_dir, parse_record, schedule_checkin  # noqa: E402
+from orc.scheduling.checkins import done_dir, parse_record, schedule_checkin  # noqa: E402
 from support import cron_daemon_started, users_crontab_replaced  # noqa: E402
-from orc.settings import load_settings  # noqa: E402
+from orc.core.settings import load_settings  # noqa: E402
 
 
 def call_times(base_env: dict[str, str], pending: int, calls: int, work: Path) -> list[float]:

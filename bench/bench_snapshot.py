@@ -3,7 +3,7 @@
 
 Starts a private tmux server (never the user's), fills it with N windows running a
 shell that printed a few lines, and times:
-- ``Tmux.snapshot()``: one listing plus one chained capture command, whatever N;
+- ``snapshot(Tmux)``: one listing plus one chained capture command, whatever N;
 - the baseline the original suite used: ``list-sessions``, then per window one
   ``display-message`` for its facts and one ``capture-pane`` for its screen.
 
@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import orc  # noqa: E402,F401
 from tmux_utils import Tmux  # noqa: E402
+from orc.record.snapshot import snapshot
 
 
 def fill(tmux: Tmux, windows: int, cwd: str) -> None:
@@ -75,14 +76,14 @@ def main(argv: list[str] | None = None) -> int:
                 fill(tmux, windows, folder)
                 deadline = time.monotonic() + 30  # wait until every window has drawn its lines
                 while time.monotonic() < deadline:
-                    snaps = tmux.snapshot()
+                    snaps = snapshot(tmux)
                     if len(snaps) == windows and all("line three" in s.lines for s in snaps):
                         break
                     time.sleep(0.1)
                 else:
                     raise SystemExit("bench: windows did not start in 30 s")
                 assert baseline(tmux) == windows
-                fast = statistics.median(timed(lambda: tmux.snapshot(), args.repeat))
+                fast = statistics.median(timed(lambda: snapshot(tmux), args.repeat))
                 slow = statistics.median(timed(lambda: baseline(tmux), args.repeat))
             finally:
                 subprocess.run([tmux_bin, "-S", str(tmux.socket), "kill-server"], capture_output=True)

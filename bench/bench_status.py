@@ -27,9 +27,9 @@ from pathlib import Path
 SUITE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(SUITE))
 import orc  # noqa: E402,F401
-from orc.project_config import load_config  # noqa: E402
-from orc.settings import load_settings  # noqa: E402
-from orc.status import collect, render_text, write_status_files  # noqa: E402
+from orc.teams.project_config import load_config  # noqa: E402
+from orc.core.settings import load_settings  # noqa: E402
+from orc.teams.status import collect, render_text, write_status_files  # noqa: E402
 from tmux_utils import Tmux  # noqa: E402
 
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com",

@@ -70,7 +70,7 @@ import rehearsal_report as rr  # noqa: E402
 from support import (  # noqa: E402
     find_cron, machine_lock, start_cron_daemon, stop_cron_daemon, users_crontab_replaced,
 )
-from orc.crontab_store import cron_daemon_running  # noqa: E402
+from orc.scheduling.crontab_store import cron_daemon_running  # noqa: E402
 from tmux_utils import Tmux, TmuxError  # noqa: E402
 
 PROG = "rehearsal.py"
@@ -433,8 +433,8 @@ class Rehearsal:
 
     def seat_orchestrator(self) -> None:
         """``up`` as a person runs it, then once more: the second run must change nothing."""
-        from orc.checkins import pending_checkins
-        from orc.settings import load_settings
+        from orc.scheduling.checkins import pending_checkins
+        from orc.core.settings import load_settings
 
         settings = load_settings(self.env)
         for attempt in ("first", "second"):
@@ -657,7 +657,7 @@ class Rehearsal:
         """The subscription's usage limit: noticed (the agent's state, the attention log, the
         orchestrator's pane), survived (the check-ins due meanwhile deferred to the reset and
         delivered then, the one nudge, the agent at work again)."""
-        from orc.usage_limit import AFTER_RESET
+        from orc.record.usage_limit import AFTER_RESET
 
         slot = self.agents[LIMITED_AGENT]
         slot.brain.limit_after_schedule(self.limit_ahead)
@@ -882,8 +882,8 @@ class Rehearsal:
     def drain(self) -> None:
         """Wait (up to 4 minutes) until no check-in is pending past its due time and every
         message proven submitted has reached its addressee."""
-        from orc.checkins import pending_checkins
-        from orc.settings import load_settings
+        from orc.scheduling.checkins import pending_checkins
+        from orc.core.settings import load_settings
 
         settings = load_settings(self.env)
 
@@ -910,8 +910,8 @@ class Rehearsal:
             self.socket.unlink(missing_ok=True)
         except (TmuxError, Exception):  # noqa: BLE001 - the server may already be gone
             pass
-        from orc.checkins import cancel_checkins, pending_checkins
-        from orc.settings import load_settings
+        from orc.scheduling.checkins import cancel_checkins, pending_checkins
+        from orc.core.settings import load_settings
         try:
             settings = load_settings(self.env)
             left = [c.id for c in pending_checkins(settings)]
@@ -931,8 +931,8 @@ class Rehearsal:
             sent = {k: dict(v) for k, v in self.ledger.sent.items()}
             received = Counter(self.ledger.received)
         cross = rr.crosscheck(sent, received, checkins.delivered_tokens)
-        from orc.checkins import pending_checkins
-        from orc.settings import load_settings
+        from orc.scheduling.checkins import pending_checkins
+        from orc.core.settings import load_settings
         settings = load_settings(self.env)
         now = time.time()
         pending = pending_checkins(settings)

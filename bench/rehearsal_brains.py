@@ -53,7 +53,7 @@ STATUS_MARK = re.compile(r"STATUS rc=(\d+)")
 SPAWN_MARK = re.compile(r"SPAWN (\S+) rc=(\d+)")
 ATTENTION_LINE = re.compile(r"\[attention\] ([^\n]+)")
 RETRY = "for i in 1 2 3 4 5 6 7 8 9 10; do {command} && break; sleep 2; done"
-#: In the suite's one nudge after a check-in's turn failed (orc.attention_events.nudge_text),
+#: In the suite's one nudge after a check-in's turn failed (orc.teams.attention_events.nudge_text),
 #: which quotes the check-in's note: the agent takes it up as it would that check-in.
 TURN_RETRY_MARK = "carry on where you left off"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run every benchmark whose figures are in the README, one after another.
+"""Run every benchmark whose figures are in docs/benchmarks.md, one after another.
 
 Usage: python3 bench/run_all.py        (or: make bench)
 """

@@ -12,8 +12,10 @@ import sys
 if __name__ == "__main__" and sys.argv[1:2] == ["hook"]:
     # Claude Code runs `orc hook` for every event of every agent, on its critical path: it
     # skips the dependency check and the `orc` package (whose pathlib import alone costs as
-    # much as the rest of the hook), importing hook.py from this folder, sys.path[0].
-    import hook  # type: ignore[import-not-found]  # orc/hook.py, as a top-level module
+    # much as the rest of the hook), importing orc/record/hook.py as a top-level module from
+    # that folder, beside this one (sys.path[0]): a string join, not pathlib, for the same reason.
+    sys.path[0] = sys.path[0] + "/record"
+    import hook  # type: ignore[import-not-found]  # orc/record/hook.py, as a top-level module
 
     raise SystemExit(hook.main(sys.argv[2:]))
 
@@ -26,19 +28,18 @@ _SUITE = str(Path(__file__).resolve().parent.parent)
 sys.path[0:1] = [_SUITE]
 
 COMMANDS = {
-    "send_message": "orc.send_message",
-    "schedule": "orc.schedule",
-    "fire": "orc.fire",
+    "send_message": "orc.messages.send_message",
+    "schedule": "orc.scheduling.schedule",
+    "fire": "orc.scheduling.fire",
     "integration": "orchestrator_integration",
-    "deps": "orc.deps",
-    "hook": "orc.hook",
-    "attention-event": "orc.attention_events",
+    "deps": "orc.core.deps",
+    "hook": "orc.record.hook",
+    "attention-event": "orc.teams.attention_events",
 }
 
 
 def main() -> int:
-    from orc import deps
-
+    from orc.core import deps
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         print(f"orc: error: command must be one of {', '.join(sorted(COMMANDS))}", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from support import FAKE_AGENT, SUITE, Agent, MachineBusy, crontab, machine_lock, socket_path_of, wait_for  # noqa: E402
 from libtmux import Server  # noqa: E402
 
-from orc.settings import Settings, load_settings  # noqa: E402
+from orc.core.settings import Settings, load_settings  # noqa: E402
 from tmux_utils import Tmux  # noqa: E402
 
 def _the_python_under_test_is_python3() -> None:

@@ -178,7 +178,7 @@ def _refuse_outside_the_machine_run() -> None:
 
 
 def _daemon_while_locked() -> Iterator[str | None]:
-    from orc.crontab_store import cron_daemon_running
+    from orc.scheduling.crontab_store import cron_daemon_running
 
     if cron_daemon_running():
         yield None
@@ -205,7 +205,7 @@ def start_cron_daemon(binary: str) -> subprocess.Popen[bytes]:
     table written from now on (tests and bench/rehearsal.py, which stops and restarts it)."""
     # -f: stay in the foreground as our child, so we stop exactly the daemon we started.
     daemon = subprocess.Popen([binary, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    from orc.crontab_store import cron_daemon_running
+    from orc.scheduling.crontab_store import cron_daemon_running
 
     try:
         deadline = time.monotonic() + 10

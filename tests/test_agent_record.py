@@ -18,13 +18,13 @@ import pytest
 from libtmux import Server
 
 from support import FAKE_AGENT, SUITE, socket_path_of, wait_for
-from orc.agent_registry import (
-    default_config_dirs, is_live, linux_proc_start, parse_entry, project_slug, read_entries,
-)
-from orc.agent_state import AgentState, combine
-from orc.delivery import TranscriptWatch
-from orc.process_groups import ProcessTable, only_shells, parse_ps
+from orc.core.settings import default_config_dirs
+from orc.record.agent_registry import is_live, linux_proc_start, parse_entry, project_slug, read_entries
+from orc.record.agent_state import AgentState, combine
+from orc.messages.delivery import TranscriptWatch
+from orc.record.process_groups import ProcessTable, only_shells, parse_ps
 from tmux_utils import StateSources, Tmux
+from orc.record.snapshot import look
 
 
 def proc_start(pid: int) -> str:
@@ -223,7 +223,7 @@ def agent_pid(pane_tty: str) -> int:
 
 def test_an_agent_under_a_shell_leader_is_read_from_its_process_group(tmux: Tmux, tmp_path: Path) -> None:
     pane_id = start_fake_agent(tmux, tmp_path, "kept", then_shell=True)
-    snap = tmux.look(pane_id, sources=StateSources(()))
+    snap = look(tmux, pane_id, sources=StateSources(()))
     assert snap.pane.current_command == "bash"       # what tmux says
     assert (snap.state, snap.agent.source) == ("idle", "screen")
     # /proc and one portable ps call see the same foreground group.
@@ -237,7 +237,7 @@ def test_an_agent_under_a_shell_leader_is_read_from_its_process_group(tmux: Tmux
 
 def test_a_pane_whose_foreground_group_is_only_shells_is_a_shell(tmux: Tmux, tmp_path: Path) -> None:
     pane = tmux.new_session("team", "sh", "sh", str(tmp_path), width=100, height=30)
-    wait_for(lambda: tmux.look(pane.pane_id, sources=StateSources(())).state == "shell", what="the shell")
+    wait_for(lambda: look(tmux, pane.pane_id, sources=StateSources(())).state == "shell", what="the shell")
 
 
 def test_registry_joins_panes_of_this_server_only_and_its_state_wins(tmux: Tmux, server: Server, tmp_path: Path,
@@ -254,12 +254,12 @@ def test_registry_joins_panes_of_this_server_only_and_its_state_wins(tmux: Tmux,
                     waitingFor="permission prompt", updated_ago=3.0)
         sources = StateSources((config,))
 
-        snap = tmux.look(pane_id, sources=sources)
+        snap = look(tmux, pane_id, sources=sources)
         assert (snap.state, snap.agent.source, snap.agent.detail) == ("waiting", "registry", "permission prompt")
         assert snap.agent.age is not None and 2.5 < snap.agent.age < 60
         assert snap.agent.version == "2.1.328" and snap.agent.session_id
         # The other server's pane %N with the same name is not the agent's.
-        assert other.look(other_pane, sources=sources).agent.source == "screen"
+        assert look(other, other_pane, sources=sources).agent.source == "screen"
 
         env = {**orc_env, "ORC_CLAUDE_CONFIG_DIRS": str(config)}
         done = subprocess.run([sys.executable, str(SUITE / "tmux_utils.py"), "--json", "--lines", "1"], env=env,
@@ -310,7 +310,7 @@ def test_with_the_registry_the_hooks_last_event_says_nothing_about_the_state() -
 def test_hooks_prove_receipt_where_the_agent_keeps_no_transcript(tmux: Tmux, tmp_path: Path,
                                                                  orc_env: dict[str, str]) -> None:
     """The fake agent runs the real `orc hook` as its UserPromptSubmit hook, as Claude Code would."""
-    from orc.hooks_settings import hook_command
+    from orc.record.hooks_settings import hook_command
 
     state = Path(orc_env["ORC_STATE_DIR"])
     record, ready = tmp_path / "hooked.jsonl", tmp_path / "hooked.ready"
@@ -323,7 +323,7 @@ def test_hooks_prove_receipt_where_the_agent_keeps_no_transcript(tmux: Tmux, tmp
     def send(text: str, **extra: str) -> subprocess.CompletedProcess[str]:
         done = subprocess.run([str(SUITE / "send_message.sh"), "team:agent", text], env={**env, **extra},
                               capture_output=True, text=True, timeout=60)
-        wait_for(lambda: tmux.look("%0", sources=StateSources(())).state == "idle", what="idle again")
+        wait_for(lambda: look(tmux, "%0", sources=StateSources(())).state == "idle", what="idle again")
         return done
 
     first = send("proven by the hook")
@@ -341,7 +341,7 @@ def test_hooks_prove_receipt_where_the_agent_keeps_no_transcript(tmux: Tmux, tmp
 
 
 def test_read_pane_state_answers_whether_an_agent_is_in_a_pane(tmux: Tmux, tmp_path: Path, settings: object) -> None:
-    from orc.agent_state import read_pane_state
+    from orc.record.snapshot import read_pane_state
 
     agent_pane = start_fake_agent(tmux, tmp_path, "agent", then_shell=True)
     shell_pane = tmux.new_window("team", "sh", "sh", str(tmp_path)).pane_id
@@ -363,7 +363,7 @@ def test_a_usage_limit_on_the_screen_reads_limited_until_its_reset(tmux: Tmux, t
                       encoding="utf-8")
     pane = tmux.new_session("team", "agent", f"sh {shlex.quote(str(script))}", str(tmp_path), width=100, height=30)
     wait_for(lambda: any("weekly limit" in line for line in tmux.capture(pane.pane_id)), what="the limit line")
-    snap = tmux.look(pane.pane_id, sources=StateSources(()))
+    snap = look(tmux, pane.pane_id, sources=StateSources(()))
     assert snap.state == expected, snap.agent
     if expected == "limited":
         assert snap.agent.detail == f"resets {reset.replace(second=0, microsecond=0).isoformat(timespec='minutes')}"

@@ -17,14 +17,15 @@ from typing import Any
 
 import pytest
 
-from orc import attention
-from orc.delivery import deliver
-from orc.project_config import load_config
-from orc.settings import Settings, load_settings
+from orc.teams import attention
+from orc.messages.delivery import deliver
+from orc.teams.project_config import load_config
+from orc.core.settings import Settings, load_settings
 from support import SUITE, wait_for
 from test_gitops import make_repo
 from test_team import fake_agent, submitted
 from tmux_utils import Tmux
+from orc.record.snapshot import look
 
 
 class World:
@@ -103,7 +104,7 @@ def world(tmux: Tmux, tmp_path: Path, orc_env: dict[str, str]) -> World:
 def test_a_dialog_left_open_is_told_once_after_the_threshold_and_again_when_it_comes_back(world: World) -> None:
     subject = "shop/engineer"
     assert deliver(world.tmux, world.panes["Dev"], "please RAISE_DIALOG", world.settings).submitted
-    wait_for(lambda: world.tmux.look(world.panes["Dev"]).state == "waiting", what="the dialog")
+    wait_for(lambda: look(world.tmux, world.panes["Dev"]).state == "waiting", what="the dialog")
     world.check()
     world.told_exactly(subject, "dialog", 0)  # not before ORC_ATTENTION_SECONDS
     wait_for(lambda: world.check() and world.told(subject, "dialog")[0], timeout=15, what="the dialog raised")
@@ -112,7 +113,7 @@ def test_a_dialog_left_open_is_told_once_after_the_threshold_and_again_when_it_c
     world.told_exactly(subject, "dialog", 1)
 
     world.tmux.type_literal(world.panes["Dev"], "1")  # a person answers it
-    wait_for(lambda: world.tmux.look(world.panes["Dev"]).state == "idle", what="the dialog answered")
+    wait_for(lambda: look(world.tmux, world.panes["Dev"]).state == "idle", what="the dialog answered")
     world.check()
     assert (subject, "dialog") not in attention.open_items(world.settings)
     world.told_exactly(subject, "dialog", 1)
@@ -153,7 +154,7 @@ def test_a_stalled_agent_is_told_once_until_it_moves_again(tmux: Tmux, tmp_path:
 
 
 def test_a_failed_checkin_is_told_once_and_again_after_it_was_delivered_and_failed_anew(world: World) -> None:
-    from orc.checkins import log
+    from orc.scheduling.checkins import log
 
     log(world.settings, "scheduled", "ck-0badc0de", target="shop:PM")
     log(world.settings, "failed", "ck-0badc0de", target="shop:PM", attempts=3, reason="target not found: shop:PM")
@@ -170,7 +171,7 @@ def test_a_failed_checkin_is_told_once_and_again_after_it_was_delivered_and_fail
 
 
 def test_three_skipped_backups_in_a_row_are_told_once_and_again_after_a_good_one(world: World) -> None:
-    from orc.project_git import run_backup
+    from orc.teams.project_git import run_backup
 
     project = load_config(world.config).projects[0]
     lock = world.repo / ".git" / "index.lock"
@@ -200,8 +201,8 @@ def test_a_merge_conflict_reaches_the_orchestrators_pane(world: World) -> None:
 def test_a_usage_limited_state_maps_to_its_reason(settings: Settings) -> None:
     """Through the state names: no screen on main says `limited` yet (another branch adds it), so the
     status record is built here; the mapping to a told reason is what is under test."""
-    from orc.gitops import RepoFacts
-    from orc.status import AgentStatus, ProjectStatus
+    from orc.core.gitops import RepoFacts
+    from orc.teams.status import AgentStatus, ProjectStatus
 
     agent = AgentStatus("engineer", "Dev", "shop:Dev", "limited", None, None, "%1")
     status = ProjectStatus("shop", "shop", "/x", (agent,), RepoFacts(True))
@@ -211,8 +212,8 @@ def test_a_usage_limited_state_maps_to_its_reason(settings: Settings) -> None:
 
 
 def waiting_engineer() -> list[Any]:
-    from orc.gitops import RepoFacts
-    from orc.status import AgentStatus, ProjectStatus
+    from orc.core.gitops import RepoFacts
+    from orc.teams.status import AgentStatus, ProjectStatus
 
     agent = AgentStatus("engineer", "Dev", "shop:Dev", "waiting", None, None, "%1")
     return [ProjectStatus("shop", "shop", "/x", (agent,), RepoFacts(True))]
@@ -223,7 +224,7 @@ def test_a_dialog_is_timed_from_the_agents_own_record_and_left_alone_until_then(
     PermissionRequest says when it did; without one the check's own first sight counts, and
     until that is long enough the item is neither told nor cleared (the agent's own event may
     have told it already: clearing it would tell the same dialog twice)."""
-    from orc.hook_events import HookReport
+    from orc.record.hook_events import HookReport
 
     settings, subject = replace(settings, attention_seconds=60), "shop/engineer"
     first_seen: dict[str, float] = {}
@@ -244,7 +245,7 @@ def test_a_dialog_told_by_the_agents_event_stays_open_while_the_check_times_it(w
     subject = "shop/engineer"
     settings = replace(world.settings, attention_seconds=60)
     assert deliver(world.tmux, world.panes["Dev"], "please RAISE_DIALOG", world.settings).submitted
-    wait_for(lambda: world.tmux.look(world.panes["Dev"]).state == "waiting", what="the dialog")
+    wait_for(lambda: look(world.tmux, world.panes["Dev"]).state == "waiting", what="the dialog")
     assert attention.raise_attention(settings, subject, "dialog", "shop:Dev: a dialog is waiting for an answer")
     projects = list(load_config(world.config).projects)
     for _ in range(2):
@@ -252,7 +253,7 @@ def test_a_dialog_told_by_the_agents_event_stays_open_while_the_check_times_it(w
         assert (subject, "dialog") in attention.open_items(settings)
     world.told_exactly(subject, "dialog", 1)
     world.tmux.type_literal(world.panes["Dev"], "1")  # a person answers it
-    wait_for(lambda: world.tmux.look(world.panes["Dev"]).state == "idle", what="the dialog answered")
+    wait_for(lambda: look(world.tmux, world.panes["Dev"]).state == "idle", what="the dialog answered")
     attention.check(settings, world.tmux, projects)
     assert (subject, "dialog") not in attention.open_items(settings)
 
@@ -269,7 +270,7 @@ def test_deploy_installs_the_check_cron_runs_it_bare_and_stop_removes_it(tmp_pat
                                                                        tmux: Tmux) -> None:
     import os
 
-    from orc.checkins import log as checkin_log
+    from orc.scheduling.checkins import log as checkin_log
     from test_team import fake_agent, integration, project_entry, repo_with_spec, write_config
 
     repo = repo_with_spec(tmp_path / "webapp")
@@ -310,7 +311,7 @@ def test_the_readme_notify_examples_split_into_the_argv_they_promise(tmp_path: P
     """Each ORC_NOTIFY_COMMAND line of the README, read from a .env file as the suite reads it."""
     import re
 
-    from orc.settings import load_settings
+    from orc.core.settings import load_settings
 
     readme = (SUITE / "README.md").read_text()
     lines = re.findall(r"^ORC_NOTIFY_COMMAND=.*$", readme, flags=re.M)
@@ -361,7 +362,7 @@ def test_what_a_failed_turn_is_called(event: str, detail: str, message: str, rea
 
 def hook_event(world: World, window: str, role: str, payload: dict[str, object]) -> None:
     """Run our hook command for the agent in ``window`` as Claude Code would, with its label."""
-    from orc.hooks_settings import hook_command
+    from orc.record.hooks_settings import hook_command
 
     env = {"PATH": os.environ["PATH"], "TMUX": f"{world.settings.tmux_socket},1,0", "TMUX_PANE": world.panes[window],
            **{k: v for k, v in world.env.items() if k.startswith("ORC_")}, "ORC_TURN_RETRY_SECONDS": "0"}
@@ -404,7 +405,7 @@ def test_an_agent_that_exits_is_told_at_once_and_not_again_by_the_check(world: W
 
 def test_a_session_end_while_the_agent_is_respawned_under_the_team_lock_is_no_alarm(world: World) -> None:
     """As `restart` does: the team lock is held from before the kill until the new agent is up."""
-    from orc.locks import named_lock
+    from orc.core.locks import named_lock
 
     with named_lock(world.settings.state_dir, "team-shop", 30):
         world.tmux.send_key(world.panes["PM"], "C-c")
@@ -420,11 +421,11 @@ def test_a_session_end_while_the_agent_is_respawned_under_the_team_lock_is_no_al
 
 
 def test_a_failed_turn_is_matched_to_the_check_in_whose_prompt_began_it(tmp_path: Path, orc_env: dict[str, str]) -> None:
-    from orc.attention_events import checkin_for_prompt, failed_prompt_key
-    from orc.checkins import log as checkin_log
-    from orc.hook_events import latest_reports
-    from orc.hooks_settings import hook_command
-    from orc.prompt_text import prompt_key
+    from orc.teams.attention_events import checkin_for_prompt, failed_prompt_key
+    from orc.scheduling.checkins import log as checkin_log
+    from orc.record.hook_events import latest_reports
+    from orc.record.hooks_settings import hook_command
+    from orc.record.prompt_text import prompt_key
 
     settings = load_settings(orc_env)
     env = {"PATH": os.environ["PATH"], "TMUX": "/tmp/tmux-1000/x,1,0", "TMUX_PANE": "%7"}

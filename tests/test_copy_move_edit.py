@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from support import SUITE, Agent, copy_suite, wait_for
-from orc.checkins import parse_record
-from orc.crontab_store import parse_line, split_table
+from orc.scheduling.checkins import parse_record
+from orc.scheduling.crontab_store import parse_line, split_table
+from orc.record.snapshot import look
 
 USERS = "# my own line\n0 4 * * * /usr/bin/true\n"
 
@@ -264,7 +265,7 @@ def test_a_shell_or_missing_target_is_said_at_schedule_time_and_refused_with_str
         tmp_path: Path, env: dict[str, str], crontab_file: Path, tmux) -> None:  # type: ignore[no-untyped-def]
     folder = copy_suite(tmp_path / "suite")
     tmux.new_session("plain", "sh", "bash --norc --noprofile", str(tmp_path))
-    wait_for(lambda: tmux.look(tmux.resolve("plain:sh").pane_id).state == "shell", what="a shell prompt")
+    wait_for(lambda: look(tmux, tmux.resolve("plain:sh").pane_id).state == "shell", what="a shell prompt")
     warned = schedule(folder, env, "30", "Check PM progress", "plain:sh")
     assert warned.returncode == 0
     [line] = warned.stderr.splitlines()
@@ -291,7 +292,7 @@ def test_a_due_time_on_another_day_prints_its_date(tmp_path: Path, env: dict[str
 
 def test_copy_suite_helper_copies_what_git_tracks(tmp_path: Path) -> None:
     folder = copy_suite(tmp_path / "x")
-    assert (folder / "orc" / "home.py").is_file() and (folder / ".deps").exists()
+    assert (folder / "orc" / "scheduling" / "home.py").is_file() and (folder / ".deps").exists()
     assert not (folder / "state").exists() and (folder / "schedule_with_note.sh").stat().st_mode & 0o111
     assert sys.executable  # the copy runs with the same interpreter as the tests
     assert Path(SUITE) != folder

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from support import crontab, cron_daemon_started, run_script, users_crontab_replaced, wait_for
-from orc.checkins import parse_record
-from orc.crontab_store import split_table
+from orc.scheduling.checkins import parse_record
+from orc.scheduling.crontab_store import split_table
 
 pytestmark = pytest.mark.e2e
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from crontab import CronTab
 
-from orc.cron_lines import normal_schedule, schedule_problem
-from orc.crontab_store import BadCronJob, CrontabStore, render_line
-from orc.project_config import MAX_INTERVAL, MIN_INTERVAL, cron_keeps, cron_schedule
+from orc.scheduling.cron_lines import normal_schedule, schedule_problem
+from orc.scheduling.crontab_store import BadCronJob, CrontabStore, render_line
+from orc.teams.project_config import MAX_INTERVAL, MIN_INTERVAL, cron_keeps, cron_schedule
 
 PY = "/usr/bin/python3"
 # Seven kinds of line a person may have, each one that python-crontab's renderer changes or

@@ -1,4 +1,4 @@
-"""orc.crontab_store against a scratch crontab file and against the real `crontab` binary.
+"""orc.scheduling.crontab_store against a scratch crontab file and against the real `crontab` binary.
 
 The real tier saves the user's crontab, works beside a set of foreign lines chosen to
 trip a careless editor (`%`, comments, variables, `#` inside commands, no final newline),
@@ -16,7 +16,7 @@ import pytest
 
 from support import crontab, users_crontab_replaced
 
-from orc.crontab_store import (
+from orc.scheduling.crontab_store import (
     BadCronJob, CronJob, CrontabMissing, CrontabStore, merge_table, parse_line, render_line, split_table,
 )
 
@@ -210,7 +210,7 @@ def test_the_rescan_rewrite_never_writes_back_over_a_newer_table(real_crontab: s
     Fault injection only: ``time.time`` is pinned to 0.5 s past a minute, and the pause
     before the repeat write is replaced by the user's own edit through the real `crontab`.
     """
-    import orc.crontab_store as store_module
+    import orc.scheduling.crontab_store as store_module
 
     users_edit = real_crontab + "30 1 * * * /usr/bin/true users-edit\n"
     monkeypatch.setattr(store_module.time, "time", lambda: 1_800_000_000.5)  # 0.5 s past a minute

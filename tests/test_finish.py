@@ -151,7 +151,7 @@ def test_no_main_branch_is_named(tmp_path: Path, env: dict[str, str]) -> None:
 
 
 def test_finish_waits_for_the_git_lock_a_backup_holds(tmp_path: Path, env: dict[str, str]) -> None:
-    from orc.locks import named_lock
+    from orc.core.locks import named_lock
 
     repo = repo_with_spec(tmp_path / "webapp")
     project(tmp_path, repo)

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from support import SUITE, Agent, wait_for
-from orc.checkins import (
+from orc.scheduling.checkins import (
     CheckIn, done_dir, parse_record, pending_checkins, read_checkin, save_checkin, schedule_checkin,
 )
-from orc.crontab_store import split_table
-from orc.settings import Settings, load_settings
+from orc.scheduling.crontab_store import split_table
+from orc.core.settings import Settings, load_settings
 from tmux_utils import Tmux
 
 NOTE = "Review auth implementation\nthen assign the next task;\n  - keep this indented"

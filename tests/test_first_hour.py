@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from support import SUITE, run_script, wait_for
-from orc.checkins import read_checkin, save_checkin, schedule_checkin
-from orc.settings import load_settings
+from orc.scheduling.checkins import read_checkin, save_checkin, schedule_checkin
+from orc.core.settings import load_settings
 
 
 def test_a_note_over_the_cap_is_kept_and_delivered_as_a_pointer_to_its_file(orc_env: dict[str, str], tmp_path: Path,

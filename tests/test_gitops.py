@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orc import gitops
-
+from orc.core import gitops
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_GLOBAL": "/dev/null"}
 

@@ -1,5 +1,5 @@
 """`orc hook`, run as Claude Code runs it (a shell command from the hook settings, the event
-on stdin, TMUX/TMUX_PANE in the environment), and `orc.hook_events`, which reads it back."""
+on stdin, TMUX/TMUX_PANE in the environment), and `orc.record.hook_events`, which reads it back."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from support import SUITE, wait_for
 
-from orc import hook_events
-from orc.hooks_settings import hook_command
-from orc.prompt_text import prompt_key
+from orc.record import hook_events
+from orc.record.hooks_settings import hook_command
+from orc.record.prompt_text import prompt_key
 
 SOCKET = "/tmp/tmux-1000/team"
 
@@ -240,6 +240,20 @@ def test_hook_imports_no_dependency_and_skips_the_install(tmp_path: Path) -> Non
     assert not loaded & {"libtmux", "dotenv", "crontab", "filelock", "pathlib", "orc"}
 
 
+def test_without_a_state_folder_named_the_hook_writes_into_its_own_suite_folders_state(tmp_path: Path) -> None:
+    """No --state-dir, no ORC_STATE_DIR: the report lands in ``<suite>/state``, the suite the
+    hook file itself belongs to (orc/record/hook.py, three folders down), wherever it was copied."""
+    copy = tmp_path / "suite"
+    shutil.copytree(SUITE / "orc", copy / "orc", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {"PATH": os.environ["PATH"], "TMUX": f"{SOCKET},1,0", "TMUX_PANE": "%7"}
+    done = subprocess.run(["python3", "-I", "-S", str(copy / "orc"), "hook"],
+                          input=json.dumps(event("UserPromptSubmit", prompt="hi")).encode(), env=env,
+                          capture_output=True, timeout=10)
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert hook_events.latest_reports(copy / "state")["%7"].prompt_key == prompt_key("hi")
+    assert not (copy / "orc" / "state").exists()
+
+
 def test_stop_failure_keeps_why_and_an_agent_label_keeps_the_report_by_name(tmp_path: Path) -> None:
     env = {"PATH": os.environ["PATH"], "TMUX": f"{SOCKET},1,0", "TMUX_PANE": "%5", **scratch_env(tmp_path)}
     payload = event("StopFailure", error="rate_limit",
@@ -299,8 +313,7 @@ def background_outcomes(tmp_path: Path) -> list[str]:
     (event("PreToolUse", tool_name="Bash"), ""),
 ])
 def test_which_events_may_need_a_person(payload: dict[str, object], case: str) -> None:
-    from orc import hook
-
+    from orc.record import hook
     fields = hook.report_fields(payload, {"TMUX_PANE": "%3", "TMUX": f"{SOCKET},1,0"}, 1.0)
     assert hook.attention_case(fields) == case
 
@@ -349,8 +362,7 @@ def test_the_hook_exits_zero_silently_and_keeps_the_report_when_the_background_c
     """Fault injected: ``os.posix_spawn`` and ``os.fork`` fail, as with a full process table."""
     import sys
 
-    from orc import hook
-
+    from orc.record import hook
     def refuse(*args: object, **kwargs: object) -> None:
         raise BlockingIOError(11, "Resource temporarily unavailable")
 

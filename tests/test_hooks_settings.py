@@ -13,8 +13,8 @@ import sys
 import pytest
 from support import SUITE
 
-from orc import hooks_settings
-from orc.hooks_settings import EVENTS, is_our_command, our_hooks
+from orc.record import hooks_settings
+from orc.record.hooks_settings import EVENTS, is_our_command, our_hooks
 
 # The person's own file, formatted by hand (4-space indent, a key order of their own, no
 # trailing newline): "byte for byte" has to survive all of that.

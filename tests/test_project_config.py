@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orc.project_config import (
+from orc.teams.project_config import (
     ConfigError, check_paths, cron_keeps, cron_schedule, load_config, parse_config,
 )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orc.prompt_text import comparable, prompt_key, same_prompt, unwrap_pasted
+from orc.record.prompt_text import comparable, prompt_key, same_prompt, unwrap_pasted
 
 ENVELOPED = '\n\n<pasted_content id="a1b2">\nline one\n    tabbed\nlast \\\n</pasted_content id="a1b2">\n'
 

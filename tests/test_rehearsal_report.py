@@ -15,7 +15,7 @@ import rehearsal_report as rr  # noqa: E402
 from fake_anthropic_api import ErrorReply, ScriptedToolUse  # noqa: E402
 from rehearsal_brains import Brain, Ledger, OrchestratorBrain, Team, tokens_in  # noqa: E402
 
-from orc.state import log_event  # noqa: E402
+from orc.core.state import log_event  # noqa: E402
 
 DELIVERY_LOG = """\
 2026-11-26T13:05:34+00:00 brief target=%0 pane=%0 bytes=819 result=submitted state=idle enters=1 elapsed=0.62s reason="submitted (agent busy)"
@@ -286,7 +286,7 @@ def test_the_usage_limit_bites_right_after_the_agent_scheduled_its_next_check_in
 
 
 def test_the_suites_nudge_after_a_failed_check_in_is_taken_up_as_that_check_in() -> None:
-    from orc.attention_events import nudge_text
+    from orc.teams.attention_events import nudge_text
 
     now = [1000.0]
     ledger = Ledger()

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from support import SUITE, crontab, run_script, users_crontab_replaced, wait_for
-from orc.checkins import parse_record
-from orc.crontab_store import cron_daemon_running, split_table
+from orc.scheduling.checkins import parse_record
+from orc.scheduling.crontab_store import cron_daemon_running, split_table
 from tmux_utils import Tmux
 
 NOTE = "Review auth implementation, assign next task"

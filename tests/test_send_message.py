@@ -19,6 +19,7 @@ import pytest
 
 from support import SUITE, Agent, run_script, wait_for
 from tmux_utils import Tmux
+from orc.record.snapshot import look
 
 HARD_MESSAGES = {
     "several lines": "first line\nsecond line\n\nfourth after a blank",
@@ -122,13 +123,13 @@ def test_refuses_while_a_permission_dialog_shows(orc_env: dict[str, str], start_
     assert not [e for e in agent.events() if e["event"] in ("approved", "denied")]
     # Dismiss the dialog ourselves: the input box must be empty (nothing was typed).
     tmux.send_key(agent.pane.pane_id, "Escape")
-    wait_for(lambda: tmux.look(agent.pane.pane_id).state == "idle", what="the idle prompt after Esc")
+    wait_for(lambda: look(tmux, agent.pane.pane_id).state == "idle", what="the idle prompt after Esc")
     assert agent.submitted() == []
 
 
 def test_refuses_to_type_into_a_shell(orc_env: dict[str, str], tmux: Tmux, tmp_path: Path) -> None:
     tmux.new_session("dev", "server", "sh", str(tmp_path))
-    wait_for(lambda: tmux.look(tmux.resolve("dev:0").pane_id).state == "shell", what="a shell")
+    wait_for(lambda: look(tmux, tmux.resolve("dev:0").pane_id).state == "shell", what="a shell")
     victim = tmp_path / "ran"
     done = send(orc_env, "dev:0", f"touch {victim}")
     assert done.returncode == 1
@@ -158,7 +159,7 @@ def test_refuses_a_dead_pane(orc_env: dict[str, str], tmux: Tmux, tmp_path: Path
 def test_refuses_over_someones_unsent_text(orc_env: dict[str, str], start_agent, tmux: Tmux) -> None:
     agent = start_agent()
     tmux.type_literal(agent.pane.pane_id, "a human draft")
-    wait_for(lambda: tmux.look(agent.pane.pane_id).state == "typing", what="the draft")
+    wait_for(lambda: look(tmux, agent.pane.pane_id).state == "typing", what="the draft")
     done = send(orc_env, "team:0", "incoming")
     assert done.returncode == 1 and "unsent text" in done.stderr
     screen = "\n".join(tmux.capture(agent.pane.pane_id))

@@ -12,7 +12,7 @@ import pytest
 
 import orc
 from support import SUITE
-from orc.settings import SettingsError, default_socket, load_settings
+from orc.core.settings import SettingsError, default_socket, load_settings
 
 
 def test_defaults_without_env_file(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 from support import FAKE_AGENT, SUITE, wait_for
 from test_team import fake_agent, integration, project_entry, repo_with_spec, submitted, write_config
 from tmux_utils import Tmux
+from orc.record.snapshot import look
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def test_spawn_joins_a_project_is_briefed_and_status_and_restart_know_it(webapp:
 def test_spawn_reuses_an_empty_shell_window_and_refuses_a_busy_one(webapp: Path, tmp_path: Path,
                                                                   env: dict[str, str], tmux: Tmux) -> None:
     shell_pane = tmux.resolve("webapp:Shell")
-    wait_for(lambda: tmux.look(shell_pane.pane_id).state == "shell", what="the shell window's shell")
+    wait_for(lambda: look(tmux, shell_pane.pane_id).state == "shell", what="the shell window's shell")
     command, record = fake_agent(tmp_path, "qa")
     done = integration("spawn", "webapp:Shell", "--role", "qa", "--project", "webapp", "--command", command,
                        "--ready-timeout", "20", env=env)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from support import SUITE, wait_for
-from orc.delivery import deliver
-from orc.project_config import parse_config
-from orc.settings import load_settings
-from orc.status import collect, render_text
+from orc.messages.delivery import deliver
+from orc.teams.project_config import parse_config
+from orc.core.settings import load_settings
+from orc.teams.status import collect, render_text
 from test_gitops import make_repo
 from test_team import fake_agent
 from tmux_utils import Tmux

@@ -16,6 +16,7 @@ import pytest
 from support import FAKE_AGENT, SUITE, wait_for
 from test_gitops import GIT_ENV, make_repo, sh
 from tmux_utils import Tmux
+from orc.record.snapshot import look
 
 
 def fake_agent(tmp_path: Path, name: str, *options: str) -> tuple[str, Path]:
@@ -268,13 +269,13 @@ def test_deploy_briefs_real_claude_code_and_status_sees_its_dialog(claude_binary
         assert all("Build a login form" in t for t in turns)
 
         # A tool call raises Claude's real permission dialog: status must list that agent first.
-        wait_for(lambda: tmux.look(tmux.resolve("webapp:Dev").pane_id).state == "idle", timeout=60,
+        wait_for(lambda: look(tmux, tmux.resolve("webapp:Dev").pane_id).state == "idle", timeout=60,
                  what="the engineer to finish its first turn")
         api.script_next_reply_tool_use("Bash", {"command": "touch never.txt", "description": "touch"})
         sent = subprocess.run([str(SUITE / "send_message.sh"), "webapp:Dev", "please run it"], env=env,
                               capture_output=True, text=True, timeout=60)
         assert sent.returncode == 0, sent.stderr
-        wait_for(lambda: tmux.look(tmux.resolve("webapp:Dev").pane_id).state == "waiting", timeout=60,
+        wait_for(lambda: look(tmux, tmux.resolve("webapp:Dev").pane_id).state == "waiting", timeout=60,
                  what="the permission dialog")
         status = integration("status", "--json", env=env)
         data = json.loads(status.stdout)

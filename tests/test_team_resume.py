@@ -16,6 +16,7 @@ import pytest
 from support import SUITE, wait_for
 from test_team import env, fake_agent, integration, project_entry, repo_with_spec, submitted, write_config  # noqa: F401
 from tmux_utils import Tmux, TmuxError
+from orc.record.snapshot import look
 
 
 def started(record: Path) -> list[dict[str, object]]:
@@ -133,14 +134,14 @@ def test_restart_resume_brings_back_the_conversation_in_real_claude(claude_binar
         assert done.returncode == 0, done.stdout + done.stderr
         api.wait_for_turns(1, timeout=60)
         dev = tmux.resolve("webapp:Dev").pane_id
-        wait_for(lambda: tmux.look(dev).state == "idle", timeout=60, what="the briefing answered")
+        wait_for(lambda: look(tmux, dev).state == "idle", timeout=60, what="the briefing answered")
         sent = subprocess.run([str(SUITE / "send_message.sh"), "webapp:Dev", "Remember the word PELICAN-42"],
                               env=env, capture_output=True, text=True, timeout=60)
         assert sent.returncode == 0, sent.stderr
         wait_for(lambda: any("PELICAN-42" in t for t in api.turns()), timeout=60, what="the turn to reach the API")
-        wait_for(lambda: tmux.look(dev).state == "idle", timeout=60, what="the turn to end")
+        wait_for(lambda: look(tmux, dev).state == "idle", timeout=60, what="the turn to end")
         state = Path(env["ORC_STATE_DIR"])
-        from orc.hook_events import agent_reports
+        from orc.record.hook_events import agent_reports
 
         session = agent_reports(state)["webapp.engineer"].session_id
         assert session

@@ -13,6 +13,7 @@ import pytest
 
 from support import SUITE, wait_for
 from tmux_utils import BadTarget, TargetNotFound, Tmux, TmuxError, parse_target
+from orc.record.snapshot import snapshot
 
 
 def start_shells(tmux: Tmux, cwd: Path, windows: int, session: str = "work") -> None:
@@ -92,7 +93,7 @@ def test_snapshot_reports_every_pane_with_state_and_lines(tmux: Tmux, tmp_path: 
     tmux.send_key(marker.pane_id, "Enter")
     wait_for(lambda: "snapshot-42" in "\n".join(tmux.capture(marker.pane_id)), what="echo output")
 
-    snaps = {s.pane.pane_id: s for s in tmux.snapshot(last_lines=5)}
+    snaps = {s.pane.pane_id: s for s in snapshot(tmux, last_lines=5)}
     assert snaps[agent.pane.pane_id].state == "idle"
     assert snaps[marker.pane_id].state == "shell"
     assert any("snapshot-42" in line for line in snaps[marker.pane_id].lines)
@@ -116,7 +117,7 @@ def test_snapshot_uses_two_tmux_invocations_whatever_the_pane_count(tmux: Tmux, 
     start_shells(tmux, tmp_path, windows)
     binary, log = counting_tmux(tmp_path, tmux.binary)
     counted = Tmux(tmux.socket, binary)
-    snaps = counted.snapshot()
+    snaps = snapshot(counted)
     assert len(snaps) == windows
     assert len(log.read_text().splitlines()) == 2
 
@@ -146,7 +147,7 @@ def test_snapshot_gives_each_pane_its_own_screen(tmux: Tmux, tmp_path: Path) -> 
         tmux.new_window("many", f"w{n}", f"echo own-{n}; exec sh", str(tmp_path))
 
     def all_drawn() -> list:
-        snaps = tmux.snapshot()
+        snaps = snapshot(tmux)
         return snaps if all(any(line.startswith("own-") for line in s.lines) for s in snaps) else []
 
     snaps = wait_for(all_drawn, what="every pane to print its word")

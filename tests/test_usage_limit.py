@@ -16,10 +16,11 @@ import pytest
 
 from support import SUITE, wait_for
 from test_fire import cfg, env, events, fire, now, set_due  # noqa: F401
-from orc.checkins import pending_checkins, read_checkin, schedule_checkin
-from orc.settings import Settings, load_settings
-from orc.usage_limit import AFTER_RESET, limit_from_hook, limit_from_screen, limit_from_text, parse_reset
+from orc.scheduling.checkins import pending_checkins, read_checkin, schedule_checkin
+from orc.core.settings import Settings, load_settings
+from orc.record.usage_limit import AFTER_RESET, limit_from_hook, limit_from_screen, limit_from_text, parse_reset
 from tmux_utils import Tmux
+from orc.record.snapshot import look
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 26, 13, 28, 51, tzinfo=UTC)
@@ -152,8 +153,8 @@ def test_real_claude_usage_limit_defers_the_check_in_and_the_nudge_arrives_once(
     from claude_harness import FAKE_API_KEY, claude_command, claude_env, prepare_claude_home
     from fake_anthropic_api import FakeAnthropicAPI
 
-    from orc.hook_events import latest_reports
-    from orc.hooks_settings import settings_args
+    from orc.record.hook_events import latest_reports
+    from orc.record.hooks_settings import settings_args
 
     home, work = tmp_path / "home", tmp_path / "work"
     prepare_claude_home(home, work, FAKE_API_KEY)
@@ -161,7 +162,7 @@ def test_real_claude_usage_limit_defers_the_check_in_and_the_nudge_arrives_once(
         line = claude_command(claude_binary, claude_env(home, api.base_url, FAKE_API_KEY, subscription=True), work,
                               *settings_args(cfg))
         pane = tmux.new_session("team", "agent", line, str(work), width=100, height=30).pane_id
-        wait_for(lambda: tmux.look(pane).state == "idle", timeout=60, what="Claude Code's input box")
+        wait_for(lambda: look(tmux, pane).state == "idle", timeout=60, what="Claude Code's input box")
         # The reset on a minute boundary (Claude Code shows minutes), 30 to 90 s away.
         reset = datetime.fromtimestamp((int(time.time()) + 89) // 60 * 60, UTC)
         api.set_usage_limit(reset.timestamp())
@@ -186,7 +187,7 @@ def test_real_claude_usage_limit_defers_the_check_in_and_the_nudge_arrives_once(
             # 2.1.197 opens a dialog with the limit ("Stop and wait for limit to reset" /
             # "Upgrade your plan") that stays until a person answers it: nothing may be typed
             # then, so the check-in stays held and no nudge can arrive (README, versions).
-            assert tmux.look(pane).state == "waiting"
+            assert look(tmux, pane).state == "waiting"
             return
 
         # Cron's sweep every few seconds; the API lifts the limit at the reset.

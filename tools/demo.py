@@ -24,12 +24,13 @@ from pathlib import Path
 SUITE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(SUITE))
 import orc  # noqa: E402,F401
-from orc.deps import ensure_runtime  # noqa: E402
+from orc.core.deps import ensure_runtime  # noqa: E402
 
 ensure_runtime()
-from orc.crontab_store import cron_daemon_running  # noqa: E402
-from orc.state import private_dir  # noqa: E402
+from orc.scheduling.crontab_store import cron_daemon_running  # noqa: E402
+from orc.core.state import private_dir  # noqa: E402
 from tmux_utils import Tmux  # noqa: E402
+from orc.record.snapshot import look
 
 TARGET = "orc-demo:agent"
 
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                         "--busy-seconds", "1"])
     pane = tmux.new_session("orc-demo", "agent", agent, str(SUITE), width=100, height=30)
     deadline = time.monotonic() + 10
-    while tmux.look(pane.pane_id).state != "idle":
+    while look(tmux, pane.pane_id).state != "idle":
         if time.monotonic() > deadline:
             raise SystemExit("demo: the stand-in agent did not start")
         time.sleep(0.05)

@@ -18,9 +18,10 @@ from claude_harness import FAKE_API_KEY, claude_command, claude_env, prepare_cla
 from fake_anthropic_api import FakeAnthropicAPI  # noqa: E402
 
 from support import SUITE, wait_for  # noqa: E402
-from orc.hooks_settings import settings_args  # noqa: E402
-from orc.settings import load_settings  # noqa: E402
+from orc.record.hooks_settings import settings_args  # noqa: E402
+from orc.core.settings import load_settings  # noqa: E402
 from tmux_utils import Pane, StateSources, Tmux  # noqa: E402
+from orc.record.snapshot import look
 
 #: Every common way of starting Claude Code in a tmux window (docs/agent-record.md):
 #: ``exec`` leads the pane; ``typed`` into an interactive shell leads the terminal's
@@ -54,7 +55,7 @@ def start_claude(claude_binary: Path, fake_api: FakeAnthropicAPI, tmux: Tmux, tm
     pane is a shell after Claude exits). ``permission_mode`` as in ``prepare_claude_home``.
     The agent's config dir is added to ``ORC_CLAUDE_CONFIG_DIRS`` in ``orc_env`` (unless
     ``registered=False``), so the suite's commands run with ``orc_env`` find its registry.
-    ``hooks=True`` starts it with our hooks (``--settings``, orc/hooks_settings.py).
+    ``hooks=True`` starts it with our hooks (``--settings``, orc/record/hooks_settings.py).
     """
 
     def start(window: str = "claude", in_shell: bool = False, launch: str = "exec",
@@ -93,14 +94,14 @@ def start_claude(claude_binary: Path, fake_api: FakeAnthropicAPI, tmux: Tmux, tm
         if launch == "typed":
             # Typed into an interactive shell, as a person would: Claude then leads the
             # pane's foreground process group, and the shell is back when it exits.
-            wait_for(lambda: tmux.look(pane.pane_id).state == "shell", what="the shell prompt")
+            wait_for(lambda: look(tmux, pane.pane_id).state == "shell", what="the shell prompt")
             tmux.type_literal(pane.pane_id, line)
             tmux.send_key(pane.pane_id, "Enter")
         config_dir = home / ".claude"
         if registered:
             known = [d for d in orc_env.get("ORC_CLAUDE_CONFIG_DIRS", "").split(":") if d]
             orc_env["ORC_CLAUDE_CONFIG_DIRS"] = ":".join([*known, str(config_dir)])
-        wait_for(lambda: tmux.look(pane.pane_id).state == "idle", timeout=60, what="Claude Code's idle input box")
+        wait_for(lambda: look(tmux, pane.pane_id).state == "idle", timeout=60, what="Claude Code's idle input box")
         return Claude(pane, workdir, fake_api, config_dir)
 
     return start

@@ -20,6 +20,7 @@ import pytest
 
 from support import SUITE, run_script, wait_for
 from tmux_utils import Tmux
+from orc.record.snapshot import look
 
 pytestmark = pytest.mark.e2e
 
@@ -108,14 +109,14 @@ def test_fifty_transitions_are_followed_within_a_second(start_claude, orc_env: d
 
 def test_claude_agents_json_is_joined_to_its_pane_by_terminal(start_claude, tmux: Tmux, claude_binary: Path) -> None:
     """`claude agents --json` names no pane: its entries join by the terminal their process runs on."""
-    from orc.agent_registry import read_cli
+    from orc.record.agent_registry import read_cli
     from tmux_utils import StateSources
 
     claude = start_claude(launch="bash-c")
     listed = read_cli([claude.config_dir], str(claude_binary))
     assert [(e.pane_id, e.status) for e in listed] == [(None, "idle")]
     sources = StateSources((claude.config_dir,), "cli", str(claude_binary))
-    snap = wait_for(lambda: (s := tmux.look(claude.pane.pane_id, sources=sources)).agent.source == "registry" and s,
+    snap = wait_for(lambda: (s := look(tmux, claude.pane.pane_id, sources=sources)).agent.source == "registry" and s,
                     timeout=10, what="the agent from claude agents --json")
     assert snap.state == "idle" and snap.agent.session_id == listed[0].session_id  # type: ignore[attr-defined]
     assert snap.agent.pid == listed[0].pid  # type: ignore[attr-defined]

@@ -1,7 +1,7 @@
 """Attention raised at once from the real Claude Code's own hook events (docs/attention.md).
 
 Each test runs one real Claude Code agent (the pinned version, offline against the stand-in
-API) as the engineer of a project, started the suite's way (``orc.team.agent_command``: a
+API) as the engineer of a project, started the suite's way (``orc.teams.team.agent_command``: a
 wrapper command, our hooks labelled ``shop.engineer``), an orchestrator stand-in at
 ``ORC_DEFAULT_TARGET`` and an ``ORC_NOTIFY_COMMAND`` stand-in. The per-minute check's
 crontab line is installed as ``deploy`` installs it; the agent's own environment carries
@@ -27,9 +27,10 @@ from fake_anthropic_api import ErrorReply, FakeAnthropicAPI
 from support import SUITE, wait_for
 from test_team import fake_agent, integration, repo_with_spec, submitted
 
-from orc import attention
-from orc.settings import Settings, load_settings
+from orc.teams import attention
+from orc.core.settings import Settings, load_settings
 from tmux_utils import Tmux
+from orc.record.snapshot import look
 
 pytestmark = pytest.mark.e2e
 
@@ -46,9 +47,9 @@ PLAIN_429 = ErrorReply(429, {"type": "error", "error": {"type": "rate_limit_erro
 class Team:
     def __init__(self, claude_binary: Path, tmux: Tmux, tmp_path: Path, orc_env: dict[str, str],
                  api: FakeAnthropicAPI, *, subscription: bool = False, permission_mode: str = "default") -> None:
-        from orc.project_config import load_config
-        from orc.team import agent_command
-        from orc.team_schedules import install_attention_check
+        from orc.teams.project_config import load_config
+        from orc.teams.team import agent_command
+        from orc.teams.team_schedules import install_attention_check
 
         self.tmux, self.tmp, self.api = tmux, tmp_path, api
         self.repo = repo_with_spec(tmp_path / "shop")
@@ -88,7 +89,7 @@ class Team:
         tmux.keep_on_exit(self.pane)
         tmux.new_window("shop", "PM", pm_command, str(self.repo))
         wait_for((tmp_path / "pm.ready").exists, what="the project manager stand-in to draw")
-        wait_for(lambda: tmux.look(self.pane).state == "idle", timeout=90, what="Claude Code's input box")
+        wait_for(lambda: look(tmux, self.pane).state == "idle", timeout=90, what="Claude Code's input box")
 
     def send(self, text: str) -> None:
         sent = subprocess.run([str(SUITE / "send_message.sh"), "shop:Dev", text], env=self.env,
@@ -161,7 +162,7 @@ def test_restart_and_stop_kill_are_no_alarm(claude_binary: Path, tmux: Tmux, tmp
     # a `sh` wrapper once read as a shell when the briefing was typed). The new agent runs:
     print(done.returncode, done.stdout, done.stderr)
     assert tmux.pane_pid(team.pane) != old_pid
-    wait_for(lambda: tmux.look(team.pane).state == "idle", timeout=90, what="the restarted agent's input box")
+    wait_for(lambda: look(tmux, team.pane).state == "idle", timeout=90, what="the restarted agent's input box")
     # The old agent's SessionEnd started the background run; it waited for the restart to end.
     lines = wait_for(lambda: [x for x in team.outcomes() if "case=exited" in x], timeout=30,
                      what="the background run of the restarted agent's SessionEnd")
@@ -197,7 +198,7 @@ def test_a_plain_429_on_a_check_in_is_told_logged_and_nudged_once(claude_binary:
                                                                    api: FakeAnthropicAPI) -> None:
     from datetime import datetime, timedelta, timezone
 
-    from orc.checkins import schedule_checkin
+    from orc.scheduling.checkins import schedule_checkin
     from test_fire import fire, set_due
 
     failing = {"on": True}
@@ -224,7 +225,7 @@ def test_a_plain_429_on_a_check_in_is_told_logged_and_nudged_once(claude_binary:
     assert "API error (rate_limit); carry on where you left off: CHECKIN-9 report your progress" in nudges[0]
     wait_for(lambda: f"turn-retry id={checkin.id} " in (team.settings.state_dir / "checkins.log").read_text(),
              timeout=10, what="the retry's line")
-    wait_for(lambda: tmux.look(team.pane).state == "idle", timeout=30, what="the nudged turn to end")
+    wait_for(lambda: look(tmux, team.pane).state == "idle", timeout=30, what="the nudged turn to end")
     team.per_minute_check()  # the failure is no longer the agent's latest event: cleared
     assert (SUBJECT, "turn-failed") not in attention.open_items(team.settings)
     team.per_minute_check()
@@ -254,7 +255,7 @@ def test_a_dialog_is_told_once_after_the_threshold(claude_binary: Path, tmux: Tm
     team = Team(claude_binary, tmux, tmp_path, orc_env, api)  # 2.1.328's default mode asks
     started = time.monotonic()
     team.send("Please run [[fake-bash: touch made-by-the-agent]]")
-    wait_for(lambda: tmux.look(team.pane).state == "waiting", timeout=30, what="the permission dialog")
+    wait_for(lambda: look(tmux, team.pane).state == "waiting", timeout=30, what="the permission dialog")
     took = team.told_once_within("dialog", 20, started)
     assert took >= 4  # ORC_ATTENTION_SECONDS: a dialog answered sooner is nobody's business
     team.per_minute_check()

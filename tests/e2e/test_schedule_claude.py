@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from orc.checkins import parse_record
+from orc.scheduling.checkins import parse_record
 from support import run_script, wait_for
 from test_cron_daemon import cron_daemon, minutes_until_second, real_crontab  # noqa: F401,F811  (fixtures, found by name)
 from tmux_utils import Tmux
+from orc.record.snapshot import look
 
 pytestmark = pytest.mark.e2e
 
@@ -44,8 +45,8 @@ def test_a_checkin_waits_while_claudes_dialog_shows(start_claude, orc_env: dict[
     from dataclasses import replace
     from datetime import datetime, timedelta, timezone
 
-    from orc.checkins import read_checkin, save_checkin, schedule_checkin
-    from orc.settings import load_settings
+    from orc.scheduling.checkins import read_checkin, save_checkin, schedule_checkin
+    from orc.core.settings import load_settings
     from support import SUITE
 
     env = {**orc_env, "ORC_CRONTAB_FILE": str(tmp_path / "crontab"), "ORC_CHECKIN_RETRY_SECONDS": "1"}
@@ -54,7 +55,7 @@ def test_a_checkin_waits_while_claudes_dialog_shows(start_claude, orc_env: dict[
     marker = claude.workdir / "tool-ran.txt"
     claude.api.script_next_reply_tool_use("Bash", {"command": f"touch {marker}", "description": "make a marker"})
     assert run_script("send_message.sh", "team:claude", "please run the tool", env=orc_env).returncode == 0
-    wait_for(lambda: tmux.look(claude.pane.pane_id).state == "waiting", timeout=30, what="the permission dialog")
+    wait_for(lambda: look(tmux, claude.pane.pane_id).state == "waiting", timeout=30, what="the permission dialog")
 
     checkin = schedule_checkin(settings, 30, "status please", "team:claude")
     due = datetime.now(timezone.utc).astimezone().replace(microsecond=0) - timedelta(seconds=1)
@@ -70,7 +71,7 @@ def test_a_checkin_waits_while_claudes_dialog_shows(start_claude, orc_env: dict[
     assert not marker.exists() and claude.api.tool_results() == []
 
     tmux.send_key(claude.pane.pane_id, "Escape")
-    wait_for(lambda: tmux.look(claude.pane.pane_id).state == "idle", timeout=30, what="idle after declining")
+    wait_for(lambda: look(tmux, claude.pane.pane_id).state == "idle", timeout=30, what="idle after declining")
     time.sleep(1.1)  # ORC_CHECKIN_RETRY_SECONDS=1
     assert fire("--sweep") == 0
     turns = claude.api.wait_for_turns(2, timeout=30)

@@ -15,6 +15,7 @@ from conftest import LAUNCH_FORMS
 
 from support import run_script, wait_for
 from tmux_utils import Tmux
+from orc.record.snapshot import look
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +52,7 @@ def test_every_launch_form_gets_twelve_hard_messages_proven_from_the_transcript(
         start_claude, orc_env: dict[str, str], tmux: Tmux, launch: str) -> None:
     claude = start_claude(launch=launch)
     # Its registry entry names the pane (its status may follow the screen by a moment).
-    snap = wait_for(lambda: (s := tmux.look(claude.pane.pane_id, sources=claude.sources())).agent.source == "registry"
+    snap = wait_for(lambda: (s := look(tmux, claude.pane.pane_id, sources=claude.sources())).agent.source == "registry"
                     and s, timeout=10, what="the agent's registry entry")
     assert snap.state == "idle", snap.agent  # type: ignore[attr-defined]
     for n, text in enumerate(HARD, start=1):
@@ -66,7 +67,7 @@ def test_every_launch_form_gets_twelve_hard_messages_proven_from_the_transcript(
     marker = claude.workdir / "tool-ran.txt"
     claude.api.script_next_reply_tool_use("Bash", {"command": f"touch {marker}", "description": "make a marker"})
     assert run_script("send_message.sh", "team:claude", "please run the tool", env=orc_env).returncode == 0
-    wait_for(lambda: tmux.look(claude.pane.pane_id, sources=claude.sources()).state == "waiting", timeout=30,
+    wait_for(lambda: look(tmux, claude.pane.pane_id, sources=claude.sources()).state == "waiting", timeout=30,
              what="the permission dialog")
     done = run_script("send_message.sh", "team:claude", "an incoming message", env=orc_env)
     assert done.returncode == 1 and "dialog" in done.stderr, done.stderr
@@ -90,7 +91,7 @@ def test_into_a_busy_claude_the_message_is_queued_and_sent_after_the_turn(start_
     claude.api.set_reply_delay(4)
     assert run_script("send_message.sh", "team:claude", "first turn", env=orc_env).returncode == 0
     claude.api.wait_for_turns(1, timeout=30)  # the reply is held back: Claude stays busy
-    assert tmux.look(claude.pane.pane_id).state == "busy"
+    assert look(tmux, claude.pane.pane_id).state == "busy"
     done = run_script("send_message.sh", "team:claude", "queued behind it", env=orc_env)
     assert done.returncode == 0, done.stderr
     claude.api.set_reply_delay(0)
@@ -102,7 +103,7 @@ def test_refuses_while_the_permission_dialog_shows(start_claude, orc_env: dict[s
     marker = claude.workdir / "tool-ran.txt"
     claude.api.script_next_reply_tool_use("Bash", {"command": f"touch {marker}", "description": "make a marker"})
     assert run_script("send_message.sh", "team:claude", "please run the tool", env=orc_env).returncode == 0
-    wait_for(lambda: tmux.look(claude.pane.pane_id).state == "waiting", timeout=30, what="the permission dialog")
+    wait_for(lambda: look(tmux, claude.pane.pane_id).state == "waiting", timeout=30, what="the permission dialog")
 
     done = run_script("send_message.sh", "team:claude", "an incoming message", env=orc_env)
     assert done.returncode == 1
@@ -113,7 +114,7 @@ def test_refuses_while_the_permission_dialog_shows(start_claude, orc_env: dict[s
     assert "an incoming message" not in "\n".join(tmux.capture(claude.pane.pane_id))
 
     tmux.send_key(claude.pane.pane_id, "Escape")  # decline, as the person would
-    wait_for(lambda: tmux.look(claude.pane.pane_id).state == "idle", timeout=30, what="idle after declining")
+    wait_for(lambda: look(tmux, claude.pane.pane_id).state == "idle", timeout=30, what="idle after declining")
     assert claude.api.turns() == ["please run the tool"]
     assert not marker.exists()
 
@@ -123,7 +124,7 @@ def test_refuses_when_claude_has_exited_to_a_shell(start_claude, orc_env: dict[s
     claude = start_claude(in_shell=True)
     tmux.send_key(claude.pane.pane_id, "C-c")  # Ctrl-C twice on an empty box exits Claude Code
     tmux.send_key(claude.pane.pane_id, "C-c")
-    wait_for(lambda: tmux.look(claude.pane.pane_id).state == "shell", timeout=30, what="the shell after /exit")
+    wait_for(lambda: look(tmux, claude.pane.pane_id).state == "shell", timeout=30, what="the shell after /exit")
 
     victim = tmp_path / "ran-as-a-command"
     done = run_script("send_message.sh", "team:claude", f"touch {victim}", env=orc_env)
@@ -149,7 +150,7 @@ def test_with_the_screen_patterns_broken_the_record_alone_proves_twelve_hard_mes
     marker = claude.workdir / "tool-ran.txt"
     claude.api.script_next_reply_tool_use("Bash", {"command": f"touch {marker}", "description": "make a marker"})
     assert run_script("send_message.sh", "team:claude", "please run the tool", env=blind).returncode == 0
-    wait_for(lambda: tmux.look(claude.pane.pane_id, "record-only", claude.sources()).state == "waiting",
+    wait_for(lambda: look(tmux, claude.pane.pane_id, "record-only", claude.sources()).state == "waiting",
              timeout=30, what="the registry's waiting")
     done = run_script("send_message.sh", "team:claude", "an incoming message", env=blind)
     assert done.returncode == 1 and "dialog" in done.stderr, done.stderr

@@ -12,11 +12,12 @@ import pytest
 
 from claude_harness import FAKE_API_KEY, claude_command, claude_env, prepare_claude_home
 from fake_anthropic_api import FakeAnthropicAPI
-from orc.delivery import deliver
-from orc.settings import Settings
+from orc.messages.delivery import deliver
+from orc.core.settings import Settings
 from support import SUITE, wait_for
 from test_team import fake_agent, project_entry, repo_with_spec, submitted, write_config
 from tmux_utils import Tmux
+from orc.record.snapshot import look
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +36,7 @@ def test_a_project_manager_spawns_an_engineer_from_its_bash_tool(claude_binary: 
     claude_settings.write_text(json.dumps(data))
     pm = tmux.new_session("team", "PM", claude_command(claude_binary, claude_env(home, fake_api.base_url, FAKE_API_KEY),
                                                        repo), str(repo), width=120, height=40)
-    wait_for(lambda: tmux.look(pm.pane_id).state == "idle", timeout=60, what="Claude Code's idle input box")
+    wait_for(lambda: look(tmux, pm.pane_id).state == "idle", timeout=60, what="Claude Code's idle input box")
 
     engineer, record = fake_agent(tmp_path, "dev2")
     suite_env = {k: orc_env[k] for k in ("ORC_TMUX_SOCKET", "ORC_STATE_DIR")}

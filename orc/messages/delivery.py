@@ -1,0 +1,394 @@
+"""Verified delivery of text into an agent's pane: one submission, byte-exact, proven.
+
+The steps; docs/delivery.md gives the reason for each (its section in brackets):
+1. Clean the text of control characters [Control characters] and move oversize text to a
+   file [Long text].
+2. Resolve the target exactly [Exact targets] and take the pane's lock (no interleaving).
+3. Look at the pane and refuse where typing is unsafe [When not to type]: a dialog, a shell, a dead
+   pane, someone else's unsent text. Leave copy mode first.
+4. Paste through a named buffer with bracketed paste [Typing text safely], wait until the
+   text shows in the input box, let the TUI settle [The paste race], then press the submit
+   key alone.
+5. Prove it from the agent's own record where it keeps one (docs/agent-record.md): the
+   exact text as a new prompt or queued prompt in the session's transcript, read from
+   where the file ended before the paste. Only where no record exists, from the screen
+   [Proof]: the box emptied and the agent went busy, showed a dialog, or echoed the text.
+   While unproven, press the submit key again, a bounded number of times, never typing the
+   text twice and never while a dialog shows.
+
+``Delivery.proof`` names what proved it: ``transcript``, ``hook`` or ``screen``;
+``unproven`` marks a message no source could settle (send_message.sh exits 3).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from filelock import Timeout
+
+from orc.record.profiles import AgentProfile, profile_for
+from orc.record.agent_state import find_input_box
+from orc.core.locks import pane_lock
+from orc.record.hook_events import events_log, latest_reports, prompt_keys_since
+from orc.record.prompt_text import prompt_key, same_prompt
+from orc.core.settings import Settings
+from orc.core.state import log_event, private_dir, write_private_text
+from orc.core.tmux import BadTarget, Pane, TargetNotFound, Tmux, TmuxError
+from orc.record.snapshot import PaneSnapshot, StateSources, look
+
+# C0 controls except TAB and LF, DEL, and C1 controls (docs/delivery.md, "Control characters": ESC can end a bracketed paste).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+# First characters that change a prompt's meaning in Claude Code (docs/agent-tui.md,
+# "First characters with a meaning").
+SPECIAL_FIRST = {"!": "a shell command", "/": "a slash command", "#": "a memory note", "@": "a file mention"}
+POLL = 0.05
+# States that take typed text: the agent queues it while busy.
+DELIVERABLE_NOW = ("idle", "busy")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened to one message. ``submitted`` is True only with proof, named in ``proof``
+    (``transcript``, ``hook``, ``screen``; ``""`` for a typed-anyway ``--allow-shell``).
+    ``unproven``: not known either way (no source could read the pane, or the text may have
+    gone without any source showing it)."""
+
+    submitted: bool
+    target: str
+    pane_id: str | None
+    reason: str
+    enters: int = 0
+    state_before: str | None = None
+    elapsed: float = 0.0
+    proof: str = ""
+    unproven: bool = False
+
+
+def _prompts_of(entry: Any) -> Iterator[str]:
+    """The prompt texts one transcript line records: a submitted ``user`` entry, a queued
+    prompt (``queue-operation`` enqueue, ``attachment`` of type ``queued_command``)."""
+    if not isinstance(entry, dict):
+        return
+    kind = entry.get("type")
+    if kind == "user":
+        content = (entry.get("message") or {}).get("content") if isinstance(entry.get("message"), dict) else None
+        if isinstance(content, str):
+            yield content
+        elif isinstance(content, list):
+            texts = [b.get("text") for b in content if isinstance(b, dict) and b.get("type") == "text"]
+            yield from (t for t in texts if isinstance(t, str))
+    elif kind == "queue-operation" and entry.get("operation") == "enqueue":
+        if isinstance(entry.get("content"), str):
+            yield entry["content"]
+    elif kind == "attachment":
+        attachment = entry.get("attachment")
+        if isinstance(attachment, dict) and attachment.get("type") == "queued_command":
+            prompt = attachment.get("prompt")
+            if isinstance(prompt, str):
+                yield prompt
+            elif isinstance(prompt, list):
+                yield "".join(b.get("text", "") for b in prompt if isinstance(b, dict))
+
+
+class TranscriptWatch:
+    """What an agent's session transcript (JSONL) gains from now on, read incrementally:
+    its size is taken before the paste, and only what is appended after it is parsed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.offset = path.stat().st_size
+        except OSError:
+            self.offset = 0  # written on the session's first prompt
+        self.prompts: list[str] = []
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def read_new(self) -> list[str]:
+        """Prompts recorded since the last call (complete lines only)."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+        except OSError:
+            return []
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return []
+        self.offset += end + 1
+        found: list[str] = []
+        for line in chunk[: end + 1].splitlines():
+            try:
+                found.extend(_prompts_of(json.loads(line)))
+            except ValueError:
+                continue
+        self.prompts.extend(found)
+        return found
+
+    def holds(self, text: str) -> bool:
+        """Whether ``text`` has been recorded as a prompt since the watch began."""
+        self.read_new()
+        return any(same_prompt(p, text) for p in self.prompts)
+
+
+def clean_text(text: str) -> str:
+    """The text with CRLF/CR as LF, control characters removed, and trailing blank lines dropped."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text).rstrip("\n")
+
+
+def special_meaning(text: str) -> str | None:
+    """What Claude Code would make of ``text``'s first character, if anything special."""
+    return SPECIAL_FIRST.get(text[:1])
+
+
+def fit_to_size(text: str, settings: Settings) -> str:
+    """``text`` itself when small enough to type; else saved to a file and a pointer to it."""
+    size = len(text.encode("utf-8"))
+    if size <= settings.max_message_bytes:
+        return text
+    folder = private_dir(settings.state_dir / "messages")
+    path = folder / f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(4)}.txt"
+    write_private_text(path, text + "\n")
+    first_line = text.split("\n", 1)[0][:200]
+    return (
+        f"{first_line}\n[This message is {size} bytes, too long to type here. "
+        f"Read the full text in {path}]"
+    )
+
+
+def squash(text: str) -> str:
+    """Text without any whitespace: screen wrapping and indentation cannot break a match."""
+    return re.sub(r"\s+", "", text)
+
+
+def fingerprints(text: str) -> list[str]:
+    """Short pieces of the text's first and last lines, to find its echo in the transcript."""
+    lines = [squash(line) for line in text.split("\n") if squash(line)]
+    return [lines[0][:24], lines[-1][-24:]] if lines else []
+
+
+class _Screen:
+    """Reads one pane's state (screen, process group, registry) for the polling loops below."""
+
+    def __init__(self, tmux: Tmux, pane_id: str, profile: AgentProfile, agent_kind: str,
+                 sources: StateSources) -> None:
+        self.tmux, self.pane_id, self.profile, self.kind, self.sources = tmux, pane_id, profile, agent_kind, sources
+
+    def look(self) -> PaneSnapshot:
+        return look(self.tmux, self.pane_id, self.kind, self.sources)
+
+    def sees_box(self, snap: PaneSnapshot) -> bool:
+        """Whether the screen patterns recognise the agent's input box (or a dialog) at all."""
+        return find_input_box(snap.lines, self.profile) is not None or any(
+            p.search(line) for line in snap.lines for p in self.profile.dialog)
+
+    def echoes(self, snap: PaneSnapshot, mark: str) -> int:
+        """How often ``mark`` appears above the input box (the transcript)."""
+        box = find_input_box(snap.lines, self.profile)
+        above = snap.lines[: box.top] if box else snap.lines
+        return squash("\n".join(above)).count(mark) if mark else 0
+
+    def wait(self, done: Callable[[PaneSnapshot], bool], timeout: float) -> PaneSnapshot:
+        """Poll until ``done(snapshot)`` or the deadline; return the last snapshot."""
+        deadline = time.monotonic() + timeout
+        while True:
+            snap = self.look()
+            if done(snap) or time.monotonic() >= deadline:
+                return snap
+            time.sleep(POLL)
+
+
+def deliver(
+    tmux: Tmux,
+    target: str,
+    text: str,
+    settings: Settings,
+    *,
+    allow_shell: bool = False,
+    log_as: str = "send",
+) -> Delivery:
+    """Type ``text`` into ``target`` and submit it, returning proof or the reason it was not.
+
+    The caller has cleaned and sized ``text`` (:func:`clean_text`, :func:`fit_to_size`).
+    Every attempt is one line in the delivery log.
+    """
+    started = time.monotonic()
+    try:
+        pane = tmux.resolve(target)
+    except (BadTarget, TargetNotFound) as exc:
+        result = Delivery(False, target, None, f"target not found: {exc}")
+    except TmuxError as exc:
+        result = Delivery(False, target, None, f"tmux failed: {exc}")
+    else:
+        lock = pane_lock(settings.state_dir, settings.tmux_socket, pane.pane_id, settings.lock_timeout)
+        try:
+            with lock:
+                result = _deliver_locked(tmux, target, pane, text, settings, allow_shell)
+        except Timeout:
+            result = Delivery(
+                False, target, pane.pane_id,
+                f"another sender kept the pane busy for {settings.lock_timeout:g}s (lock {lock.lock_file})",
+            )
+        except TargetNotFound as exc:
+            result = Delivery(False, target, pane.pane_id, f"pane went away: {exc}")
+        except TmuxError as exc:
+            result = Delivery(False, target, pane.pane_id, f"tmux failed: {exc}")
+    result = Delivery(**{**result.__dict__, "elapsed": round(time.monotonic() - started, 3)})
+    log_event(
+        settings.log_file, log_as,
+        target=target, pane=result.pane_id, bytes=len(text.encode("utf-8")),
+        result="submitted" if result.submitted else ("no-proof" if result.unproven else "not-submitted"),
+        state=result.state_before, enters=result.enters, elapsed=f"{result.elapsed:.2f}s",
+        proof=result.proof or ("none" if result.unproven else "-"), reason=result.reason,
+    )
+    return result
+
+
+# States in which no key may be pressed (an Enter would answer a dialog, run as a command...).
+_NO_KEYS = ("waiting", "limited", "shell", "dead", "copy-mode")
+
+
+def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Settings, allow_shell: bool) -> Delivery:
+    profile = profile_for(settings.agent_kind)
+    screen = _Screen(tmux, pane.pane_id, profile, settings.agent_kind, StateSources.from_settings(settings))
+    snap = screen.look()
+    if snap.state == "copy-mode":
+        tmux.leave_copy_mode(pane.pane_id)
+        snap = screen.wait(lambda s: s.state != "copy-mode", 2.0)
+    if snap.state == "typing":
+        # Someone's unsent text: maybe a sender that just pressed Enter; give it a moment.
+        snap = screen.wait(lambda s: s.state != "typing", 3.0)
+    state = snap.state
+
+    def refuse(reason: str, unproven: bool = False) -> Delivery:
+        return Delivery(False, target, pane.pane_id, reason, state_before=state, unproven=unproven)
+
+    if state == "waiting":
+        return refuse("a dialog is showing (an Enter would answer it); nothing typed")
+    if state == "limited":
+        return refuse(f"the agent reports its usage limit ({snap.agent.detail or 'reset time unknown'}); nothing typed")
+    if state == "dead":
+        return refuse("the pane's program has exited (pane is dead); nothing typed")
+    if state == "typing":
+        return refuse("unsent text is in the agent's input box (someone is typing); nothing typed")
+    if state == "copy-mode":
+        return refuse("the pane stays in copy mode; nothing typed")
+    if state in ("shell", "unknown", "exited"):
+        if not allow_shell:
+            if state == "unknown":
+                return refuse("no source can tell what the pane is doing (no agent record, screen not "
+                              "recognised), so nothing could be proven; nothing typed; use --allow-shell "
+                              "to type into it anyway", unproven=True)
+            return refuse("no agent is running (the pane is a shell: the text would run as a command); "
+                          "nothing typed; use --allow-shell to type into it anyway")
+        tmux.paste(pane.pane_id, text)
+        time.sleep(settings.paste_settle)  # settle: let the program take the paste before Enter
+        tmux.send_key(pane.pane_id, settings.submit_key)
+        return Delivery(True, target, pane.pane_id, f"typed into a {state} pane with --allow-shell (no agent to prove it)",
+                        enters=1, state_before=state)
+
+    # The agent's own record: its transcript, measured before the paste so that only
+    # what is appended afterwards can prove this message.
+    record = TranscriptWatch(Path(snap.agent.transcript_path)) if snap.agent.transcript_path else None
+    marks = fingerprints(text)
+    echoes_before = [screen.echoes(snap, mark) for mark in marks]
+    if profile.continuation and text.endswith(profile.continuation):
+        # "\" + Enter inserts a newline in Claude Code; a space after it keeps the Enter a
+        # submit, and the agent trims trailing whitespace, so it receives the text exactly.
+        text += " "
+
+    def screen_proof(s: PaneSnapshot) -> bool:
+        if s.state in ("busy", "waiting"):
+            return True
+        # Its first or last line echoed (the other may have scrolled off already).
+        return s.state == "idle" and any(screen.echoes(s, m) > n for m, n in zip(marks, echoes_before))
+
+    # Hooks, where the agent reports them: its UserPromptSubmit carries the exact prompt.
+    hooks_log = events_log(settings.state_dir)
+    key = prompt_key(text)
+
+    def hook_proof() -> bool:
+        if not hooks_log.exists():
+            return False
+        return key in prompt_keys_since(settings.state_dir, pane.pane_id, since, socket=tmux.socket)
+
+    def proof(s: PaneSnapshot, final: bool = False) -> str:
+        if record is not None and record.holds(text):
+            return "transcript"
+        if hook_proof():
+            return "hook"
+        # The screen proves it only where the agent keeps no record (or, at the end, where
+        # its transcript never appeared: a version that keeps it elsewhere).
+        if (record is None or (final and not record.exists())) and screen_proof(s):
+            return "screen"
+        return ""
+
+    def proven(how: str, s: PaneSnapshot) -> Delivery:
+        return Delivery(True, target, pane.pane_id, f"submitted (proof: {how}; agent {s.state})", enters, state,
+                        proof=how)
+
+    since = time.time()
+    tmux.paste(pane.pane_id, text)
+    # Wait for the text itself: a busy agent may finish its turn (busy -> idle) before the
+    # paste shows, so only a state that rules the text out ends the wait early. Where the
+    # screen patterns recognise nothing, the record alone decides, after the settle time.
+    hooked = hooks_log.exists() and pane.pane_id in latest_reports(settings.state_dir, socket=tmux.socket)
+    blind = (record is not None or hooked) and not screen.sees_box(snap)
+    typed = screen.wait(lambda s: s.state in ("typing", "waiting", "shell", "dead", "limited")
+                        or (blind and not screen.sees_box(s)), max(2.0, settings.submit_timeout))
+    enters = 0
+    if typed.state != "typing" and not (blind and typed.state in DELIVERABLE_NOW):
+        how = proof(typed)
+        if how in ("transcript", "hook"):
+            return proven(how, typed)
+        return refuse(f"the pasted text did not show in the input box (state now {typed.state}); "
+                      "not submitted, and it may still arrive there unsent")
+    # The Ink paste race (docs/delivery.md, "The paste race"): an Enter too close to the paste becomes part of it.
+    time.sleep(settings.paste_settle)
+
+    last = typed
+    for _ in range(1 + settings.enter_retries):
+        current = screen.look()  # re-check right before the key: a dialog may have opened
+        how = proof(current)
+        if how:
+            return proven(how, current)
+        last = current
+        if current.state in _NO_KEYS:
+            break
+        if current.state != "typing" and not (blind and current.state in DELIVERABLE_NOW):
+            break  # the box emptied without proof: another key could only do harm
+        tmux.send_key(pane.pane_id, settings.submit_key)
+        enters += 1
+        # Done waiting when proven, or when the pane moved to a state that takes no keys.
+        last = screen.wait(lambda s: bool(proof(s)) or s.state in _NO_KEYS or
+                           (record is None and s.state not in ("typing", "idle")), settings.submit_timeout)
+        how = proof(last)
+        if how:
+            return proven(how, last)
+    if record is not None and last.state != "typing":
+        # The record may trail the screen by a moment (a dialog can show before the
+        # transcript line is written): keep reading it, pressing nothing.
+        last = screen.wait(lambda s: bool(proof(s)), settings.submit_timeout)
+    how = proof(last, final=True)
+    if how:
+        return proven(how, last)
+    if last.state == "typing":
+        why = f"text still in the input box after {enters} submit key(s); it was not submitted"
+    elif last.state == "waiting":
+        why = "a dialog opened before the text was submitted; the text is left in the input box"
+    else:
+        where = f"in the transcript {record.path}" if record is not None else "on the screen"
+        return Delivery(False, target, pane.pane_id,
+                        f"no proof of submission: the text was typed but not found {where} "
+                        f"(agent state {last.state}, {enters} submit key(s))", enters, state, unproven=True)
+    return Delivery(False, target, pane.pane_id, why, enters, state)

@@ -1,0 +1,450 @@
+"""Teams in tmux: deploy, restart, stop and broadcast.
+
+Neighbours: the git actions are in orc.teams.project_git, a team's crontab lines in
+orc.teams.team_schedules, ``spawn`` in orc.teams.spawn and ``up`` (the orchestrator) in orc.teams.orchestrator.
+
+A project's team lives in one tmux session named in project_configs.json: a window per
+agent (project manager, engineers...), a shell window and an optional dev-server window.
+Everything here is idempotent where it can be: ``deploy`` run twice keeps the windows it
+finds, briefs only agents not briefed yet (an agent is known by its pane and process id,
+recorded in ``<state>/projects/<name>/briefed.json``), and replaces rather than adds its
+crontab lines.
+
+Agents start with tmux's ``remain-on-exit`` on, so an agent that exits leaves a dead
+pane with its last screen, which status reports as ``exited`` and ``restart`` respawns
+in place.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orc.core import gitops
+from orc.messages.delivery import Delivery, clean_text, deliver, fit_to_size, special_meaning
+from orc.record.hook_events import agent_reports
+from orc.record.hooks_settings import settings_args
+from orc.core.locks import named_lock
+from orc.teams.project_git import run_backup
+from orc.teams.team_schedules import install_schedules, remove_schedules
+from orc.teams.project_config import MANAGER_ROLE, Member, Project
+from orc.core.settings import Settings
+from orc.core.state import log_event, timestamp
+from orc.teams.status import read_record, write_record
+from orc.core.tmux import Pane, TargetNotFound, Tmux, TmuxError
+from orc.record.snapshot import StateSources, snapshot
+
+POLL = 0.2
+SPEC_INLINE_BYTES = 3000   # a longer spec is named by path; the agent reads it itself
+SCREEN_LINES_ON_RESTART = 25
+
+MANAGER_DUTIES = (
+    "Your job: turn the spec into tasks, hand them to the engineers, check their work, keep quality high "
+    "and report progress. You talk to the engineers and to the orchestrator; engineers talk to you."
+)
+ENGINEER_DUTIES = (
+    "Your job: implement the tasks your project manager gives you, test them, and report back to the "
+    "project manager when a task is done or when you are blocked for more than 10 minutes."
+)
+
+DEFAULT_BRIEFING = """You are the {role} of the project "{project}" in {path}, working in tmux window {target}.
+{duties}
+Team (role: tmux target): {team}. Your project manager: {pm_target}.
+The spec is {spec_file}:
+{spec}
+Read {suite}/CLAUDE.md now: it explains messages, check-ins, status and the git rules of this team \
+(commit at least every 30 minutes; new work on a branch named {branch_prefix}<task>; tests: {test_command}).
+When you have read the spec and CLAUDE.md, reply here in one line with your first step."""
+
+
+def log_file(settings: Settings) -> Path:
+    return settings.state_dir / "integration.log"
+
+
+# --- briefings ------------------------------------------------------------------------------
+
+
+def spec_text(project: Project) -> str:
+    try:
+        raw = project.spec_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return f"(the spec file {project.spec_file} cannot be read; ask the orchestrator for it)"
+    if len(raw.encode("utf-8")) > SPEC_INLINE_BYTES:
+        return f"(the spec is long: read all of {project.spec_file} before you start)"
+    return raw.strip()
+
+
+def briefing(settings: Settings, project: Project, member: Member) -> str:
+    """The briefing text for ``member``: its template (or the default) filled in."""
+    template = member.briefing or DEFAULT_BRIEFING
+    values = {
+        "project": project.name, "role": member.role, "window": member.window, "session": project.session,
+        "target": project.target(member), "pm_target": project.target(project.manager),
+        "team": ", ".join(f"{m.role}: {project.target(m)}" for m in project.team),
+        "spec_file": str(project.spec_file), "spec": spec_text(project), "suite": str(settings.suite_dir),
+        "check_in_minutes": str(project.check_in_interval // 60),
+        "commit_minutes": str(project.git_commit_interval // 60),
+        "branch_prefix": project.branch_prefix, "test_command": project.test_command_text or "(none configured)",
+        "path": str(project.path),
+        "duties": MANAGER_DUTIES if member.is_manager else ENGINEER_DUTIES,
+    }
+    text = clean_text(template.format_map(values))
+    if special_meaning(text):  # a template starting with ! / # @ would change meaning in Claude Code
+        text = "Briefing: " + text
+    return text
+
+
+def restart_briefing(settings: Settings, project: Project, member: Member, last_screen: list[str],
+                     backup_note: str) -> str:
+    """The briefing plus where the work stands: git state, recent commits, the old screen's end."""
+    facts = gitops.repo_facts(project.path)
+    lines = [
+        "You were restarted (your previous session had stopped responding or ran out of context). "
+        "Pick the work up where it stands.",
+        briefing(settings, project, member),
+        "",
+        "Where the work stands:",
+        f"- branch {facts.branch or '(detached)'}, {facts.uncommitted} uncommitted file(s); {backup_note}",
+        "- recent commits (git log):",
+        *[f"    {line}" for line in gitops.log_lines(project.path, 10)],
+    ]
+    if last_screen:
+        lines += ["- the last lines of your previous session's screen:", *[f"    {line}" for line in last_screen]]
+    return clean_text("\n".join(lines))
+
+
+# --- tmux helpers -----------------------------------------------------------------------------
+
+
+def session_windows(tmux: Tmux, session: str, panes: list[Pane] | None = None) -> dict[str, Pane]:
+    """The active pane of each window of ``session``, by window name."""
+    found: dict[str, Pane] = {}
+    for pane in tmux.list_panes() if panes is None else panes:
+        if pane.session == session and pane.pane_active:
+            found.setdefault(pane.window_name, pane)
+    return found
+
+
+_SHELL_SYNTAX = set(";&|<>()$`\\\n*?[]{}~#")
+
+
+def agent_label(project: Project, member: Member) -> str:
+    """``<project>.<role>``: the name the agent's hook reports carry (docs/agent-record.md)."""
+    return f"{project.name}.{member.role}"
+
+
+def _takes_arguments(command: str) -> bool:
+    """True when arguments appended to ``command`` reach the agent (no shell syntax after it)."""
+    return not _SHELL_SYNTAX & set(command.replace("'", "").replace('"', ""))
+
+
+def agent_command(settings: Settings, member: Member, project: Project | None = None,
+                  resume_id: str | None = None, label: str | None = None) -> str:
+    """The command line tmux runs for ``member``'s agent: the one place every agent the suite
+    starts (deploy, restart, spawn, up) gets its command line built.
+
+    tmux runs it through the default shell; a shell that does not replace itself with the
+    last command (dash) stays the pane's foreground process, and the pane would read as
+    ``shell`` (no agent) to status and delivery. ``exec`` makes the agent the pane's own
+    process; a command using shell syntax is left as written.
+
+    For Claude Code (``ORC_AGENT_KIND=claude``) with a ``project`` or a ``label``, the
+    command gets our hooks (``--settings <file>``, labelled ``label`` or ``<project>.<role>``)
+    and, with ``resume_id``,
+    ``--resume <id>`` to continue that conversation. A command with shell syntax cannot take
+    arguments at its end: it runs as written (``hooks install`` covers it).
+    """
+    command = member.command or settings.agent_command
+    plain = _takes_arguments(command)
+    if label is None and project is not None:
+        label = agent_label(project, member)
+    if label is not None and settings.agent_kind == "claude" and plain:
+        extra = settings_args(settings, label)
+        if resume_id:
+            extra += ["--resume", resume_id]
+        command = f"{command} {shlex.join(extra)}"
+    if command.startswith("exec ") or not plain:
+        return command
+    return f"exec {command}"
+
+
+def known_session(settings: Settings, project: Project, member: Member) -> str | None:
+    """The session id the agent last reported through its hooks, or None (never reported)."""
+    report = agent_reports(settings.state_dir).get(agent_label(project, member))
+    return report.session_id if report is not None and report.session_id else None
+
+
+def _open_window(tmux: Tmux, project: Project, window: str, command: str) -> Pane:
+    cwd = str(project.path)
+    if tmux.has_session(project.session):
+        return tmux.new_window(project.session, window, command, cwd)
+    return tmux.new_session(project.session, window, command, cwd, width=200, height=50)
+
+
+def wait_ready(tmux: Tmux, settings: Settings, pane_ids: list[str], timeout: float) -> dict[str, str]:
+    """Poll until every pane's agent is idle or the deadline; return each pane's last state."""
+    deadline = time.monotonic() + timeout
+    states: dict[str, str] = {}
+    waiting = list(pane_ids)
+    while True:
+        # One snapshot of the server per poll: two tmux calls, however many agents start.
+        sources = StateSources.from_settings(settings)  # the config dirs and hook reports the settings name
+        now = {s.pane.pane_id: s.state for s in snapshot(tmux, 0, settings.agent_kind, sources)}
+        for pane_id in list(waiting):
+            states[pane_id] = now.get(pane_id, "gone")
+            if states[pane_id] in ("idle", "gone", "dead"):
+                waiting.remove(pane_id)
+        if not waiting or time.monotonic() >= deadline:
+            return states
+        time.sleep(POLL)
+
+
+# --- deploy -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentReport:
+    project: str
+    role: str
+    target: str
+    started: bool
+    briefed: bool
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.briefed or self.detail.startswith("already briefed")
+
+
+@dataclass(frozen=True)
+class DeployReport:
+    project: str
+    agents: tuple[AgentReport, ...]
+    windows_opened: tuple[str, ...]
+    cron: tuple[str, ...]
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(a.ok for a in self.agents)
+
+
+def _briefed_record(settings: Settings, project: Project) -> dict[str, Any]:
+    return read_record(settings, project.name, "briefed") or {}
+
+
+def brief_agent(tmux: Tmux, settings: Settings, project: Project, member: Member, pane_id: str, text: str,
+           log_as: str) -> Delivery:
+    result = deliver(tmux, pane_id, fit_to_size(text, settings), settings, log_as=log_as)
+    if result.submitted:
+        record = _briefed_record(settings, project)
+        record[member.role] = {"pane": pane_id, "pid": tmux.pane_pid(pane_id), "at": timestamp()}
+        write_record(settings, project.name, "briefed", record)
+    return result
+
+
+def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeout: float,
+                   progress: Callable[[str], None] = lambda _: None, config_file: Path | None = None,
+                   resume: bool = False) -> DeployReport:
+    """Bring ``project``'s team up: windows, agents, briefings, crontab lines. Idempotent.
+
+    With ``resume`` (after a reboot: the tmux server and its windows are gone), each agent
+    whose window has to be started continues its own last conversation, where its hooks
+    reported one, and gets a short note instead of the briefing; the others start fresh.
+    """
+    opened: list[str] = []
+    fresh: dict[str, str] = {}  # role -> pane id of agents that need a briefing
+    resumed: dict[str, str] = {}  # role -> session id continued
+    reports: list[AgentReport] = []
+    started: set[str] = set()
+    with named_lock(settings.state_dir, f"team-{project.name}", 120):
+        windows = session_windows(tmux, project.session)
+        briefed = _briefed_record(settings, project)
+        for member in project.team:
+            pane = windows.get(member.window)
+            if pane is None:
+                resume_id = known_session(settings, project, member) if resume else None
+                pane = _open_window(tmux, project, member.window, agent_command(settings, member, project, resume_id))
+                tmux.keep_on_exit(pane.pane_id)
+                opened.append(member.window)
+                started.add(member.role)
+                if resume_id:
+                    resumed[member.role] = resume_id
+                progress(f"{project.name}: started {member.role} in {project.target(member)}"
+                         + (f", resuming session {resume_id}" if resume_id else ""))
+            entry = briefed.get(member.role)
+            try:
+                pid = tmux.pane_pid(pane.pane_id)
+            except TargetNotFound:
+                pid = -1
+            if isinstance(entry, dict) and entry.get("pane") == pane.pane_id and entry.get("pid") == pid:
+                reports.append(AgentReport(project.name, member.role, project.target(member), False, False,
+                                           f"already briefed at {entry.get('at')}"))
+            else:
+                fresh[member.role] = pane.pane_id
+        shell = os.environ.get("SHELL") or "/bin/sh"
+        extra = []
+        if project.shell_window:
+            extra.append((project.shell_window, shell))
+        if project.dev_server:
+            # The shell after the server keeps the window (and the server's last output) when it stops.
+            extra.append((project.dev_server.window, f"{project.dev_server.command}; exec {shlex.quote(shell)}"))
+        windows = session_windows(tmux, project.session)
+        for window, command in extra:
+            if window not in windows:
+                _open_window(tmux, project, window, command)
+                opened.append(window)
+
+        states = wait_ready(tmux, settings, list(fresh.values()), ready_timeout)
+        for role, pane_id in fresh.items():
+            found = project.member(role)
+            assert found is not None
+            member = found
+            target = project.target(member)
+            state = states.get(pane_id, "unknown")
+            if state != "idle":
+                why = {"waiting": "a dialog is showing (answer it in the window, then run deploy again)",
+                       "dead": "the agent exited at once (check its command in the window, then run restart)",
+                       "gone": "the window closed"}.get(state, f"not ready after {ready_timeout:g}s (state {state}); "
+                                                         "run deploy again once it is idle")
+                reports.append(AgentReport(project.name, role, target, role in started, False, why))
+                continue
+            if role in resumed:
+                text = resume_note(settings, project, member, "nothing was snapshotted")
+                result = brief_agent(tmux, settings, project, member, pane_id, text, "resume")
+                detail = f"resumed session {resumed[role]}; {result.reason}"
+            else:
+                result = brief_agent(tmux, settings, project, member, pane_id, briefing(settings, project, member), "brief")
+                detail = result.reason
+            progress(f"{project.name}: briefed {role}: {detail}" if result.submitted
+                     else f"{project.name}: briefing {role} failed: {result.reason}")
+            reports.append(AgentReport(project.name, role, target, role in started, result.submitted, detail))
+    problems: list[str] = []
+    cron: list[str] = []
+    try:
+        cron = install_schedules(settings, project, config_file)
+    except Exception as exc:  # noqa: BLE001 - reported, deploy of the other projects goes on
+        problems.append(f"crontab lines not installed: {exc}")
+    log_event(log_file(settings), "deploy", project=project.name, opened=",".join(opened) or "-",
+              briefed=",".join(a.role for a in reports if a.briefed) or "-", problems="; ".join(problems) or None)
+    return DeployReport(project.name, tuple(reports), tuple(opened), tuple(cron), tuple(problems))
+
+
+# --- restart, stop, broadcast ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestartReport:
+    target: str
+    briefed: bool
+    detail: str
+
+
+def resume_note(settings: Settings, project: Project, member: Member, backup_note: str) -> str:
+    """What a resumed agent is told: it keeps its conversation, so no briefing, just the facts."""
+    facts = gitops.repo_facts(project.path)
+    return clean_text(
+        f"You were restarted and your conversation was resumed: you are still the {member.role} of the "
+        f"project \"{project.name}\" in tmux window {project.target(member)}. Continue where you left off. "
+        f"Where the work stands: branch {facts.branch or '(detached)'}, {facts.uncommitted} uncommitted file(s); "
+        f"{backup_note}.")
+
+
+def restart_agent(settings: Settings, tmux: Tmux, project: Project, member: Member,
+                  ready_timeout: float, resume: bool = False) -> RestartReport:
+    """Snapshot uncommitted work, stop the agent, start it again in its window, brief it anew.
+
+    With ``resume`` the agent continues its last conversation (the session id its hooks
+    reported; docs/agent-record.md, "Resume") and gets a short note instead of the briefing;
+    without a known session nothing is done and the report says so.
+    """
+    target = project.target(member)
+    resume_id = known_session(settings, project, member) if resume else None
+    if resume and resume_id is None:
+        return RestartReport(target, False, "no conversation to resume: the agent's hooks never reported a "
+                                            "session id; run restart without --resume for a fresh start")
+    backup = run_backup(settings, project, why=f"restart {member.role}")
+    backup_note = (f"a snapshot of the uncommitted work is in {backup.ref} (commit {backup.committed[:12]})"
+                   if backup.committed else f"backup: {backup.reason}")
+    with named_lock(settings.state_dir, f"team-{project.name}", 120):
+        pane = session_windows(tmux, project.session).get(member.window)
+        last_screen: list[str] = []
+        command = agent_command(settings, member, project, resume_id)
+        if pane is None:
+            pane = _open_window(tmux, project, member.window, command)
+        else:
+            try:
+                last_screen = [line for line in tmux.capture(pane.pane_id) if line.strip()][-SCREEN_LINES_ON_RESTART:]
+            except TmuxError:
+                last_screen = []
+            tmux.respawn(pane.pane_id, command, str(project.path))
+        tmux.keep_on_exit(pane.pane_id)
+        state = wait_ready(tmux, settings, [pane.pane_id], ready_timeout).get(pane.pane_id, "unknown")
+        if state != "idle":
+            detail = f"restarted, but the agent is not ready after {ready_timeout:g}s (state {state}); not briefed"
+            return RestartReport(target, False, f"{detail}; {backup_note}")
+        if resume_id:
+            text = resume_note(settings, project, member, backup_note)
+        else:
+            text = restart_briefing(settings, project, member, last_screen, backup_note)
+        result = brief_agent(tmux, settings, project, member, pane.pane_id, text,
+                        "restart-resume" if resume_id else "restart-brief")
+    log_event(log_file(settings), "restart", project=project.name, role=member.role,
+              briefed=result.submitted, resumed=resume_id, reason=result.reason)
+    return RestartReport(target, result.submitted, f"{result.reason}; {backup_note}")
+
+
+def stop_project(settings: Settings, tmux: Tmux, project: Project, kill: bool) -> list[str]:
+    """Remove the project's crontab lines; with ``kill``, snapshot the work and end its session."""
+    done = [f"removed {', '.join(removed)}" if (removed := remove_schedules(settings, project))
+            else "no crontab lines to remove"]
+    if kill:
+        if project.path.is_dir():
+            done.append(f"backup: {run_backup(settings, project, why='stop').reason}")
+        if tmux.has_session(project.session):
+            tmux.kill_session(project.session)
+            done.append(f"killed session {project.session}")
+        else:
+            done.append(f"no session {project.session} to kill")
+        if spawned_record(settings, project):  # the agents spawn added went with the session
+            write_record(settings, project.name, "spawned", {})
+    else:
+        done.append(f"session {project.session} kept")
+    log_event(log_file(settings), "stop", project=project.name, kill=kill)
+    return done
+
+
+def broadcast(settings: Settings, tmux: Tmux, projects: list[Project], message: str) -> list[tuple[str, Delivery]]:
+    """Deliver ``message`` to every project manager; one result per project."""
+    text = fit_to_size(clean_text(f"[orchestrator to all project managers] {message}"), settings)
+    results = []
+    for project in projects:
+        pm = project.member(MANAGER_ROLE) or project.team[0]
+        results.append((project.name, deliver(tmux, project.target(pm), text, settings, log_as="broadcast")))
+    return results
+
+
+
+# --- agents spawn added ------------------------------------------------------------------------
+
+
+def spawned_record(settings: Settings, project: Project) -> dict[str, Any]:
+    """Agents ``spawn`` added to ``project``: role -> {"window", "command"}."""
+    return read_record(settings, project.name, "spawned") or {}
+
+
+def with_spawned(settings: Settings, project: Project) -> Project:
+    """``project`` with the agents ``spawn`` added to it, so status, restart and the attention
+    check know them as they know the configured team."""
+    from dataclasses import replace
+
+    extra = []
+    for role, entry in spawned_record(settings, project).items():
+        if project.member(role) is None and isinstance(entry, dict) and isinstance(entry.get("window"), str):
+            extra.append(Member(role, entry["window"], str(entry.get("command") or ""), None))
+    return replace(project, team=project.team + tuple(extra)) if extra else project

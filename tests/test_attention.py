@@ -308,13 +308,13 @@ def test_deploy_installs_the_check_cron_runs_it_bare_and_stop_removes_it(tmp_pat
 
 
 def test_the_readme_notify_examples_split_into_the_argv_they_promise(tmp_path: Path) -> None:
-    """Each ORC_NOTIFY_COMMAND line of the README, read from a .env file as the suite reads it."""
+    """Each ORC_NOTIFY_COMMAND line of the commands' reference, read from a .env file as the suite reads it."""
     import re
 
     from orc.core.settings import load_settings
 
-    readme = (SUITE / "README.md").read_text()
-    lines = re.findall(r"^ORC_NOTIFY_COMMAND=.*$", readme, flags=re.M)
+    reference = (SUITE / "docs" / "commands.md").read_text()
+    lines = re.findall(r"^ORC_NOTIFY_COMMAND=.*$", reference, flags=re.M)
     assert len(lines) == 3
     argvs = []
     for line in lines:

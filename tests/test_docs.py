@@ -63,3 +63,37 @@ def test_every_docs_file_is_listed_in_the_index() -> None:
     for doc in sorted((SUITE / "docs").glob("*.md")):
         if doc.name != "README.md":
             assert f"({doc.name})" in index, doc.name
+
+
+README_WORD_LIMIT = 1500
+FOUR_COMMANDS = ("send_message.sh", "schedule_with_note.sh", "tmux_utils.py", "orchestrator_integration.py")
+
+
+def test_the_readme_stays_short_and_names_the_commands_a_newcomer_needs() -> None:
+    """The README is for a newcomer: under 1,500 words counted as `wc -w` counts them (tokens
+    between whitespace), naming the four commands and the two make targets it starts with;
+    everything else lives in docs/ (docs/README.md)."""
+    readme = (SUITE / "README.md").read_text(encoding="utf-8")
+    words = len(readme.split())
+    assert words < README_WORD_LIMIT, f"README.md has {words} words; move detail into docs/"
+    missing = [name for name in (*FOUR_COMMANDS, "make demo", "make test") if name not in readme]
+    assert missing == [], f"README.md does not name {missing}"
+
+
+def where_things_are(text: str) -> list[str]:
+    """The rows of the "Where things are" table: the table whose header is `| where | what |`."""
+    lines = text.splitlines()
+    start = lines.index("| where | what |")
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    return rows
+
+
+def test_the_readme_claude_md_and_the_docs_index_show_the_same_layout() -> None:
+    readme = where_things_are((SUITE / "README.md").read_text(encoding="utf-8"))
+    assert len(readme) > 5 and any("`orc/messages/`" in row for row in readme)
+    assert where_things_are((SUITE / "CLAUDE.md").read_text(encoding="utf-8")) == readme
+    assert where_things_are((SUITE / "docs" / "README.md").read_text(encoding="utf-8")) == readme

@@ -186,7 +186,7 @@ def test_real_claude_usage_limit_defers_the_check_in_and_the_nudge_arrives_once(
         if any("What do you want to do?" in line for line in tmux.capture(pane)):
             # 2.1.197 opens a dialog with the limit ("Stop and wait for limit to reset" /
             # "Upgrade your plan") that stays until a person answers it: nothing may be typed
-            # then, so the check-in stays held and no nudge can arrive (README, versions).
+            # then, so the check-in stays held and no nudge can arrive (docs/testing.md, "Claude Code versions").
             assert look(tmux, pane).state == "waiting"
             return
 

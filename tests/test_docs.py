@@ -97,3 +97,13 @@ def test_the_readme_claude_md_and_the_docs_index_show_the_same_layout() -> None:
     assert len(readme) > 5 and any("`orc/messages/`" in row for row in readme)
     assert where_things_are((SUITE / "CLAUDE.md").read_text(encoding="utf-8")) == readme
     assert where_things_are((SUITE / "docs" / "README.md").read_text(encoding="utf-8")) == readme
+
+
+def test_every_path_the_layout_table_names_is_in_the_suite() -> None:
+    named = {path for row in where_things_are((SUITE / "README.md").read_text(encoding="utf-8"))
+             for path in re.findall(r"`([\w./-]+)`", row) if "/" in path or "." in path}
+    assert {"orc/core/", "orc/record/", "orc/messages/", "orc/scheduling/", "orc/teams/"} <= named
+    assert sorted(path for path in named if not (SUITE / path).exists()) == []
+    # ...and every part of orc/ has its row.
+    parts = {f"orc/{p.name}/" for p in (SUITE / "orc").iterdir() if (p / "__init__.py").is_file()}
+    assert parts <= named

@@ -16,8 +16,6 @@ Usage: python3 bench/bench_delivery.py [--messages 20]
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -25,13 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-SUITE = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(SUITE), str(SUITE / "tests" / "e2e")]
-import orc  # noqa: E402,F401
-from claude_harness import FAKE_API_KEY, claude_command, claude_env, prepare_claude_home  # noqa: E402
-from fake_anthropic_api import FakeAnthropicAPI  # noqa: E402
-
-from tmux_utils import Tmux  # noqa: E402
+from bench_setup import SUITE, claude_binary, private_tmux, suite_env  # first: puts the suite on sys.path
+from claude_harness import FAKE_API_KEY, claude_command, claude_env, prepare_claude_home
+from fake_anthropic_api import FakeAnthropicAPI
+from tmux_utils import Tmux
 from orc.record.snapshot import look
 
 
@@ -47,20 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=20)
     args = parser.parse_args(argv)
-    installed = subprocess.run(["bash", str(SUITE / "tests/e2e/install_claude.sh")], capture_output=True, text=True)
-    if installed.returncode != 0:
-        raise SystemExit(f"bench: cannot install Claude Code: {installed.stderr.strip()}")
-    binary = Path(installed.stdout.strip())
+    binary = claude_binary()
     with tempfile.TemporaryDirectory(prefix="orc-bench-") as folder, FakeAnthropicAPI() as api:
         root = Path(folder)
-        tmux = Tmux(root / "tmux.sock", shutil.which("tmux") or "tmux")
-        env = {**os.environ, "ORC_TMUX_SOCKET": str(tmux.socket), "ORC_STATE_DIR": str(root / "state")}
-        env.pop("TMUX", None)
+        env = suite_env(ORC_TMUX_SOCKET=str(root / "tmux.sock"), ORC_STATE_DIR=str(root / "state"))
         home, work = root / "home", root / "work"
         prepare_claude_home(home, work, FAKE_API_KEY)
-        pane = tmux.new_session("bench", "claude", claude_command(binary, claude_env(home, api.base_url, FAKE_API_KEY), work),
-                                str(work), width=100, height=30)
-        try:
+        with private_tmux(root / "tmux.sock") as tmux:
+            pane = tmux.new_session("bench", "claude", claude_command(binary, claude_env(home, api.base_url, FAKE_API_KEY),
+                                                                      work), str(work), width=100, height=30)
             wait_state(tmux, pane.pane_id, "idle")
             results: dict[str, list[float]] = {}
             failures = sent = 0
@@ -81,8 +71,6 @@ def main(argv: list[str] | None = None) -> int:
                     else:
                         times.append(elapsed)
                     wait_state(tmux, pane.pane_id, "idle")
-        finally:
-            subprocess.run([tmux.binary, "-S", str(tmux.socket), "kill-server"], capture_output=True)
     for proof, times in results.items():
         print(f"proof {proof}: messages {args.messages}, submitted {len(times)}", end="")
         if times:

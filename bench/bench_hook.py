@@ -18,14 +18,12 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-SUITE = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(SUITE))
-from orc.record.hooks_settings import hook_command  # noqa: E402
+from bench_setup import SUITE, percentile  # first: puts the suite on sys.path
+from orc.record.hooks_settings import hook_command
 
 EVENTS = {
     "SessionStart": {"source": "startup"},
@@ -83,8 +81,7 @@ def times(command: str, data: bytes, repeat: int, extra: dict[str, str] | None =
 
 
 def line(label: str, found: list[float]) -> str:
-    ordered = sorted(found)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    p99 = percentile(found, 99) or 0.0
     return f"{label:<34} median {statistics.median(found) * 1e3:6.1f} ms   p99 {p99 * 1e3:6.1f} ms   max {max(found) * 1e3:6.1f} ms"
 
 

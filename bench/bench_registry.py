@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -28,22 +27,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-SUITE = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(SUITE))
-import orc  # noqa: E402,F401
-from orc.record.agent_registry import linux_proc_start, read_cli, read_entries  # noqa: E402
-from orc.record.process_groups import ProcessTable  # noqa: E402
-from tmux_utils import StateSources, Tmux  # noqa: E402
+from bench_setup import claude_binary, private_tmux, timed  # first: puts the suite on sys.path
+from orc.record.agent_registry import linux_proc_start, read_cli, read_entries
+from orc.record.process_groups import ProcessTable
+from tmux_utils import StateSources, Tmux
 from orc.record.snapshot import snapshot
 
 
-def timed(action: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def median_of(action: Callable[[], object], repeat: int) -> float:
+    return statistics.median(timed(action, repeat))
 
 
 def write_registry(tmux: Tmux, config: Path) -> int:
@@ -68,16 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--panes", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    installed = subprocess.run(["bash", str(SUITE / "tests/e2e/install_claude.sh")], capture_output=True, text=True)
-    if installed.returncode != 0:
-        raise SystemExit(f"bench: cannot install Claude Code: {installed.stderr.strip()}")
-    claude = installed.stdout.strip()
-    tmux_bin = shutil.which("tmux") or "tmux"
+    claude = str(claude_binary())
     with tempfile.TemporaryDirectory(prefix="orc-bench-") as folder:
         root = Path(folder)
-        tmux = Tmux(root / "tmux.sock", tmux_bin)
         config = root / "claude-config"
-        try:
+        with private_tmux(root / "tmux.sock") as tmux:
             tmux.new_session("bench", "w0", "exec sleep 100000", folder, width=120, height=40)
             for n in range(1, args.panes):
                 tmux.new_window("bench", f"w{n}", "exec sleep 100000", folder)
@@ -93,17 +80,15 @@ def main(argv: list[str] | None = None) -> int:
             joined = [s for s in snapshot(tmux, 0, sources=from_files) if s.agent.source == "registry"]
             if len(joined) != written:
                 raise SystemExit(f"bench: only {len(joined)} of {written} panes joined to their entries")
-            ps_s = timed(ProcessTable.read, args.repeat)
-            read_files_s = timed(lambda: read_entries([config], ProcessTable.read(), "files"), args.repeat)
-            read_cli_s = timed(lambda: read_cli([config], claude), args.repeat)
-            snap_off = timed(lambda: snapshot(tmux, 0, sources=off), args.repeat)
-            snap_files = timed(lambda: snapshot(tmux, 0, sources=from_files), args.repeat)
-            snap_cli = timed(lambda: snapshot(tmux, 0, sources=from_cli), args.repeat)
+            ps_s = median_of(ProcessTable.read, args.repeat)
+            read_files_s = median_of(lambda: read_entries([config], ProcessTable.read(), "files"), args.repeat)
+            read_cli_s = median_of(lambda: read_cli([config], claude), args.repeat)
+            snap_off = median_of(lambda: snapshot(tmux, 0, sources=off), args.repeat)
+            snap_files = median_of(lambda: snapshot(tmux, 0, sources=from_files), args.repeat)
+            snap_cli = median_of(lambda: snapshot(tmux, 0, sources=from_cli), args.repeat)
             rss = subprocess.run(["sh", "-c", f'command -v /usr/bin/time >/dev/null && CLAUDE_CONFIG_DIR="{config}" '
                                   f'/usr/bin/time -f %M "{claude}" agents --json >/dev/null'],
                                  capture_output=True, text=True, env={**os.environ, "DISABLE_AUTOUPDATER": "1"})
-        finally:
-            subprocess.run([tmux_bin, "-S", str(tmux.socket), "kill-server"], capture_output=True)
     print(f"panes with a registry entry: {written} (every one joined to its pane)")
     print(f"process table of the whole machine (/proc, else one ps):   {ps_s * 1000:.1f} ms")
     print(f"registry read, files (with that table and liveness check):   {read_files_s * 1000:.1f} ms")

@@ -27,13 +27,10 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-SUITE = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(SUITE), str(SUITE / "tests")]
-
-import orc  # noqa: E402,F401  (dependency path)
-from orc.scheduling.checkins import done_dir, parse_record, schedule_checkin  # noqa: E402
-from support import cron_daemon_started, users_crontab_replaced  # noqa: E402
-from orc.core.settings import load_settings  # noqa: E402
+from bench_setup import SUITE, percentile, private_tmux  # first: puts the suite and tests/ on sys.path
+from orc.scheduling.checkins import done_dir, parse_record, schedule_checkin
+from orc.core.settings import load_settings
+from support import cron_daemon_started, users_crontab_replaced
 
 
 def call_times(base_env: dict[str, str], pending: int, calls: int, work: Path) -> list[float]:
@@ -78,13 +75,12 @@ def delivery_lags(base_env: dict[str, str], runs: int, work: Path, minutes_for=m
     record, ready = work / "agent.jsonl", work / "agent.ready"
     agent = shlex.join([sys.executable, str(SUITE / "tests" / "fake_agent.py"), "--record", str(record),
                         "--ready-file", str(ready)])
-    tmux = shutil.which("tmux") or "tmux"
-    subprocess.run([tmux, "-S", str(socket), "new-session", "-d", "-s", "bench", "-x", "100", "-y", "30", agent],
-                   check=True)
     env = {**base_env, "ORC_STATE_DIR": str(work / "state-lag"), "ORC_TMUX_SOCKET": str(socket)}
     state = Path(env["ORC_STATE_DIR"])
     lags: list[float] = []
-    try:
+    with private_tmux(socket) as tmux:
+        subprocess.run([tmux.binary, "-S", str(socket), "new-session", "-d", "-s", "bench", "-x", "100", "-y", "30",
+                        agent], check=True)
         deadline = time.monotonic() + 10
         while not ready.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -105,8 +101,6 @@ def delivery_lags(base_env: dict[str, str], runs: int, work: Path, minutes_for=m
             events = [json.loads(line) for line in record.read_text().splitlines()]
             submitted = [e for e in events if e["event"] == "submitted" and checkin_id.group(1) in e["text"]]
             lags.append(submitted[0]["t"] - due.timestamp())
-    finally:
-        subprocess.run([tmux, "-S", str(socket), "kill-server"], capture_output=True)
     return lags
 
 
@@ -126,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         base_env["ORC_TMUX_SOCKET"] = str(work / "unused.sock")  # never the default server
         print(f"{'pending':>8} {'crontab lines':>14} {'median ms':>10} {'p90 ms':>8} {'min ms':>8}")
         for size in (int(s) for s in args.sizes.split(",")):
-            times = sorted(call_times(base_env, size, args.calls, work))
+            times = call_times(base_env, size, args.calls, work)
             lines = size + 1 + 2
             print(f"{size:>8} {lines:>14} {statistics.median(times):>10.0f} "
-                  f"{times[int(len(times) * 0.9) - 1]:>8.0f} {times[0]:>8.0f}")
+                  f"{percentile(times, 90) or 0.0:>8.0f} {min(times):>8.0f}")
         if args.waiter_runs:
             lags = delivery_lags(base_env, args.waiter_runs, work, minutes_for_waiter, "waiter")
             print(f"delivery lag of a 0.1-minute check-in kept by the waiter ({len(lags)} runs): "

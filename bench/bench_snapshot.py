@@ -13,17 +13,14 @@ Usage: python3 bench/bench_snapshot.py [--windows 10 50 200] [--repeat 5]
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import orc  # noqa: E402,F401
-from tmux_utils import Tmux  # noqa: E402
+from bench_setup import private_tmux, timed  # first: puts the suite on sys.path
+from tmux_utils import Tmux
 from orc.record.snapshot import snapshot
 
 
@@ -53,26 +50,15 @@ def baseline(tmux: Tmux) -> int:
     return count
 
 
-def timed(action, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--windows", type=int, nargs="+", default=[10, 50, 200])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    tmux_bin = shutil.which("tmux") or "tmux"
     print(f"{'windows':>8} {'snapshot median':>16} {'baseline median':>16} {'speed-up':>9}")
     for windows in args.windows:
         with tempfile.TemporaryDirectory(prefix="orc-bench-") as folder:
-            tmux = Tmux(Path(folder) / "tmux.sock", tmux_bin)
-            try:
+            with private_tmux(Path(folder) / "tmux.sock") as tmux:
                 fill(tmux, windows, folder)
                 deadline = time.monotonic() + 30  # wait until every window has drawn its lines
                 while time.monotonic() < deadline:
@@ -85,8 +71,6 @@ def main(argv: list[str] | None = None) -> int:
                 assert baseline(tmux) == windows
                 fast = statistics.median(timed(lambda: snapshot(tmux), args.repeat))
                 slow = statistics.median(timed(lambda: baseline(tmux), args.repeat))
-            finally:
-                subprocess.run([tmux_bin, "-S", str(tmux.socket), "kill-server"], capture_output=True)
         print(f"{windows:>8} {fast * 1000:>13.1f} ms {slow * 1000:>13.1f} ms {slow / fast:>8.1f}x")
     return 0
 

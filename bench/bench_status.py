@@ -16,21 +16,21 @@ import argparse
 import json
 import os
 import shlex
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-SUITE = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(SUITE))
-import orc  # noqa: E402,F401
-from orc.teams.project_config import load_config  # noqa: E402
-from orc.core.settings import load_settings  # noqa: E402
-from orc.teams.status import collect, render_text, write_status_files  # noqa: E402
-from tmux_utils import Tmux  # noqa: E402
+from bench_setup import SUITE, median_max_ms, private_tmux, suite_env, timed  # first: puts the suite on sys.path
+from orc.teams.project_config import Project, load_config
+from orc.core.settings import Settings, load_settings
+from orc.teams.status import ProjectStatus, collect, render_text, write_status_files
+from tmux_utils import Tmux
 
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com",
            "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com"}
@@ -79,49 +79,62 @@ def setup(folder: Path, projects: int, agents: int, tmux: Tmux) -> Path:
     return file
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+@dataclass(frozen=True)
+class Fleet:
+    """The projects and fake agents :func:`setup` started, and the suite's settings for them."""
+
+    folder: Path
+    tmux: Tmux
+    env: dict[str, str]
+    settings: Settings
+    projects: list[Project]
+
+
+def fleet_parser(description: str | None, repeat: int) -> argparse.ArgumentParser:
+    """The options of the benchmarks that measure a fleet: --projects, --agents, --repeat."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--projects", type=int, default=5)
     parser.add_argument("--agents", type=int, default=4)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="orc-bench-status-") as name:
+    parser.add_argument("--repeat", type=int, default=repeat)
+    return parser
+
+
+@contextmanager
+def fleet(prefix: str, projects: int, agents: int, **settings: str) -> Iterator[Fleet]:
+    """``projects`` x ``agents`` fake agents on a private tmux server in a temporary folder,
+    with the suite's state, crontab file and projects file in that folder (plus ``settings``);
+    all gone afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as name:
         folder = Path(name)
-        socket = folder / "tmux.sock"
-        env = {**{k: v for k, v in os.environ.items() if k != "TMUX"}, "ORC_TMUX_SOCKET": str(socket),
-               "ORC_STATE_DIR": str(folder / "state"), "ORC_CRONTAB_FILE": str(folder / "crontab")}
-        tmux = Tmux(socket, shutil.which("tmux") or "tmux")
-        try:
-            file = setup(folder, args.projects, args.agents, tmux)
+        env = suite_env(ORC_TMUX_SOCKET=str(folder / "tmux.sock"), ORC_STATE_DIR=str(folder / "state"),
+                        ORC_CRONTAB_FILE=str(folder / "crontab"), **settings)
+        with private_tmux(folder / "tmux.sock") as tmux:
+            file = setup(folder, projects, agents, tmux)
             env["ORC_PROJECT_CONFIG"] = str(file)
-            settings = load_settings(env)
-            projects = list(load_config(file).projects)
-            inproc = []
-            for _ in range(args.repeat):
-                start = time.perf_counter()
-                statuses = collect(settings, tmux, projects)
-                render_text(statuses)
-                write_status_files(settings, statuses)
-                inproc.append(time.perf_counter() - start)
-            agents = sum(len(s.agents) for s in statuses)
-            states = sorted({a.state for s in statuses for a in s.agents})
-            command = [sys.executable, str(SUITE / "orchestrator_integration.py"), "status"]
-            cli = []
-            for _ in range(args.repeat):
-                start = time.perf_counter()
-                subprocess.run(command, env=env, check=True, capture_output=True)
-                cli.append(time.perf_counter() - start)
-        finally:
-            try:
-                tmux.run("kill-server")
-            except Exception:  # noqa: BLE001 - already gone
-                pass
+            yield Fleet(folder, tmux, env, load_settings(env), list(load_config(file).projects))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = fleet_parser(__doc__, repeat=5).parse_args(argv)
+    with fleet("orc-bench-status-", args.projects, args.agents) as running:
+        runs: list[list[ProjectStatus]] = []
+
+        def once() -> None:
+            statuses = collect(running.settings, running.tmux, running.projects)
+            render_text(statuses)
+            write_status_files(running.settings, statuses)
+            runs.append(statuses)
+
+        inproc = timed(once, args.repeat)
+        statuses = runs[-1]
+        agents = sum(len(s.agents) for s in statuses)
+        states = sorted({a.state for s in statuses for a in s.agents})
+        command = [sys.executable, str(SUITE / "orchestrator_integration.py"), "status"]
+        cli = timed(lambda: subprocess.run(command, env=running.env, check=True, capture_output=True), args.repeat)
     print(f"status of {args.projects} projects x {args.agents} agents ({agents} agents, states {states}), "
           f"{args.repeat} runs each")
-    print(f"  collect+render+write (in-process): median {statistics.median(inproc) * 1000:.0f} ms, "
-          f"max {max(inproc) * 1000:.0f} ms")
-    print(f"  `orchestrator_integration.py status` (whole process): median {statistics.median(cli) * 1000:.0f} ms, "
-          f"max {max(cli) * 1000:.0f} ms  (goal < 1000 ms)")
+    print(f"  collect+render+write (in-process): {median_max_ms(inproc)}")
+    print(f"  `orchestrator_integration.py status` (whole process): {median_max_ms(cli)}  (goal < 1000 ms)")
     return 0 if statistics.median(cli) < 1.0 else 1
 
 

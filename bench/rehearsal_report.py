@@ -1,5 +1,7 @@
-"""The rehearsal's arithmetic: the suite's logs read into counts, and what was sent checked
-against what each agent received (bench/rehearsal.py writes the report from these).
+"""The rehearsal's report: the suite's logs read into counts, the records of what a night
+left (each fault's, :class:`Night`) and of what the judges concluded (:class:`Verdict`,
+bench/rehearsal_judges.py), and the report's text written from them (:func:`report_text`;
+bench/rehearsal.py gathers the night and prints it).
 
 Pure functions on text and plain data, so tests/test_rehearsal_report.py checks them fast.
 The logs are the suite's own ``<time> <event> key=value ...`` lines (values with spaces are
@@ -11,11 +13,19 @@ person).
 
 from __future__ import annotations
 
-import math
+import os
 import shlex
+import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Collection
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Collection
+
+from bench_setup import percentile
+
+if TYPE_CHECKING:
+    from rehearsal_brains import OrchestratorBrain
 
 
 @dataclass(frozen=True)
@@ -38,15 +48,6 @@ def parse_log(text: str) -> list[LogLine]:
         fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
         lines.append(LogLine(parts[0], parts[1], fields))
     return lines
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    """The ``p``-th percentile (0-100) by the nearest-rank method; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def seconds(text: str) -> float | None:
@@ -126,51 +127,6 @@ def checkin_counts(text: str) -> CheckinCounts:
                 lags.append(lag)
     return CheckinCounts(counts["scheduled"], counts["delivered"], counts["late"], counts["deferred"],
                          counts["failed"], counts["cancelled"], lags, delivered, tuple(scheduled))
-
-
-@dataclass(frozen=True)
-class Crosscheck:
-    """What was sent against what arrived."""
-
-    lost: list[str]        # proven submitted (or delivered check-in) but never received
-    doubled: list[str]     # received more than once
-    refused: list[str]     # the sender was told it was not submitted (not a loss: it knew)
-    received_unproven: list[str]  # received although the sender was told it was not
-
-
-def crosscheck(sent: dict[str, dict[str, Any]], received: Counter[tuple[str, str]],
-               delivered_checkins: Counter[str]) -> Crosscheck:
-    """``sent``: message token -> {"to": agent, "rc": exit code of send_message.sh or None};
-    ``received``: (agent, token) -> times it reached that agent's stand-in, where a check-in's
-    token is ``ck-…@<due>`` (a recurring check-in keeps its id from one slot to the next);
-    ``delivered_checkins``: check-in id -> deliveries logged in ``checkins.log``.
-
-    Lost: a message proven submitted that its addressee never received, or a check-in
-    delivered more times than distinct slots of it arrived. Doubled: any token received more
-    than once, or one check-in slot arriving at two agents."""
-    lost, refused, unproven = [], [], []
-    for token, entry in sorted(sent.items()):
-        got = received.get((str(entry["to"]), token), 0)
-        if entry.get("rc") == 0 and got == 0:
-            lost.append(token)
-        elif entry.get("rc") not in (0, None):
-            refused.append(token)
-            if got:
-                unproven.append(token)
-    slots: dict[str, set[str]] = {}
-    agents_of: dict[str, set[str]] = {}
-    for (agent, token), _n in received.items():
-        if token.startswith("ck-"):
-            checkin_id = token.split("@", 1)[0]
-            slots.setdefault(checkin_id, set()).add(token)
-            agents_of.setdefault(token, set()).add(agent)
-    for checkin_id, times in sorted(delivered_checkins.items()):
-        arrived = len(slots.get(checkin_id, ()))
-        if times > arrived:
-            lost.append(f"{checkin_id} (delivered {times}x, arrived {arrived}x)")
-    doubled = sorted(f"{token} to {agent} x{n}" for (agent, token), n in received.items() if n > 1)
-    doubled += sorted(f"{token} to {', '.join(sorted(a))}" for token, a in agents_of.items() if len(a) > 1)
-    return Crosscheck(lost, doubled, refused, unproven)
 
 
 def backup_counts(text: str) -> dict[str, int]:
@@ -277,3 +233,219 @@ def attention_counts(text: str) -> AttentionCounts:
             else:
                 notify_failed[notify[:60] or "(none)"] += 1
     return AttentionCounts(dict(raised), cleared, told, dict(not_told), notify_ok, dict(notify_failed), submitted)
+
+
+# --- what a night left, what the judges concluded, and the report's text ------------------------
+
+
+@dataclass
+class Fault:
+    """One fault of the night: planned (when, what, how long it lasts), then filled in as it
+    runs: by the fault (injected, recovered) and by the judges (noticed, survived)."""
+
+    name: str
+    at: float                    # seconds after the start
+    what: str
+    lasts: float = 0.0           # seconds the fault holds (0: it is one act)
+    injected: str = ""
+    noticed: list[str] = field(default_factory=list)
+    recovered: str = ""
+    survived: bool | None = None
+    skipped: str = ""
+
+    def line(self) -> str:
+        if self.skipped:
+            return f"- {self.name}: SKIPPED: {self.skipped}"
+        verdict = {True: "survived", False: "NOT survived", None: "not concluded"}[self.survived]
+        noticed = "; ".join(self.noticed) or "nobody noticed"
+        return (f"- {self.name} ({self.what}): {verdict}\n"
+                f"    injected: {self.injected or 'not injected'}\n"
+                f"    noticed: {noticed}\n"
+                f"    recovered: {self.recovered or 'no'}")
+
+
+#: The suite's logs the report reads, from the night's state folder.
+LOGS = ("delivery.log", "checkins.log", "git.log", "integration.log", "attention.log")
+
+
+@dataclass(frozen=True)
+class Night:
+    """What a finished night left, gathered by the run (bench/rehearsal.py) for the judges and
+    the report."""
+
+    minutes: float
+    work: Path
+    cron_ours: bool                      # the rehearsal's own cron daemon, not the machine's
+    started_at: float                    # epoch seconds
+    lock_wait: float                     # seconds waited for the machine-wide crontab lock
+    loads: list[float]                   # load averages seen during the run
+    available: dict[str, bool]           # suite commands present
+    logs: dict[str, str]                 # each of LOGS -> its text ("" when missing)
+    sent: dict[str, dict[str, Any]]      # the brains' ledger: token -> {from, to, rc, at}
+    received: Counter[tuple[str, str]]   # (agent, token) -> times
+    pending: list[tuple[str, datetime]]  # check-ins still pending at the end: (id, due)
+    now: float                           # when ``pending`` was read
+    notified: list[str]                  # lines ORC_NOTIFY_COMMAND's stand-in wrote
+    commits: dict[str, str]              # project -> commits in its repository (all refs)
+    orchestrator: OrchestratorBrain | None   # None: not seated
+    orchestrator_target: str
+    orchestrator_checkin_minutes: int
+    up_runs: list[str]                   # what each `up` printed
+    spawn_tried: bool
+    growth: list[str]
+    grown: bool | None
+    faults: list[Fault]
+    states: dict[str, list[tuple[float, str]]]   # agent -> [(seconds after the start, state)] on change
+    notes: list[str]
+
+    def orchestrator_heard(self, text: str) -> int:
+        """How many times the attention message ``<subject>: <text>`` reached the orchestrator."""
+        return self.orchestrator.attention.get(text, 0) if self.orchestrator is not None else 0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the judges concluded from a night (bench/rehearsal_judges.py)."""
+
+    lost: list[str]
+    doubled: list[str]
+    refused: list[str]            # the sender was told it was not submitted
+    received_unproven: list[str]  # refused, and received anyway
+    overdue: int                  # check-ins still pending more than a minute past their due time
+    ok: bool
+
+
+def orchestrator_lines(night: Night, told: AttentionCounts) -> list[str]:
+    """The report's part on the orchestrator `up` seated."""
+    brain = night.orchestrator
+    if brain is None:
+        return ["not seated"]
+    delivered = [line for line in parse_log(night.logs["checkins.log"])
+                 if line.event == "delivered" and line.fields.get("target") == night.orchestrator_target]
+    sent = [e for e in night.sent.values() if e["from"] == brain.name]
+    return [
+        *night.up_runs,
+        f"its self check-in every {night.orchestrator_checkin_minutes} minutes (ORC_ORCHESTRATOR_CHECKIN_MINUTES; "
+        f"the default is hourly): delivered {len(delivered)}x (checkins.log), reached its stand-in API "
+        f"{brain.checkins}x",
+        f"briefings that reached it: {brain.briefings}; `status` runs through its Bash tool: {len(brain.status_runs)}"
+        f" (exit codes: {', '.join(str(c) for c in sorted(set(brain.status_runs))) or '-'})",
+        f"attention messages: proven submitted to its pane {told.told_orchestrator}, reached its stand-in "
+        f"{sum(brain.attention.values())}: "
+        + ("; ".join(f"{t[:90]} x{n}" for t, n in sorted(brain.attention.items())) or "none"),
+        f"messages it sent to project managers: {len(sent)}, proven submitted "
+        f"{sum(1 for e in sent if e['rc'] == 0)}",
+    ]
+
+
+def report_text(night: Night, verdict: Verdict) -> str:
+    """The report, section by section, ending in its RESULT line."""
+    checkins_log = night.logs["checkins.log"]
+    delivery = delivery_counts(night.logs["delivery.log"])
+    checkins = checkin_counts(checkins_log)
+    late_ids = {line.fields.get("id") for line in parse_log(checkins_log) if line.event == "late"}
+    on_time = [float(line.fields["lag"].rstrip("s")) for line in parse_log(checkins_log)
+               if line.event == "delivered" and line.fields.get("id") not in late_ids
+               and seconds(line.fields.get("lag", "")) is not None]
+    backups = backup_counts(night.logs["git.log"])
+    integration = event_counts(night.logs["integration.log"])
+    attention = night.logs["attention.log"].splitlines()
+    told = attention_counts(night.logs["attention.log"])
+    limit_all = limit_deferrals(checkins_log)
+    late_for_limit = sorted(str(i) for i in late_ids & set(limit_all.deferred))
+    loads = night.loads
+    by_kind = ", ".join(f"{k} {a}/{a + b}" for k, (a, b) in sorted(delivery.by_kind.items()))
+    sent = night.sent
+    msgs_proven = sum(1 for e in sent.values() if e["rc"] == 0)
+    msgs_refused = sum(1 for e in sent.values() if e["rc"] not in (0, None))
+    msgs_unknown = sum(1 for e in sent.values() if e["rc"] is None)
+    lost, doubled = verdict.lost, verdict.doubled
+    faults = night.faults
+
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f}s"
+
+    lines = [
+        "== Rehearsal report",
+        f"run: {night.minutes:g} minutes, 2 projects x (1 project manager + 2 engineers), real Claude Code "
+        f"against per-agent stand-in APIs, check-ins every minute, real cron daemon "
+        f"({'the rehearsal' + chr(39) + 's own' if night.cron_ours else 'the machine' + chr(39) + 's'})",
+        f"work folder: {night.work}; started {time.strftime('%Y-%m-%d %H:%M', time.localtime(night.started_at))}"
+        f" after waiting {night.lock_wait:.0f}s for the machine-wide crontab lock",
+        f"machine: {os.cpu_count()} cores; load average during the run: median "
+        f"{percentile(loads, 50) or 0:.2f}, max {max(loads) if loads else 0:.2f} (shared with other work)",
+        f"suite commands present: {', '.join(k for k, v in night.available.items() if v) or 'none'}; "
+        f"missing (their steps skipped): {', '.join(k for k, v in night.available.items() if not v) or 'none'}",
+        "",
+        "== Messages (send_message.sh run by the agents)",
+        f"sent {len(sent)}, proven submitted {msgs_proven}, refused (sender told) {msgs_refused}, "
+        f"sender never saw the answer {msgs_unknown}",
+        f"delivery.log: {delivery.attempts} attempts, {delivery.submitted} proven submitted, "
+        f"{delivery.refused} refused; by kind (submitted/attempts): {by_kind}",
+        "refusal reasons: " + (", ".join(f"{k} x{v}" for k, v in sorted(delivery.refusal_reasons.items()))
+                               or "none"),
+        "",
+        "== Check-ins",
+        f"scheduled {checkins.scheduled}, delivered {checkins.delivered}, late {checkins.late}, "
+        f"deferred (kept, retried) {checkins.deferred}, failed {checkins.failed}, cancelled {checkins.cancelled}",
+        f"lag behind the due second: p50 {fmt(checkins.lag(50))}, p90 {fmt(checkins.lag(90))}, "
+        f"p99 {fmt(checkins.lag(99))}, max {fmt(max(checkins.lags) if checkins.lags else None)}",
+        f"late because they waited for a usage limit's reset: {len(late_for_limit)}"
+        + (f" ({', '.join(late_for_limit)})" if late_for_limit else "")
+        + f"; deferred for a usage limit: {len(limit_all.deferred)}, nudges scheduled {len(limit_all.nudges)}, "
+          f"delivered {sum(1 for n in limit_all.nudges if n in limit_all.delivered_after)}",
+        f"lag of those not marked late: p50 {fmt(percentile(on_time, 50))}, p90 {fmt(percentile(on_time, 90))}, "
+        f"max {fmt(max(on_time) if on_time else None)}",
+        f"still pending at the end: {len(night.pending)} (not yet due: {len(night.pending) - verdict.overdue}; "
+        f"past due by more than a minute: {verdict.overdue})",
+        "",
+        "== Lost or doubled (what was sent against what each agent's stand-in received)",
+        f"lost: {len(lost)}" + (": " + "; ".join(lost[:20]) if lost else ""),
+        f"doubled: {len(doubled)}" + (": " + "; ".join(doubled[:20]) if doubled else ""),
+        f"refused and not received (correct): {len(verdict.refused) - len(verdict.received_unproven)}; "
+        f"refused but received anyway: {len(verdict.received_unproven)}"
+        + (": " + ", ".join(verdict.received_unproven) if verdict.received_unproven else ""),
+        "",
+        "== Work, backups, restarts, notifications",
+        "commits in each repository (all branches and backup refs): "
+        + ", ".join(f"{p} {n}" for p, n in night.commits.items()),
+        "backups (git.log): " + (", ".join(f"{k} {v}" for k, v in sorted(backups.items())) or "none"),
+        "integration.log: " + (", ".join(f"{k} {v}" for k, v in sorted(integration.items())) or "none"),
+        "",
+        "== Telling a person (attention log, the orchestrator's pane, ORC_NOTIFY_COMMAND)",
+        "raised: " + (", ".join(f"{k} {v}" for k, v in sorted(told.raised.items())) or "nothing")
+        + f"; cleared {told.cleared}",
+        f"messages to the orchestrator's pane: proven submitted {told.told_orchestrator}, not submitted "
+        f"{sum(told.not_told.values())}"
+        + (" (" + ", ".join(f"{k} x{v}" for k, v in sorted(told.not_told.items())) + ")" if told.not_told else ""),
+        f"ORC_NOTIFY_COMMAND (a stand-in script appending to {night.work / 'notifications.txt'}): "
+        f"{told.notify_ok} ran ok, {sum(told.notify_failed.values())} did not"
+        + (" (" + ", ".join(f"{k} x{v}" for k, v in sorted(told.notify_failed.items())) + ")"
+           if told.notify_failed else "")
+        + f"; lines it wrote: {len(night.notified)}",
+        f"attention log ({len(attention)} lines):",
+        *[f"    {line[:200]}" for line in attention[:30]],
+        "",
+        "== The orchestrator (seated by `up`)",
+        *orchestrator_lines(night, told),
+        "",
+        "== The team grown with `spawn` (run by a project manager through its Bash tool)",
+        *(night.growth or ["not tried (`spawn` missing)" if not night.spawn_tried else "not reached"]),
+        f"verdict: {({True: 'grown', False: 'NOT grown', None: 'not concluded'})[night.grown]}",
+        "",
+        "== Faults",
+        *[f.line() for f in faults],
+        "",
+        "== Agents (state changes seen by `status`, minutes after the start)",
+        *[f"{name}: " + " ".join(f"{t / 60:.1f}:{s}" for t, s in seq[:30])
+          for name, seq in sorted(night.states.items())],
+        *[f"note: {n}" for n in night.notes],
+        "",
+        f"RESULT: {'PASS' if verdict.ok else 'FAIL'}: {len(lost)} lost, {len(doubled)} doubled, "
+        f"{checkins.failed} check-ins failed, faults survived "
+        f"{sum(1 for f in faults if f.survived)}/"
+        f"{sum(1 for f in faults if not f.skipped)}"
+        f" ({sum(1 for f in faults if f.skipped)} skipped)"
+        + ("" if not night.spawn_tried else f", team grown with spawn: {night.grown}"),
+    ]
+    return "\n".join(lines)

@@ -1,16 +1,21 @@
-"""The rehearsal's report arithmetic (bench/rehearsal_report.py) and the brains' bookkeeping
+"""The rehearsal's report arithmetic (bench/rehearsal_report.py), its judges' counting of what
+was lost or doubled (bench/rehearsal_judges.py) and the brains' bookkeeping
 (bench/rehearsal_brains.py): the suite's log lines read into counts, what was sent checked
-against what arrived, doubles found. Fast: plain text and dictionaries, no tmux, no agent."""
+against what arrived, doubles found, a night's verdict and report. Fast: plain text and
+dictionaries, no tmux, no agent."""
 
 from __future__ import annotations
 
 import sys
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 SUITE = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(SUITE / "bench"), str(SUITE / "tests" / "e2e")]
 
+import bench_setup  # noqa: E402
+import rehearsal_judges as judges  # noqa: E402
 import rehearsal_report as rr  # noqa: E402
 from fake_anthropic_api import ErrorReply, ScriptedToolUse  # noqa: E402
 from rehearsal_brains import Brain, Ledger, OrchestratorBrain, Team, tokens_in  # noqa: E402
@@ -67,10 +72,13 @@ def test_checkin_counts_and_lag_percentiles() -> None:
 
 
 def test_percentile_nearest_rank() -> None:
-    assert rr.percentile([], 50) is None
-    assert rr.percentile([3.0, 1.0, 2.0], 50) == 2.0
-    assert rr.percentile([float(n) for n in range(1, 101)], 90) == 90.0
-    assert rr.percentile([float(n) for n in range(1, 101)], 99) == 99.0
+    """One percentile for the report and every benchmark (bench/bench_setup.py)."""
+    assert rr.percentile is bench_setup.percentile
+    assert bench_setup.percentile([], 50) is None
+    assert bench_setup.percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert bench_setup.percentile([float(n) for n in range(1, 101)], 90) == 90.0
+    assert bench_setup.percentile([float(n) for n in range(1, 101)], 99) == 99.0
+    assert bench_setup.percentile([float(n) for n in range(1, 22)], 90) == 19.0   # rank ceil(0.9 * 21)
 
 
 def test_crosscheck_finds_lost_doubled_and_refused() -> None:
@@ -86,7 +94,7 @@ def test_crosscheck_finds_lost_doubled_and_refused() -> None:
                         ("pm", "ck-bbbb2222@13:10:35"): 1, ("pm", "ck-bbbb2222@13:15:35"): 1,
                         ("pm", "ck-cccc3333@13:20:00"): 1, ("dev2", "ck-cccc3333@13:20:00"): 1})
     delivered = Counter({"ck-aaaa1111": 1, "ck-bbbb2222": 3, "ck-cccc3333": 1, "ck-dddd4444": 1})
-    cross = rr.crosscheck(sent, received, delivered)
+    cross = judges.crosscheck(sent, received, delivered)
     assert cross.lost == ["m-pm-2", "ck-bbbb2222 (delivered 3x, arrived 2x)", "ck-dddd4444 (delivered 1x, arrived 0x)"]
     assert cross.doubled == ["m-pm-4 to dev1 x2", "ck-cccc3333@13:20:00 to dev2, pm"]
     assert cross.refused == ["m-pm-3", "m-pm-5"]
@@ -94,9 +102,56 @@ def test_crosscheck_finds_lost_doubled_and_refused() -> None:
 
 
 def test_nothing_lost_or_doubled_when_all_arrived_once() -> None:
-    cross = rr.crosscheck({"m-a-1": {"to": "b", "rc": 0}}, Counter({("b", "m-a-1"): 1, ("b", "ck-1@10:00:00"): 1}),
+    cross = judges.crosscheck({"m-a-1": {"to": "b", "rc": 0}}, Counter({("b", "m-a-1"): 1, ("b", "ck-1@10:00:00"): 1}),
                           Counter({"ck-1": 1}))
     assert (cross.lost, cross.doubled, cross.refused) == ([], [], [])
+
+
+def a_night(**changes: object) -> rr.Night:
+    """A finished night as the run gathers it: one message proven submitted and received once,
+    the check-ins of CHECKINS_LOG each arrived once, one fault survived; ``changes`` spoil it."""
+    fields: dict[str, object] = dict(
+        minutes=3.0, work=Path("/work/night"), cron_ours=True, started_at=0.0, lock_wait=2.0, loads=[0.5, 1.5],
+        available={"finish": True, "spawn": False, "up": False, "attention": True},
+        logs={**{name: "" for name in rr.LOGS}, "delivery.log": DELIVERY_LOG, "checkins.log": CHECKINS_LOG},
+        sent={"m-alpha-pm-1": {"from": "alpha-pm", "to": "alpha-dev1", "rc": 0, "at": 0.0}},
+        received=Counter({("alpha-dev1", "m-alpha-pm-1"): 1, ("alpha-dev1", "ck-97028636@13:07:35"): 1,
+                          ("alpha-pm", "ck-1644b066@13:07:39"): 1, ("alpha-pm", "ck-0c04121a@13:10:35"): 1,
+                          ("alpha-pm", "ck-0c04121a@13:15:35"): 1}),
+        pending=[("ck-eeee5555", datetime(2026, 11, 26, 13, 30, tzinfo=timezone.utc))],
+        now=datetime(2026, 11, 26, 13, 30, 30, tzinfo=timezone.utc).timestamp(),
+        notified=[], commits={"alpha": "3", "beta": "2"}, orchestrator=None, orchestrator_target="orc:Orchestrator",
+        orchestrator_checkin_minutes=5, up_runs=[], spawn_tried=False, growth=[], grown=None,
+        faults=[rr.Fault("agent killed", 18.0, "SIGKILL", injected="killed", survived=True)],
+        states={"alpha-pm": [(0.0, "idle")]}, notes=[],
+    )
+    fields.update(changes)
+    return rr.Night(**fields)  # type: ignore[arg-type]
+
+
+def test_a_night_with_nothing_lost_and_every_fault_survived_passes() -> None:
+    night = a_night()
+    verdict = judges.judge_night(night)
+    assert (verdict.lost, verdict.doubled, verdict.overdue, verdict.ok) == ([], [], 0, True)
+    report = rr.report_text(night, verdict)
+    assert report.splitlines()[-1] == "RESULT: PASS: 0 lost, 0 doubled, 0 check-ins failed, faults survived 1/1 (0 skipped)"
+    assert "still pending at the end: 1 (not yet due: 1; past due by more than a minute: 0)" in report
+    assert "- agent killed (SIGKILL): survived" in report
+
+
+def test_a_night_fails_for_a_lost_message_an_overdue_check_in_or_a_fault_not_survived() -> None:
+    lost_message = a_night(received=Counter({k: v for k, v in a_night().received.items() if k[1] != "m-alpha-pm-1"}))
+    assert judges.judge_night(lost_message).lost == ["m-alpha-pm-1"]
+    overdue = a_night(now=datetime(2026, 11, 26, 13, 31, 1, tzinfo=timezone.utc).timestamp())
+    verdict = judges.judge_night(overdue)
+    assert (verdict.lost, verdict.overdue, verdict.ok) == (["ck-eeee5555 still pending, due 13:30:00"], 1, False)
+    not_survived = a_night(faults=[rr.Fault("agent killed", 18.0, "SIGKILL", survived=False),
+                                   rr.Fault("cron stopped", 99.0, "cron off", skipped="the machine's daemon")])
+    verdict = judges.judge_night(not_survived)
+    assert (verdict.lost, verdict.ok) == ([], False)
+    assert rr.report_text(not_survived, verdict).splitlines()[-1] == (
+        "RESULT: FAIL: 0 lost, 0 doubled, 0 check-ins failed, faults survived 0/1 (1 skipped)")
+    assert judges.judge_night(a_night(grown=False)).ok is False
 
 
 def test_backup_counts_group_skip_reasons() -> None:

@@ -118,12 +118,22 @@ def _install_lock(target: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _fresh_folder(final: Path) -> Path:
-    """An empty folder beside ``final`` that replaces it once filled. Readable by all like any
-    folder of the suite (packages and wheels are no secret; mkdtemp would make it 0700)."""
+@contextmanager
+def _replaced_when_filled(final: Path) -> Iterator[Path]:
+    """An empty folder beside ``final`` for the block to fill; it replaces ``final`` once the
+    block has ended without an error, and is removed otherwise, leaving ``final`` as it was.
+    Readable by all like any folder of the suite (packages and wheels are no secret; mkdtemp
+    would make it 0700)."""
     fresh = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.new-"))
     fresh.chmod(0o755)
-    return fresh
+    try:
+        yield fresh
+        if final.exists():
+            shutil.rmtree(final)
+        fresh.rename(final)
+    finally:
+        if fresh.exists():
+            shutil.rmtree(fresh, ignore_errors=True)
 
 
 def install(target: Path, requirements: Path, log: Path, *, bundle: Path | None = None,
@@ -132,19 +142,12 @@ def install(target: Path, requirements: Path, log: Path, *, bundle: Path | None 
 
     pip fills a fresh folder beside the target, which replaces the old set only once it is
     complete, so a failed install leaves the previous set (if any) as it was."""
-    fresh = _fresh_folder(target)
-    try:
+    with _replaced_when_filled(target) as fresh:
         source = ["--no-index", "--find-links", str(bundle)] if bundle is not None else []
         _run_pip(["install", "--no-input", "--target", str(fresh), *source, "-r", str(requirements)], log,
                  f"Python {sys.version.split()[0]}: installing {requirements.name} into {target}"
                  + (f" from {bundle}" if bundle is not None else ""))
         _stamp_path(fresh).write_text(requirements_hash(requirements, per_platform=per_platform) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        fresh.rename(target)
-    finally:
-        if fresh.exists():
-            shutil.rmtree(fresh, ignore_errors=True)
 
 
 def _ensure(target: Path, requirements: Path, what: str, *, bundled: bool = False, per_platform: bool = False) -> None:
@@ -230,20 +233,13 @@ def make_bundle(bundle: Path = BUNDLE_DIR, requirements: Path = SUITE_DIR / "req
     what was there); return their file names. Every runtime package is pinned in
     requirements.txt, dependencies of dependencies too, so ``--no-deps`` fetches exactly them."""
     bundle.parent.mkdir(parents=True, exist_ok=True)
-    fresh = _fresh_folder(bundle)
     log = install_log()
-    try:
+    with _replaced_when_filled(bundle) as fresh:
         for tested in TESTED_PYTHONS:
             version = (int(tested.split(".")[0]), int(tested.split(".")[1]))
             _run_pip(["download", "--no-input", "--no-deps", "--only-binary=:all:", "--python-version", tested,
                       "--dest", str(fresh), *pins_for(requirements, version)], log,
                      f"bundle: wheels for Python {tested}")
-        if bundle.exists():
-            shutil.rmtree(bundle)
-        fresh.rename(bundle)
-    finally:
-        if fresh.exists():
-            shutil.rmtree(fresh, ignore_errors=True)
     return sorted(path.name for path in bundle.glob("*.whl"))
 
 

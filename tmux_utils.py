@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import orc  # noqa: F401  (puts the suite's dependency folder on sys.path)
-from orc.agent_registry import PaneIdentity, RegistryEntry, default_config_dirs, match_panes, read_entries
+from orc.agent_registry import (
+    PaneIdentity, RegistryEntry, agent_config_dirs, default_config_dirs, match_panes, read_entries,
+)
 from orc.agent_state import AgentState, classify, combine, from_hook, from_registry, with_usage_limit
 from orc.hook_events import latest_reports
 from orc.process_groups import ProcessTable
@@ -134,6 +136,9 @@ class StateSources:
     registry_source: str = "files"      # files, cli (claude agents --json) or off
     claude_bin: str | None = None       # for the ``cli`` source and the fallback to it
     hooks_state_dir: Path | None = None # where ``orc hook`` records each pane's latest event
+    # Also the config dir each pane's agent was started with (its environment): agents with a
+    # CLAUDE_CONFIG_DIR or HOME of their own are found with no setting (docs/agent-record.md).
+    agent_environ: bool = True
 
     @classmethod
     def default(cls) -> StateSources:
@@ -150,9 +155,13 @@ def pane_states(panes: Sequence[Pane], screens: Sequence[Sequence[str]], agent_k
     foreground process group, the agents' registry and their hooks' latest reports (of
     the tmux server at ``socket`` only): one read of the process table (``/proc``, else one
     ``ps``), one of the registry and one of
-    the hook reports for all of them."""
+    the hook reports for all of them. The registry is read from ``sources.config_dirs`` and
+    from the config dir each pane's agent process was started with (read once per process)."""
     table = ProcessTable.read()
-    entries = read_entries(sources.config_dirs, table, sources.registry_source, sources.claude_bin)
+    agent_dirs: tuple[Path, ...] = ()
+    if sources.agent_environ and sources.registry_source != "off" and table.processes:
+        agent_dirs = agent_config_dirs(table, [p.tty for p in panes])
+    entries = read_entries(sources.config_dirs, table, sources.registry_source, sources.claude_bin, agent_dirs)
     identities = [PaneIdentity(p.pane_id, p.session, p.window_id, p.tty) for p in panes]
     joined: dict[str, RegistryEntry] = match_panes(entries, identities, table) if entries else {}
     foreground = table.foreground_commands(p.tty for p in panes) if table.processes else {}

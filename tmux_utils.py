@@ -158,13 +158,15 @@ def pane_states(panes: Sequence[Pane], screens: Sequence[Sequence[str]], agent_k
     the hook reports for all of them. The registry is read from ``sources.config_dirs`` and
     from the config dir each pane's agent process was started with (read once per process)."""
     table = ProcessTable.read()
+    ttys = [p.tty for p in panes]
+    groups = table.foreground(ttys) if table.processes else {}
     agent_dirs: tuple[Path, ...] = ()
-    if sources.agent_environ and sources.registry_source != "off" and table.processes:
-        agent_dirs = agent_config_dirs(table, [p.tty for p in panes])
+    if sources.agent_environ and sources.registry_source != "off" and groups:
+        agent_dirs = agent_config_dirs(table, ttys, groups)
     entries = read_entries(sources.config_dirs, table, sources.registry_source, sources.claude_bin, agent_dirs)
     identities = [PaneIdentity(p.pane_id, p.session, p.window_id, p.tty) for p in panes]
     joined: dict[str, RegistryEntry] = match_panes(entries, identities, table) if entries else {}
-    foreground = table.foreground_commands(p.tty for p in panes) if table.processes else {}
+    foreground = {tty: [p.command for p in group] for tty, group in groups.items()}
     reports = latest_reports(sources.hooks_state_dir, socket=socket) if sources.hooks_state_dir else {}
     now = time.time()
     result = []

@@ -107,15 +107,17 @@ def config_dir_of(env: Mapping[str, str]) -> Path | None:
 _DIR_OF_PROCESS: dict[tuple[int, str], Path | None] = {}
 
 
-def agent_config_dirs(table: ProcessTable, ttys: Sequence[str]) -> tuple[Path, ...]:
+def agent_config_dirs(table: ProcessTable, ttys: Sequence[str],
+                      groups: Mapping[str, Sequence[Process]] | None = None) -> tuple[Path, ...]:
     """The config dirs the agents on the terminals ``ttys`` (the panes' ``/dev/pts/N``) were
     started with: for each process of a terminal's foreground group that is not a shell (the
     agent, however it was launched: docs/agent-record.md), its own ``CLAUDE_CONFIG_DIR``, else
     its ``HOME``'s ``.claude``. Each process's environment is read once (cached by pid and
     start time, so a reused pid is read again); one that cannot be read (another user's
-    process) is skipped silently."""
-    processes: list[Process] = [p for group in table.foreground(ttys).values() for p in group
-                                if p.command not in SHELLS]
+    process) is skipped silently. ``groups``: ``table.foreground(ttys)``, when the caller
+    has it already."""
+    found_groups = table.foreground(ttys) if groups is None else groups
+    processes: list[Process] = [p for group in found_groups.values() for p in group if p.command not in SHELLS]
     unread = [p.pid for p in processes if (p.pid, p.started) not in _DIR_OF_PROCESS]
     if unread:
         environments = table.environments(unread)

@@ -307,13 +307,18 @@ def match_panes(entries: Sequence[RegistryEntry], panes: Sequence[PaneIdentity],
 
     Pane ids repeat across tmux servers, so the ``tmux`` field alone proves nothing. An
     entry belongs to a pane when its process runs on the pane's terminal (a terminal
-    belongs to one pane of one server at a time), or, where the terminal cannot be told,
-    when pane id, session and window id all match. Of several entries on one terminal
+    belongs to one pane of one server at a time), or, where the process table tells no
+    terminals at all, when pane id, session and window id all match. A process the table
+    shows on no terminal is in no pane (a replaced agent still ending, after its hang-up). Of several entries on one terminal
     (an agent started inside another), the one in the foreground wins.
     """
     by_tty = {table.tty_key(p.tty): p for p in panes if p.tty}
     by_tty.pop("", None)
     by_id = {p.pane_id: p for p in panes}
+    # Where the table knows terminals at all, a process it shows on none is in no pane: an
+    # agent that lost its terminal is on its way out (``respawn-pane -k`` hangs it up, and it
+    # takes a moment to end while its entry still names the pane it had).
+    knows_terminals = any(p.tty for p in table.processes)
     found: dict[str, RegistryEntry] = {}
     rank: dict[str, tuple[int, float]] = {}
     for entry in entries:
@@ -321,7 +326,7 @@ def match_panes(entries: Sequence[RegistryEntry], panes: Sequence[PaneIdentity],
         pane: PaneIdentity | None = None
         if process is not None and process.tty:
             pane = by_tty.get(process.tty)
-        elif entry.pane_id is not None:
+        elif entry.pane_id is not None and not (process is not None and knows_terminals):
             named = by_id.get(entry.pane_id)
             if named is not None and (named.session, named.window_id) == (entry.tmux_session, entry.window_id):
                 pane = named

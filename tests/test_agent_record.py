@@ -454,3 +454,27 @@ def test_ps_eww_lines_give_the_environment_where_there_is_no_proc(tmp_path: Path
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_an_entry_whose_process_has_no_terminal_is_in_no_pane(tmux: Tmux, tmp_path: Path) -> None:
+    """A replaced agent (``restart``: ``respawn-pane -k`` hangs it up) keeps running for a moment
+    on no terminal while its entry still names the pane by id: it is not the pane's agent.
+    Measured with Claude Code 2.1.328: right after the respawn the old process runs with no
+    terminal (the new one has a new one); under load its entry outlived the hang-up, and
+    ``restart`` took the old agent's ``idle`` for the new agent's and briefed too early."""
+    pane_id = start_fake_agent(tmux, tmp_path, "agent", then_shell=True)
+    pane = tmux.pane(pane_id)
+    config = tmp_path / "cfg"
+    ended = subprocess.Popen(["sleep", "60"], start_new_session=True, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert ProcessTable.read().by_pid[ended.pid].tty == ""   # a session of its own: no terminal
+        write_entry(config, ended.pid, f"team:{pane.window_id}.{pane_id}", "waiting")
+        snap = tmux.look(pane_id, sources=StateSources((config,)))
+        assert (snap.state, snap.agent.source) == ("idle", "screen"), snap.agent
+        # The agent on the pane's terminal is joined as before.
+        write_entry(config, agent_pid(pane.tty), f"team:{pane.window_id}.{pane_id}", "busy")
+        assert tmux.look(pane_id, sources=StateSources((config,))).agent.source == "registry"
+    finally:
+        ended.kill()
+        ended.wait()

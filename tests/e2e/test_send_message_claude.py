@@ -200,6 +200,16 @@ def test_an_agent_of_another_account_is_read_from_its_own_record_with_no_setting
 
     pane = wait_for(lambda: (p := shown())["source"] == "registry" and p, timeout=15, what="the registry entry")
     assert pane["state"] == "idle" and pane["version"], pane  # type: ignore[index]
+    # status, for a project whose manager is this agent, reads it from its registry entry too.
+    config = tmp_path / "project_configs.json"
+    config.write_text(json.dumps({"acct": {"path": str(claude.workdir), "session": "team", "spec_file": "SPEC.md",
+                                           "test_command": "true",
+                                           "team": [{"role": "project-manager", "window": "claude"}]}}))
+    status = subprocess.run([sys.executable, str(SUITE / "orchestrator_integration.py"), "--config", str(config),
+                             "status", "--json"], env=orc_env, capture_output=True, text=True, timeout=60)
+    agent = json.loads(status.stdout)[0]["agents"][0]
+    assert (agent["state"], agent["source"]) == ("idle", "registry"), agent
+    assert agent["session_id"] == pane["session_id"]  # type: ignore[index]
     for n, text in enumerate(HARD, start=1):
         done = run_script("send_message.sh", "team:claude", "-", env=orc_env, input=text)
         assert done.returncode == 0, done.stderr

@@ -39,9 +39,6 @@ ATTENTION = {
     "limited": "usage limit reached; waits for its reset",
 }
 STATE_NAMES = {"dead": "exited", "shell": "exited"}
-# A window that runs no agent (docs/workflow.md, "Agents and other windows") is only running or
-# ended: neither is a person's business, and nothing of an agent's (stalled, exited) applies.
-OTHER_WINDOW_STATES = ("running", "ended")
 
 
 @dataclass(frozen=True)
@@ -129,6 +126,9 @@ def _agent_states(settings: Settings, project: Project, snaps: dict[tuple[str, s
         since = float(before["since"]) if same and isinstance(before, dict) else now
         seen[member.role] = {"pane": snap.pane.pane_id, "hash": digest, "since": since}
         if member_kind(settings, member) == "none":
+            # A window that runs no agent (docs/workflow.md, "Agents and other windows") is only
+            # running or ended: neither needs a person, and nothing of an agent's (stalled, a
+            # shell read as exited) applies to it.
             state = "ended" if snap.pane.dead else "running"
             result.append(AgentStatus(member.role, member.window, target, state, None, since, snap.pane.pane_id,
                                       "screen", None, None, None, "not an agent"))

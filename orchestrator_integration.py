@@ -154,6 +154,8 @@ def _add_workflow_commands(command: Callable[[str, str, list[str]], argparse.Arg
     p.add_argument("--command", dest="agent_command", metavar="C",
                    help="the command that starts the agent (default: the project's, "
                                                    "else ORC_AGENT_COMMAND)")
+    p.add_argument("--agent", choices=("claude",), help="the command starts Claude Code (a wrapper script): "
+                   "give it the suite's hooks (default: the command's program decides)")
     p.add_argument("--ready-timeout", type=float, default=90.0, metavar="S",
                    help="seconds to wait for the agent to show its input box (default 90)")
 
@@ -162,6 +164,8 @@ def _add_workflow_commands(command: Callable[[str, str, list[str]], argparse.Arg
                 ["up", "up --ready-timeout 120", "up --command \"claude --model opus\""])
     p.add_argument("--command", dest="agent_command", metavar="C",
                    help="the command that starts the orchestrator (default ORC_AGENT_COMMAND)")
+    p.add_argument("--agent", choices=("claude",), help="the command starts Claude Code (a wrapper script): "
+                   "give it the suite's hooks (default: the command's program decides)")
     p.add_argument("--ready-timeout", type=float, default=90.0, metavar="S",
                    help="seconds to wait for the agent to show its input box (default 90)")
 
@@ -361,6 +365,9 @@ def _restart(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects:
         how = "resumed its conversation" if args.resume else "briefed it"
         print(f"{project.name}: restarted {member.role} in {report.target} and {how} ({report.detail})")
         return EXIT_OK
+    if report.ok:  # a window that runs no agent: restarted, nothing to brief
+        print(f"{project.name}: restarted {member.role} in {report.target} ({report.detail})")
+        return EXIT_OK
     return fail(PROG, f"{project.name}: {member.role} in {report.target}: {report.detail}")
 
 
@@ -416,7 +423,7 @@ def _spawn(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: l
     project = projects[0] if args.project else None
     try:
         report = spawn_agent(settings, tmux, args.target, args.role, project=project, brief=brief,
-                             command=args.agent_command, ready_timeout=args.ready_timeout)
+                             command=args.agent_command, ready_timeout=args.ready_timeout, agent=args.agent)
     except SpawnError as exc:
         return fail(PROG, str(exc), EXIT_USAGE if exc.usage else 1)
     how = "opened" if report.opened else "reused the empty window"
@@ -452,7 +459,8 @@ def _up(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list
     from orc.teams.spawn import SpawnError
 
     try:
-        report = seat_orchestrator(settings, tmux, projects, config_file, args.ready_timeout, args.agent_command)
+        report = seat_orchestrator(settings, tmux, projects, config_file, args.ready_timeout, args.agent_command,
+                                   args.agent)
     except SpawnError as exc:
         return fail(PROG, str(exc), EXIT_USAGE if exc.usage else 1)
     print(f"orchestrator at {report.target}: {'started' if report.started else 'already running'}; "

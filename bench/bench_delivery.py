@@ -5,10 +5,11 @@ proof from the agent's transcript (found through its session registry) and from 
 Starts a private tmux server, the pinned Claude Code CLI (tests/e2e/install_claude.sh)
 offline against the loopback stand-in API, and sends N messages one after another
 through ``send_message.sh``, waiting for the agent to be idle again between them: first
-with the agent's config dir in ``ORC_CLAUDE_CONFIG_DIRS`` (proof: transcript), then with
-the registry hidden (proof: screen). Each message's time is the whole command, from start
-to its exit with proof. The stand-in API records every prompt, so "submitted" is checked
-against what it received, and the proof the command named is checked too.
+with no config dir given (the suite finds the agent's own in its environment; proof:
+transcript), then with the registry off (``ORC_REGISTRY_SOURCE=off``; proof: screen).
+Each message's time is the whole command, from start to its exit with proof. The stand-in
+API records every prompt, so "submitted" is checked against what it received, and the proof
+the command named is checked too.
 
 Usage: python3 bench/bench_delivery.py [--messages 20]
 """
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="orc-bench-") as folder, FakeAnthropicAPI() as api:
         root = Path(folder)
         env = suite_env(ORC_TMUX_SOCKET=str(root / "tmux.sock"), ORC_STATE_DIR=str(root / "state"))
+        env.pop("ORC_CLAUDE_CONFIG_DIRS", None)  # no folder given: the suite finds the agent's own
         home, work = root / "home", root / "work"
         prepare_claude_home(home, work, FAKE_API_KEY)
         with private_tmux(root / "tmux.sock") as tmux:
@@ -54,13 +56,13 @@ def main(argv: list[str] | None = None) -> int:
             wait_state(tmux, pane.pane_id, "idle")
             results: dict[str, list[float]] = {}
             failures = sent = 0
-            for proof, config in (("transcript", home / ".claude"), ("screen", root / "no-registry")):
+            for proof, registry in (("transcript", "files"), ("screen", "off")):
                 times = results.setdefault(proof, [])
                 for n in range(args.messages):
                     text = f"benchmark message {proof} {n}: please acknowledge"
                     start = time.perf_counter()
                     done = subprocess.run([str(SUITE / "send_message.sh"), "bench:claude", text],
-                                          env={**env, "ORC_CLAUDE_CONFIG_DIRS": str(config)},
+                                          env={**env, "ORC_REGISTRY_SOURCE": registry},
                                           capture_output=True, text=True)
                     elapsed = time.perf_counter() - start
                     sent += 1

@@ -9,7 +9,10 @@ tmux, status, statusUpdatedAt) into a private config dir. Then times, median of 
 - reading the registry alone: the files (parse, then check each process is the one that
   wrote its entry) vs one ``claude agents --json`` (the pinned CLI, tests/e2e/install_claude.sh);
 - the whole snapshot (``Tmux.snapshot``: two tmux invocations, the process table, the registry)
-  with the registry off, from the files, and from the command.
+  with the registry off, from the files, and from the command;
+- the same with no config dir given at all: each pane's process was started with
+  ``CLAUDE_CONFIG_DIR`` (as an agent of another account is), and the snapshot finds the dir
+  in its environment, read on the first snapshot of a process and then kept (docs/agent-record.md).
 
 Usage: python3 bench/bench_registry.py [--panes 200] [--repeat 5]
 """
@@ -28,7 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench_setup import claude_binary, private_tmux, timed  # first: puts the suite on sys.path
-from orc.record.agent_registry import linux_proc_start, read_cli, read_entries
+from orc.record import agent_registry
+from orc.record.agent_registry import agent_config_dirs, linux_proc_start, read_cli, read_entries
 from orc.record.process_groups import ProcessTable
 from tmux_utils import StateSources, Tmux
 from orc.record.snapshot import snapshot
@@ -36,6 +40,17 @@ from orc.record.snapshot import snapshot
 
 def median_of(action: Callable[[], object], repeat: int) -> float:
     return statistics.median(timed(action, repeat))
+
+
+def interleaved(actions: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """The median time of each action, run in turn ``repeat`` times."""
+    times: dict[str, list[float]] = {name: [] for name in actions}
+    for _ in range(repeat):
+        for name, action in actions.items():
+            start = time.perf_counter()
+            action()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(found) for name, found in times.items()}
 
 
 def write_registry(tmux: Tmux, config: Path) -> int:
@@ -64,10 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="orc-bench-") as folder:
         root = Path(folder)
         config = root / "claude-config"
+        # Each pane's process carries its config dir in its environment, as an agent of its own account.
+        agent = f"exec env CLAUDE_CONFIG_DIR={config} sleep 100000"
         with private_tmux(root / "tmux.sock") as tmux:
-            tmux.new_session("bench", "w0", "exec sleep 100000", folder, width=120, height=40)
+            tmux.new_session("bench", "w0", agent, folder, width=120, height=40)
             for n in range(1, args.panes):
-                tmux.new_window("bench", f"w{n}", "exec sleep 100000", folder)
+                tmux.new_window("bench", f"w{n}", agent, folder)
             written = write_registry(tmux, config)
             table = ProcessTable.read()
             files = read_entries([config], table, "files")
@@ -86,6 +103,30 @@ def main(argv: list[str] | None = None) -> int:
             snap_off = median_of(lambda: snapshot(tmux, 0, sources=off), args.repeat)
             snap_files = median_of(lambda: snapshot(tmux, 0, sources=from_files), args.repeat)
             snap_cli = median_of(lambda: snapshot(tmux, 0, sources=from_cli), args.repeat)
+            found = StateSources((), "files")   # no dir given: each agent's own environment names it
+            blind = StateSources((), "files", agent_environ=False)
+            joined = [s for s in snapshot(tmux, 0, sources=found) if s.agent.source == "registry"]
+            if len(joined) != written:
+                raise SystemExit(f"bench: from the environments only {len(joined)} of {written} panes joined")
+            ttys = [p.tty for p in tmux.list_panes()]
+            table = ProcessTable.read()
+            groups = table.foreground(ttys)
+
+            def cold_environ() -> None:
+                agent_registry._DIR_OF_PROCESS.clear()
+                agent_config_dirs(table, ttys, groups)
+
+            def cold_snapshot() -> None:
+                agent_registry._DIR_OF_PROCESS.clear()
+                snapshot(tmux, 0, sources=found)
+
+            env_cold = median_of(cold_environ, args.repeat)
+            env_warm = median_of(lambda: agent_config_dirs(table, ttys, groups), args.repeat)
+            # The snapshots in turn, round after round, so that the load of the machine falls on each alike.
+            rounds = interleaved({"blind": lambda: snapshot(tmux, 0, sources=blind),
+                                  "cold": cold_snapshot,
+                                  "warm": lambda: snapshot(tmux, 0, sources=found),
+                                  "files": lambda: snapshot(tmux, 0, sources=from_files)}, args.repeat)
             rss = subprocess.run(["sh", "-c", f'command -v /usr/bin/time >/dev/null && CLAUDE_CONFIG_DIR="{config}" '
                                   f'/usr/bin/time -f %M "{claude}" agents --json >/dev/null'],
                                  capture_output=True, text=True, env={**os.environ, "DISABLE_AUTOUPDATER": "1"})
@@ -97,6 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"snapshot, registry off:   {snap_off * 1000:.1f} ms")
     print(f"snapshot, registry files: {snap_files * 1000:.1f} ms")
     print(f"snapshot, registry cli:   {snap_cli * 1000:.1f} ms")
+    print(f"config dirs from {written} agents' environments, first read: {env_cold * 1000:.2f} ms")
+    print(f"config dirs from {written} agents' environments, kept:       {env_warm * 1000:.2f} ms")
+    print("snapshots in turn, medians:")
+    print(f"  dir given (ORC_CLAUDE_CONFIG_DIRS):           {rounds['files'] * 1000:.1f} ms")
+    print(f"  no dir given, environments not read:          {rounds['blind'] * 1000:.1f} ms (no entry found)")
+    print(f"  no dir given, first snapshot of the agents:   {rounds['cold'] * 1000:.1f} ms")
+    print(f"  no dir given, later snapshots (dirs kept):    {rounds['warm'] * 1000:.1f} ms")
     return 0
 
 

@@ -99,7 +99,8 @@ def agent_command(binary: Path, home: Path, base_url: str, workdir: Path, env: d
     """The agent's command in the project config: a wrapper script in the agent's home (the
     way people start Claude Code with settings of their own), so the suite starts it the way
     it starts a plain ``claude``: with ``exec`` and its hooks (``--settings``), which the
-    wrapper passes on.
+    wrapper passes on. The config marks it ``"agent": "claude"`` (``up`` and ``spawn`` get
+    ``--agent claude``): from its name alone the suite cannot know that it starts Claude Code.
 
     The wrapper runs Claude Code offline with only the environment it needs (the suite's
     settings included, so the agent's own calls of the suite's commands act on the
@@ -132,7 +133,8 @@ def project_config(work: Path, commands: dict[str, dict[str, str]]) -> dict[str,
             "git_commit_interval": 60, "check_in_interval": 300, "branch_prefix": "feature/",
             "test_command": ["git", "status", "--short"],
             "constraints": {"max_files_per_commit": 200, "require_tests": True},
-            "team": [{"role": role, "window": window, "command": commands[project][short]}
+            # A wrapper script starts Claude Code: "agent" says so, so it gets the suite's hooks.
+            "team": [{"role": role, "window": window, "command": commands[project][short], "agent": "claude"}
                      for short, role, window in MEMBERS],
             "shell_window": "Shell", "dev_server": None,
         }
@@ -231,7 +233,8 @@ class Rehearsal(Stage):
 
         settings = load_settings(self.env)
         for attempt in ("first", "second"):
-            done = self.integration("up", "--command", self.orchestrator_command, "--ready-timeout", "120",
+            done = self.integration("up", "--command", self.orchestrator_command, "--agent", "claude",
+                                    "--ready-timeout", "120",
                                     timeout=300)
             said = " | ".join((done.stdout + done.stderr).strip().splitlines()[-3:])
             recurring = [c.id for c in pending_checkins(settings)

@@ -401,7 +401,7 @@ class Brain:
         self.spawning[name] = (target, token)
         orc = shlex.quote(self.team.suite + "/orchestrator_integration.py")
         spawn = (f"python3 {orc} spawn {shlex.quote(target)} --role {shlex.quote(role)} "
-                 f"--project {shlex.quote(self.team.project)} --command {shlex.quote(command)} "
+                 f"--project {shlex.quote(self.team.project)} --command {shlex.quote(command)} --agent claude "
                  f"--ready-timeout 100 --brief {shlex.quote(task)}")
         spawn = (f"out=$({spawn} 2>&1); rc=$?; printf '%s\\n' \"$out\" | tail -n 3; "
                  f"echo SPAWN {name} rc=$rc; echo SENT {token} rc=$rc")

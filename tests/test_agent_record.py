@@ -367,3 +367,114 @@ def test_a_usage_limit_on_the_screen_reads_limited_until_its_reset(tmux: Tmux, t
     assert snap.state == expected, snap.agent
     if expected == "limited":
         assert snap.agent.detail == f"resets {reset.replace(second=0, microsecond=0).isoformat(timespec='minutes')}"
+
+
+# --- the config dir from the agent's own environment (no setting) -------------------------------
+
+
+def start_agent_with_env(tmux: Tmux, tmp_path: Path, window: str, **env: str) -> str:
+    """The fake agent started as people start an agent of another account: ``env NAME=value ...``."""
+    record, ready = tmp_path / f"{window}.jsonl", tmp_path / f"{window}.ready"
+    agent = shlex.join(["env", *(f"{k}={v}" for k, v in env.items()), sys.executable, str(FAKE_AGENT),
+                        "--record", str(record), "--ready-file", str(ready)])
+    if tmux.has_session("team"):
+        pane = tmux.new_window("team", window, f"{agent}; exec bash", str(tmp_path))
+    else:
+        pane = tmux.new_session("team", window, f"{agent}; exec bash", str(tmp_path), width=100, height=30)
+    wait_for(ready.exists, what="the fake agent's prompt")
+    return pane.pane_id
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="the Linux path: /proc/<pid>/environ")
+def test_an_agents_own_config_dir_and_home_are_read_from_its_environment(tmux: Tmux, tmp_path: Path,
+                                                                         orc_env: dict[str, str]) -> None:
+    """Two agents of two accounts, one with its own CLAUDE_CONFIG_DIR, one with its own HOME:
+    both registry entries are found with no config dir named anywhere."""
+    from orc.record import agent_registry
+
+    own_dir, other_home = tmp_path / "account two", tmp_path / "home3"
+    first = start_agent_with_env(tmux, tmp_path, "acct2", CLAUDE_CONFIG_DIR=str(own_dir), HOME=str(tmp_path))
+    second = start_agent_with_env(tmux, tmp_path, "acct3", HOME=str(other_home))
+    for pane_id, config, status in ((first, own_dir, "waiting"), (second, other_home / ".claude", "busy")):
+        pane = tmux.pane(pane_id)
+        write_entry(config, agent_pid(pane.tty), f"team:{pane.window_id}.{pane_id}", status)
+    nowhere = StateSources(())  # no config dir given at all
+    for pane_id, config, status in ((first, own_dir, "waiting"), (second, other_home / ".claude", "busy")):
+        snap = look(tmux, pane_id, sources=nowhere)
+        assert (snap.state, snap.agent.source) == (status, "registry"), snap.agent
+        assert snap.agent.transcript_path is not None and snap.agent.transcript_path.startswith(str(config / "projects"))
+        # Without reading the agents' environments, neither entry is found.
+        blind = look(tmux, pane_id, sources=StateSources((), agent_environ=False))
+        assert blind.agent.source == "screen"
+    pid = agent_pid(tmux.pane(first).tty)
+    assert any(key[0] == pid for key in agent_registry._DIR_OF_PROCESS)  # read once, kept for its life
+
+    # The command lines, with no ORC_CLAUDE_CONFIG_DIRS: tmux_utils.py and send_message.sh.
+    env = {k: v for k, v in orc_env.items() if k not in ("ORC_CLAUDE_CONFIG_DIRS", "CLAUDE_CONFIG_DIR")}
+    done = subprocess.run([sys.executable, str(SUITE / "tmux_utils.py"), "--json", "--lines", "1"], env=env,
+                          capture_output=True, text=True, timeout=30)
+    shown = {p["pane_id"]: (p["state"], p["source"]) for p in json.loads(done.stdout)}
+    assert shown[first] == ("waiting", "registry") and shown[second] == ("busy", "registry"), shown
+    refused = subprocess.run([str(SUITE / "send_message.sh"), "team:acct2", "hello"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "dialog" in refused.stderr, refused.stderr
+    assert "hello" not in "\n".join(tmux.capture(first))
+
+
+def test_an_environment_that_cannot_be_read_is_skipped_silently(tmp_path: Path) -> None:
+    """A process that ended (as another user's would be unreadable) has no environment to give."""
+    from orc.record.process_groups import read_environ
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    assert read_environ(gone.pid) is None
+    assert read_environ(os.getpid(), ("HOME",)) == {"HOME": os.environ["HOME"]} or "HOME" not in os.environ
+    from orc.record.agent_registry import config_dir_of
+
+    assert config_dir_of({"CLAUDE_CONFIG_DIR": "/a/b", "HOME": "/h"}) == Path("/a/b")
+    assert config_dir_of({"HOME": "/h"}) == Path("/h/.claude")
+    assert config_dir_of({"CLAUDE_CONFIG_DIR": "relative"}) is None and config_dir_of({}) is None
+
+
+def test_ps_eww_lines_give_the_environment_where_there_is_no_proc(tmp_path: Path) -> None:
+    """The macOS path, on a real process: ``ps eww`` prints its arguments, then its environment."""
+    import shutil
+
+    from orc.record.process_groups import ps_environments
+
+    probe = subprocess.run(["ps", "eww", "-o", "pid=,command=", "-p", str(os.getpid())], capture_output=True, text=True)
+    if probe.returncode != 0 or "HOME=" not in probe.stdout:
+        pytest.skip("this ps prints no environment with eww")
+    sleeper = subprocess.Popen(["env", "-i", f"HOME={tmp_path}/h", "CLAUDE_CONFIG_DIR=/cfg/two",
+                                shutil.which("sleep") or "/bin/sleep", "30"])
+    try:
+        found = wait_for(lambda: ps_environments([sleeper.pid]).get(sleeper.pid, {}).get("CLAUDE_CONFIG_DIR") and
+                         ps_environments([sleeper.pid]), what="the sleeper's environment")
+        assert found == {sleeper.pid: {"CLAUDE_CONFIG_DIR": "/cfg/two", "HOME": f"{tmp_path}/h"}}  # type: ignore[comparison-overlap]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_an_entry_whose_process_has_no_terminal_is_in_no_pane(tmux: Tmux, tmp_path: Path) -> None:
+    """A replaced agent (``restart``: ``respawn-pane -k`` hangs it up) keeps running for a moment
+    on no terminal while its entry still names the pane by id: it is not the pane's agent.
+    Measured with Claude Code 2.1.328: right after the respawn the old process runs with no
+    terminal (the new one has a new one); under load its entry outlived the hang-up, and
+    ``restart`` took the old agent's ``idle`` for the new agent's and briefed too early."""
+    pane_id = start_fake_agent(tmux, tmp_path, "agent", then_shell=True)
+    pane = tmux.pane(pane_id)
+    config = tmp_path / "cfg"
+    ended = subprocess.Popen(["sleep", "60"], start_new_session=True, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert ProcessTable.read().by_pid[ended.pid].tty == ""   # a session of its own: no terminal
+        write_entry(config, ended.pid, f"team:{pane.window_id}.{pane_id}", "waiting")
+        snap = look(tmux, pane_id, sources=StateSources((config,)))
+        assert (snap.state, snap.agent.source) == ("idle", "screen"), snap.agent
+        # The agent on the pane's terminal is joined as before.
+        write_entry(config, agent_pid(pane.tty), f"team:{pane.window_id}.{pane_id}", "busy")
+        assert look(tmux, pane_id, sources=StateSources((config,))).agent.source == "registry"
+    finally:
+        ended.kill()
+        ended.wait()

@@ -179,3 +179,35 @@ def test_copied_moved_and_hand_edited_folders_under_a_real_cron_daemon(cron_daem
     assert not has(deleted)
     assert parse_record((edited / "state" / "checkins" / "done" / f"{deleted}.txt").read_text()).state == "cancelled"
     assert str(before) not in crontab("-l").stdout and crontab("-l").stdout == USERS_LINES
+
+
+def test_a_team_with_a_shell_and_a_dev_server_deploys_and_cron_runs_its_backup(
+        cron_daemon: None, real_crontab: None, orc_env: dict[str, str], tmp_path: Path, tmux) -> None:  # type: ignore[no-untyped-def]
+    """Issue 23's done-when: Claude Code (the fake agent), `exec bash --norc` and a
+    long-running server in one team deploy; the backup line the deploy installed in the real
+    crontab is run by the real cron daemon; stop takes the lines out again."""
+    import subprocess
+
+    from test_team import fake_agent, integration, mixed_team, repo_with_spec, write_config
+
+    repo = repo_with_spec(tmp_path / "webapp")
+    pm, _ = fake_agent(tmp_path, "pm")
+    write_config(tmp_path, {"webapp": mixed_team(tmp_path, repo, pm, git_commit_interval=60)})
+    env = {**orc_env, "ORC_PROJECT_CONFIG": str(tmp_path / "project_configs.json"), "SHELL": "/bin/sh"}
+    done = integration("deploy", "webapp", "--ready-timeout", "20", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not any(p.dead for p in tmux.list_panes()) and len(tmux.list_windows()) == 5
+    assert "# orc:bk-webapp" in crontab("-l").stdout
+    (repo / "app.py").write_text("print('work cron keeps')\n")
+
+    def backed_up() -> bool:
+        shown = subprocess.run(["git", "-C", str(repo), "show", "refs/orc/backup/main:app.py"], capture_output=True,
+                               text=True)
+        return shown.returncode == 0 and "work cron keeps" in shown.stdout
+
+    wait_for(backed_up, timeout=150, interval=1.0, what="cron to run the backup line")
+    assert "backup" in (Path(env["ORC_STATE_DIR"]) / "git.log").read_text()
+    assert not any(p.dead for p in tmux.list_panes())  # the shell and the server still run
+    stopped = integration("stop", "webapp", "--kill", env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert crontab("-l").stdout == USERS_LINES

@@ -162,3 +162,102 @@ def test_key_mistakes_and_folder_mistakes_are_named_in_one_run(orc_env: dict[str
     assert not (tmp_path / "crontab").exists()
     assert tmux.list_sessions() == []  # type: ignore[attr-defined]
     assert integration("--config", str(file), "status", env=env).returncode == 2  # keys still checked
+
+
+# --- which members are Claude Code ("agent"; docs/workflow.md, "Agents and other windows") ----------
+
+
+@pytest.mark.parametrize("command, kind", [
+    ("claude", "claude"),
+    ("exec claude --model opus", "claude"),
+    ("CLAUDE_CONFIG_DIR=/w/acct2 claude", "claude"),
+    ("env -i HOME=/home/x PATH=/usr/bin claude", "claude"),
+    ("exec env -u ANTHROPIC_API_KEY claude", "claude"),
+    ("npx -y @anthropic-ai/claude-code", "claude"),
+    ("npx -p @anthropic-ai/claude-code@2.1.328 claude", "claude"),
+    ("npx --offline --prefix /opt/cc claude", "claude"),
+    ("/srv/suite/.deps/npm/2.1.328/node_modules/.bin/claude", "claude"),
+    ("/srv/suite/.deps/npm/2.1.328/node_modules/@anthropic-ai/claude-code/bin/claude.exe", "claude"),
+    ("/home/x/.local/share/claude/versions/2.1.328", "claude"),
+    ("node /usr/lib/node_modules/@anthropic-ai/claude-code/cli.js", "claude"),
+    ("claude; exec bash", "claude"),           # shell syntax: runs as written, but it is Claude
+    ("exec bash --norc", "none"),              # a shell given nothing to run
+    ("bash", "none"),
+    ("zsh -l", "none"),
+    ("bash -lc claude", None),                 # a shell running a command: the command decides, unseen
+    ("sh ./start-agent.sh", None),
+    ("/home/x/bin/claude-work", None),         # a wrapper script: only "agent": "claude" says what it starts
+    ("python3 -m http.server 0", None),
+    ("npm run dev", None),
+    ("aider --model sonnet", None),
+    ("codex", None),
+    ("npx -y some-other-tool", None),
+    ("claude-ish", None),
+])
+def test_the_program_of_a_command_decides_its_kind(command: str, kind: str | None) -> None:
+    from orc.record.profiles import command_kind
+
+    assert command_kind(command) == kind
+
+
+def test_a_pinned_cli_path_is_claude_whatever_its_name() -> None:
+    from orc.record.profiles import command_kind
+
+    assert command_kind("/opt/tools/cc-2.1.328 --verbose", pinned=("/opt/tools/cc-2.1.328",)) == "claude"
+    assert command_kind("/opt/tools/cc-2.1.328 --verbose") is None
+
+
+def test_agent_key_per_member_and_per_project(tmp_path: Path) -> None:
+    from orc.teams.project_config import member_kind
+    from orc.core.settings import load_settings
+
+    project = good_project()
+    project["agent"] = "claude"
+    project["agent_command"] = "~/bin/claude-work"
+    project["team"] = [
+        {"role": "project-manager", "window": "PM"},                                 # the project's command
+        {"role": "engineer", "window": "Dev", "command": "~/bin/other-wrapper"},     # its own: not the project's
+        {"role": "console", "window": "Console", "command": "exec bash --norc"},
+        {"role": "server", "window": "Server", "command": "npm run dev", "agent": "none"},
+        {"role": "qa", "window": "QA", "command": "~/bin/qa-claude", "agent": "claude"},
+    ]
+    config = parse_config(json.dumps({"webapp": project}), tmp_path / "project_configs.json")
+    settings = load_settings({"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, suite_dir=tmp_path)
+    kinds = {m.role: member_kind(settings, m) for m in config.projects[0].team}
+    assert kinds == {"project-manager": "claude", "engineer": None, "console": "none", "server": "none",
+                     "qa": "claude"}
+
+
+def test_an_unknown_agent_kind_and_a_project_manager_that_is_no_agent_are_mistakes() -> None:
+    project = good_project()
+    project["team"] = [{"role": "project-manager", "window": "PM", "agent": "none"},
+                       {"role": "engineer", "window": "Dev", "agent": "aider"}]
+    found = problems_of({"webapp": project})
+    assert len(found) == 2, found
+    assert any(p.startswith("/cfg/project_configs.json: webapp.team[1].agent: is a string \"aider\"; "
+                            "expected \"claude\"") for p in found), found
+    assert any("webapp.team[0].agent: makes the project manager something other than an agent" in p
+               for p in found), found
+    shell_pm = good_project()
+    shell_pm["team"] = [{"role": "project-manager", "window": "PM", "command": "exec bash --norc"}]
+    assert problems_of({"webapp": shell_pm}) == [
+        "/cfg/project_configs.json: webapp.team[0].command: makes the project manager something other than an "
+        "agent (its check-ins and briefing would be typed into a shell or a program); expected an agent for the "
+        "project manager: \"agent\": \"claude\", or a command that starts one"]
+    wrong_type = good_project()
+    wrong_type["agent"] = True
+    assert problems_of({"webapp": wrong_type})[0].startswith(
+        "/cfg/project_configs.json: webapp.agent: is true/false true; expected \"claude\"")
+
+
+def test_validate_names_an_unknown_agent_kind_in_one_line_and_exits_2(orc_env: dict[str, str],
+                                                                     tmp_path: Path) -> None:
+    project = good_project(str(tmp_path))
+    project["team"] = [{"role": "project-manager", "window": "PM"},
+                       {"role": "engineer", "window": "Dev", "command": "aider", "agent": "aider"}]
+    file = tmp_path / "bad.json"
+    file.write_text(json.dumps({"webapp": project}))
+    done = integration("--config", str(file), "validate", env=orc_env)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "webapp.team[1].agent" in line]
+    assert len(lines) == 1 and "is a string \"aider\"" in lines[0] and "\"none\"" in lines[0], done.stderr

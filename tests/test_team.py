@@ -38,12 +38,15 @@ def write_config(tmp_path: Path, projects: dict[str, dict[str, object]]) -> Path
 
 
 def project_entry(repo: Path, session: str, pm: str, dev: str, **extra: object) -> dict[str, object]:
+    """A two-agent project. Both commands stand in for Claude Code (the fake agent, a wrapper
+    script that starts the real one), so the config marks them ``"agent": "claude"``: they
+    take Claude's flags (--settings for the hooks, --resume), as Claude Code does."""
     return {
         "path": str(repo), "session": session, "spec_file": "SPEC.md", "git_commit_interval": 1800,
         "check_in_interval": 1800, "branch_prefix": "feature/", "test_command": "test -f app.py",
         "constraints": {"max_files_per_commit": 20, "require_tests": True},
-        "team": [{"role": "project-manager", "window": "PM", "command": pm},
-                 {"role": "engineer", "window": "Dev", "command": dev}],
+        "team": [{"role": "project-manager", "window": "PM", "command": pm, "agent": "claude"},
+                 {"role": "engineer", "window": "Dev", "command": dev, "agent": "claude"}],
         "shell_window": "Shell", **extra,
     }
 
@@ -281,3 +284,113 @@ def test_deploy_briefs_real_claude_code_and_status_sees_its_dialog(claude_binary
         data = json.loads(status.stdout)
         assert data[0]["agents"][0]["role"] == "engineer" and data[0]["agents"][0]["state"] == "waiting"
         assert not (repo / "never.txt").exists()
+
+
+# --- windows that run no agent (docs/workflow.md, "Agents and other windows") -----------------------
+
+
+def cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+
+
+def mixed_team(tmp_path: Path, repo: Path, pm: str, **extra: object) -> dict[str, object]:
+    """Claude Code (the fake agent, marked ``claude``), an interactive shell (no key: its program
+    says it), a long-running server marked ``none``, and the dev_server window."""
+    entry = project_entry(repo, "webapp", pm, "unused", **extra)
+    entry["team"] = [
+        {"role": "project-manager", "window": "PM", "command": pm, "agent": "claude"},
+        {"role": "console", "window": "Console", "command": "exec bash --norc"},
+        {"role": "server", "window": "Server", "agent": "none",
+         "command": shlex.join([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1"])},
+    ]
+    entry["dev_server"] = {"window": "Web", "command": "while true; do sleep 1; done"}
+    return entry
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads the panes' command lines from /proc")
+def test_a_team_with_a_shell_and_a_dev_server_deploys_backs_up_restarts_and_stops(
+        tmp_path: Path, env: dict[str, str], tmux: Tmux) -> None:
+    """Issue 23's regression: a window that is not Claude Code gets none of Claude's flags, so
+    `exec bash --norc` no longer dies of `--settings` and takes the session down with it."""
+    repo = repo_with_spec(tmp_path / "webapp")
+    pm, pm_record = fake_agent(tmp_path, "pm")
+    write_config(tmp_path, {"webapp": mixed_team(tmp_path, repo, pm)})
+    done = integration("deploy", "webapp", "--ready-timeout", "20", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "console" in done.stdout and "ok: not an agent" in done.stdout, done.stdout
+    windows = {p.window_name: p for p in tmux.list_windows() if p.session == "webapp"}
+    assert sorted(windows) == ["Console", "PM", "Server", "Shell", "Web"]
+    assert not any(p.dead for p in tmux.list_panes())
+    # Claude Code got its hooks; the shell and the server run exactly as written.
+    assert json.loads(pm_record.read_text().splitlines()[0])["settings"].endswith("webapp.project-manager.json")
+    assert cmdline(tmux.pane_pid(windows["Console"].pane_id)) == ["bash", "--norc"]
+    server = cmdline(tmux.pane_pid(windows["Server"].pane_id))
+    assert server[1:] == ["-m", "http.server", "0", "--bind", "127.0.0.1"]
+    briefs = submitted(pm_record)
+    assert len(briefs) == 1 and "project-manager: webapp:PM" in briefs[0]
+    assert "webapp:Console" not in briefs[0] and "webapp:Server" not in briefs[0]  # no agent to message there
+    # Nothing was typed into the windows that run no agent.
+    assert not any("You are the" in line for line in tmux.capture(windows["Console"].pane_id))
+    crontab = (tmp_path / "crontab").read_text()
+    assert "# orc:bk-webapp" in crontab and crontab.count(" # orc:ck-") == 1
+
+    # status and the attention check: the other windows are running, nobody is told.
+    status = json.loads(integration("status", "webapp", "--json", env=env).stdout)[0]
+    states = {a["role"]: (a["state"], a["attention"]) for a in status["agents"]}
+    assert states["console"] == ("running", None) and states["server"] == ("running", None), states
+    assert status["needs_attention"] == []
+    assert integration("attention", "check", env=env).returncode == 0
+    listed = integration("attention", "list", env=env)
+    assert "console" not in listed.stdout and "server" not in listed.stdout, listed.stdout
+    text = integration("status", "webapp", env=env).stdout
+    assert "0 agent(s) need attention" in text and "not an agent" in text, text
+
+    # A backup, by hand and by its crontab line in cron's bare environment.
+    (repo / "app.py").write_text("print('unsaved work')\n")
+    backup = integration("backup", "webapp", env=env)
+    assert backup.returncode == 0 and "backed up 1 file(s)" in backup.stdout, backup.stdout + backup.stderr
+    (repo / "app.py").write_text("print('more work')\n")
+    line = next(l for l in crontab.splitlines() if "# orc:bk-webapp" in l)
+    command = line.split(None, 5)[5].rsplit(" # orc:", 1)[0].replace("\\%", "%")
+    bare = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "SHELL": "/bin/sh", "LOGNAME": "root"}
+    ran = subprocess.run(["/bin/sh", "-c", command], env=bare, stdin=subprocess.DEVNULL, capture_output=True,
+                         text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert sh(repo, "show", "refs/orc/backup/main:app.py") == "print('more work')\n"
+
+    # Restart: the agent is briefed again; the shell comes back as written, not briefed.
+    console_pid = tmux.pane_pid(windows["Console"].pane_id)
+    again = integration("restart", "webapp", "console", env=env)
+    assert again.returncode == 0 and "not an agent" in again.stdout, again.stdout + again.stderr
+    new_pid = tmux.pane_pid(windows["Console"].pane_id)
+    assert new_pid != console_pid and cmdline(new_pid) == ["bash", "--norc"]
+    pm_again = integration("restart", "webapp", "project-manager", "--ready-timeout", "20", env=env)
+    assert pm_again.returncode == 0, pm_again.stdout + pm_again.stderr
+    assert "You were restarted" in submitted(pm_record)[-1]
+    redeploy = integration("deploy", "webapp", env=env)
+    assert redeploy.returncode == 0 and "all windows already there" in redeploy.stdout, redeploy.stdout
+
+    stopped = integration("stop", "webapp", "--kill", env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert " # orc:" not in (tmp_path / "crontab").read_text() and not tmux.has_session("webapp")
+
+
+def test_a_program_the_suite_cannot_name_runs_as_written_and_is_briefed_as_an_agent(
+        tmp_path: Path, env: dict[str, str], tmux: Tmux) -> None:
+    """No "agent" key and a program that is not Claude Code's (here the fake agent, which
+    would take --settings): no Claude flags, but still waited for and briefed, as a wrapper
+    that starts Claude Code is. A window that never shows an agent says what to set."""
+    repo = repo_with_spec(tmp_path / "webapp")
+    pm, pm_record = fake_agent(tmp_path, "pm")
+    entry = project_entry(repo, "webapp", pm, "unused")
+    entry["team"] = [{"role": "project-manager", "window": "PM", "command": pm},
+                     {"role": "server", "window": "Server", "command": "sleep 600"}]
+    write_config(tmp_path, {"webapp": entry})
+    done = integration("deploy", "webapp", "--ready-timeout", "3", env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert len(submitted(pm_record)) == 1
+    assert not any(json.loads(line).get("event") == "started" for line in pm_record.read_text().splitlines())
+    server = next(p for p in tmux.list_windows() if p.window_name == "Server")
+    assert cmdline(tmux.pane_pid(server.pane_id)) == ["sleep", "600"]
+    said = next(line for line in done.stdout.splitlines() if line.strip().startswith("server"))
+    assert "NOT BRIEFED" in said and '"agent": "none"' in said and '"agent": "claude"' in said, said

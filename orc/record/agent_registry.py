@@ -16,7 +16,10 @@ without the pane, the version or the status's age, and costs a whole CLI start (
 the files are read first, the command only when the files cannot be read.
 
 Which config dirs: ``ORC_CLAUDE_CONFIG_DIRS`` (colon-separated) when set, else
-``CLAUDE_CONFIG_DIR``, else ``~/.claude``.
+``CLAUDE_CONFIG_DIR``, else ``~/.claude``; and, with no setting at all, the one each pane's
+agent was started with (:func:`agent_config_dirs`: its own ``CLAUDE_CONFIG_DIR``, else its
+``HOME``'s ``.claude``, read from the agent process's environment), so agents of several
+accounts are all found.
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orc.record.process_groups import ProcessTable
+from orc.record.profiles import SHELLS
+from orc.record.process_groups import Process, ProcessTable
 
 # "team:@0.%0": session name (may hold anything but the last ":@"), window id, pane id.
 _TMUX_FIELD = re.compile(r"^(?P<session>.*):(?P<window>@\d+)\.(?P<pane>%\d+)$")
@@ -72,6 +76,53 @@ def project_slug(cwd: str) -> str:
     """The transcript folder's name for ``cwd`` (measured: ``/tmp/x/my.proj_dir name`` ->
     ``-tmp-x-my-proj-dir-name``)."""
     return re.sub(r"[^A-Za-z0-9]", "-", cwd)
+
+
+def config_dir_of(env: Mapping[str, str]) -> Path | None:
+    """The config dir a Claude Code started with ``env`` uses: ``CLAUDE_CONFIG_DIR``, else
+    ``$HOME/.claude``; None when the environment names neither (an ``env -i`` start) or only
+    a relative path (relative to a folder we do not know)."""
+    own = env.get("CLAUDE_CONFIG_DIR", "")
+    if own:
+        path = Path(own)
+        return path if path.is_absolute() else None
+    home = env.get("HOME", "")
+    return Path(home) / ".claude" if home.startswith("/") else None
+
+
+# (pid, start time) -> the config dir from that process's environment (None: none found).
+# A process's environment does not change after it started, so each is read once.
+_DIR_OF_PROCESS: dict[tuple[int, str], Path | None] = {}
+
+
+def agent_config_dirs(table: ProcessTable, ttys: Sequence[str],
+                      groups: Mapping[str, Sequence[Process]] | None = None) -> tuple[Path, ...]:
+    """The config dirs the agents on the terminals ``ttys`` (the panes' ``/dev/pts/N``) were
+    started with: for each process of a terminal's foreground group that is not a shell (the
+    agent, however it was launched: docs/agent-record.md), its own ``CLAUDE_CONFIG_DIR``, else
+    its ``HOME``'s ``.claude``. Each process's environment is read once (cached by pid and
+    start time, so a reused pid is read again); one that cannot be read (another user's
+    process) is skipped silently. ``groups``: ``table.foreground(ttys)``, when the caller
+    has it already."""
+    found_groups = table.foreground(ttys) if groups is None else groups
+    processes: list[Process] = [p for group in found_groups.values() for p in group if p.command not in SHELLS]
+    unread = [p.pid for p in processes if (p.pid, p.started) not in _DIR_OF_PROCESS]
+    if unread:
+        environments = table.environments(unread)
+        for process in processes:
+            if process.pid in unread:
+                env = environments.get(process.pid)
+                _DIR_OF_PROCESS[(process.pid, process.started)] = config_dir_of(env) if env is not None else None
+    for pid, started in list(_DIR_OF_PROCESS):
+        running = table.by_pid.get(pid)
+        if running is None or running.started != started:
+            del _DIR_OF_PROCESS[(pid, started)]  # ended: its pid may come back as another process
+    found: list[Path] = []
+    for process in processes:
+        folder = _DIR_OF_PROCESS.get((process.pid, process.started))
+        if folder is not None and folder not in found:
+            found.append(folder)
+    return tuple(found)
 
 
 def _number(value: Any) -> float | None:
@@ -188,21 +239,33 @@ def read_cli(config_dirs: Sequence[Path], claude_bin: str = "claude") -> list[Re
 
 
 def read_entries(config_dirs: Sequence[Path], table: ProcessTable, source: str = "files",
-                 claude_bin: str | None = None) -> list[RegistryEntry]:
+                 claude_bin: str | None = None, agent_dirs: Sequence[Path] = ()) -> list[RegistryEntry]:
     """The live entries: from the files (``source="files"``, the command when they cannot
-    be read), from ``claude agents --json`` (``"cli"``), or none (``"off"``)."""
-    if source == "off" or not config_dirs:
+    be read), from ``claude agents --json`` (``"cli"``), or none (``"off"``).
+
+    ``agent_dirs`` (:func:`agent_config_dirs`: the dirs the running agents were started with)
+    are read from their files too, each on its own: one that cannot be read is skipped, and
+    costs no ``claude agents --json``."""
+    if source == "off":
         return []
-    entries: list[RegistryEntry]
-    # Each source falls back to the other when it cannot be read at all.
-    first, second = (read_cli, read_files) if source == "cli" else (read_files, read_cli)
-    try:
-        entries = first(config_dirs, claude_bin or "claude")
-    except RegistryUnreadable:
+    entries: list[RegistryEntry] = []
+    if config_dirs:
+        # Each source falls back to the other when it cannot be read at all.
+        first, second = (read_cli, read_files) if source == "cli" else (read_files, read_cli)
         try:
-            entries = second(config_dirs, claude_bin or "claude")
+            entries = first(config_dirs, claude_bin or "claude")
         except RegistryUnreadable:
-            entries = []
+            try:
+                entries = second(config_dirs, claude_bin or "claude")
+            except RegistryUnreadable:
+                entries = []
+    for folder in agent_dirs:
+        if folder in config_dirs:
+            continue
+        try:
+            entries += read_files([folder])
+        except RegistryUnreadable:
+            continue
     return [e for e in entries if is_live(e, table)]
 
 
@@ -232,13 +295,18 @@ def match_panes(entries: Sequence[RegistryEntry], panes: Sequence[PaneIdentity],
 
     Pane ids repeat across tmux servers, so the ``tmux`` field alone proves nothing. An
     entry belongs to a pane when its process runs on the pane's terminal (a terminal
-    belongs to one pane of one server at a time), or, where the terminal cannot be told,
-    when pane id, session and window id all match. Of several entries on one terminal
+    belongs to one pane of one server at a time), or, where the process table tells no
+    terminals at all, when pane id, session and window id all match. A process the table
+    shows on no terminal is in no pane (a replaced agent still ending, after its hang-up). Of several entries on one terminal
     (an agent started inside another), the one in the foreground wins.
     """
     by_tty = {table.tty_key(p.tty): p for p in panes if p.tty}
     by_tty.pop("", None)
     by_id = {p.pane_id: p for p in panes}
+    # Where the table knows terminals at all, a process it shows on none is in no pane: an
+    # agent that lost its terminal is on its way out (``respawn-pane -k`` hangs it up, and it
+    # takes a moment to end while its entry still names the pane it had).
+    knows_terminals = any(p.tty for p in table.processes)
     found: dict[str, RegistryEntry] = {}
     rank: dict[str, tuple[int, float]] = {}
     for entry in entries:
@@ -246,7 +314,7 @@ def match_panes(entries: Sequence[RegistryEntry], panes: Sequence[PaneIdentity],
         pane: PaneIdentity | None = None
         if process is not None and process.tty:
             pane = by_tty.get(process.tty)
-        elif entry.pane_id is not None:
+        elif entry.pane_id is not None and not (process is not None and knows_terminals):
             named = by_id.get(entry.pane_id)
             if named is not None and (named.session, named.window_id) == (entry.tmux_session, entry.window_id):
                 pane = named

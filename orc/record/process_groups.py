@@ -18,6 +18,7 @@ and the start time there is the one Claude Code records on Linux.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from orc.record.profiles import SHELLS
 
 PS_COMMAND = ("ps", "-A", "-o", "pid=,pgid=,tpgid=,lstart=,tty=,comm=")
 PS_TIMEOUT = 5.0
+#: What an agent's environment says about where it keeps its record (orc.record.agent_registry).
+CONFIG_ENV = ("CLAUDE_CONFIG_DIR", "HOME")
 
 
 @dataclass(frozen=True)
@@ -129,16 +132,83 @@ class ProcessTable:
         except OSError:
             return ""
 
-    def foreground_commands(self, ttys: Iterable[str]) -> dict[str, list[str]]:
-        """For each terminal (``/dev/pts/3``), the commands of its foreground process group.
+    def foreground(self, ttys: Iterable[str]) -> dict[str, list[Process]]:
+        """For each terminal (``/dev/pts/3``), the processes of its foreground process group.
         A terminal with no such process is left out."""
         wanted = {self.tty_key(t): t for t in ttys if t}
         wanted.pop("", None)
-        found: dict[str, list[str]] = {}
+        found: dict[str, list[Process]] = {}
         for process in self.processes:
             if process.in_foreground and process.tty in wanted:
-                found.setdefault(wanted[process.tty], []).append(process.command)
+                found.setdefault(wanted[process.tty], []).append(process)
         return found
+
+    def foreground_commands(self, ttys: Iterable[str]) -> dict[str, list[str]]:
+        """For each terminal (``/dev/pts/3``), the commands of its foreground process group.
+        A terminal with no such process is left out."""
+        return {tty: [p.command for p in group] for tty, group in self.foreground(ttys).items()}
+
+    def environments(self, pids: Sequence[int], names: Sequence[str] = CONFIG_ENV) -> dict[int, dict[str, str]]:
+        """The variables ``names`` of each process's environment, as it was started: from
+        ``/proc/<pid>/environ`` where this table came from ``/proc``, else from one ``ps eww``
+        for all of them. A process whose environment cannot be read (another user's, ended)
+        is left out: the caller falls back to what it knows without it."""
+        if not pids:
+            return {}
+        if self.from_proc:
+            found = {}
+            for pid in pids:
+                env = read_environ(pid, names)
+                if env is not None:
+                    found[pid] = env
+            return found
+        return ps_environments(pids, names)
+
+
+def read_environ(pid: int, names: Sequence[str] = CONFIG_ENV, root: str = "/proc") -> dict[str, str] | None:
+    """The variables ``names`` of ``pid``'s environment from ``/proc/<pid>/environ``
+    (NUL-separated ``NAME=value``, as the process was started; a later ``setenv`` inside it
+    does not show); None when it cannot be read (another user's process, or it ended)."""
+    try:
+        with open(f"{root}/{pid}/environ", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    wanted = {name.encode(): name for name in names}
+    found: dict[str, str] = {}
+    for item in raw.split(b"\0"):
+        name, eq, value = item.partition(b"=")
+        if eq and name in wanted:
+            found[wanted[name]] = value.decode("utf-8", "surrogateescape")
+    return found
+
+
+def ps_environments(pids: Sequence[int], names: Sequence[str] = CONFIG_ENV) -> dict[int, dict[str, str]]:
+    """Where there is no ``/proc`` (macOS): one ``ps eww -o pid=,command= -p <pids>``, whose
+    command column is the arguments followed by the environment, all joined by spaces. That
+    cannot be split exactly: a value is read up to the next space (a path with a space in it is
+    cut short, and then simply not found), and the last ``NAME=`` wins, since the environment
+    comes after the arguments. Only the user's own processes show their environment."""
+    env = {**os.environ, "LC_ALL": "C"}
+    try:
+        done = subprocess.run(["ps", "eww", "-o", "pid=,command=", "-p", ",".join(str(p) for p in pids)],
+                              capture_output=True, text=True, env=env, timeout=PS_TIMEOUT, encoding="utf-8",
+                              errors="replace")
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    found: dict[int, dict[str, str]] = {}
+    patterns = {name: re.compile(rf"(?:^|\s){re.escape(name)}=(\S+)") for name in names}
+    for line in done.stdout.splitlines():
+        pid_text, _, rest = line.strip().partition(" ")
+        if not pid_text.isdigit():
+            continue
+        values = {}
+        for name, pattern in patterns.items():
+            hits = pattern.findall(rest)
+            if hits:
+                values[name] = hits[-1]
+        found[int(pid_text)] = values
+    return found
 
 
 def foreground_commands(ttys: Iterable[str]) -> dict[str, list[str]]:

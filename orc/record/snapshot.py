@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orc.core.tmux import Pane, Tmux, TmuxError
-from orc.record.agent_registry import PaneIdentity, RegistryEntry, match_panes, read_entries
+from orc.record.agent_registry import PaneIdentity, RegistryEntry, agent_config_dirs, match_panes, read_entries
 from orc.record.agent_state import AgentState, classify, combine, from_hook, from_registry, with_usage_limit
 from orc.record.hook_events import latest_reports
 from orc.record.process_groups import ProcessTable
@@ -46,6 +46,9 @@ class StateSources:
     registry_source: str = "files"      # files, cli (claude agents --json) or off
     claude_bin: str | None = None       # for the ``cli`` source and the fallback to it
     hooks_state_dir: Path | None = None # where ``orc hook`` records each pane's latest event
+    # Also the config dir each pane's agent was started with (its environment): agents with a
+    # CLAUDE_CONFIG_DIR or HOME of their own are found with no setting (docs/agent-record.md).
+    agent_environ: bool = True
 
     @classmethod
     def default(cls) -> StateSources:
@@ -66,12 +69,18 @@ def pane_states(panes: Sequence[Pane], screens: Sequence[Sequence[str]], agent_k
     foreground process group, the agents' registry and their hooks' latest reports (of
     the tmux server at ``socket`` only): one read of the process table (``/proc``, else one
     ``ps``), one of the registry and one of
-    the hook reports for all of them."""
+    the hook reports for all of them. The registry is read from ``sources.config_dirs`` and
+    from the config dir each pane's agent process was started with (read once per process)."""
     table = ProcessTable.read()
-    entries = read_entries(sources.config_dirs, table, sources.registry_source, sources.claude_bin)
+    ttys = [p.tty for p in panes]
+    groups = table.foreground(ttys) if table.processes else {}
+    agent_dirs: tuple[Path, ...] = ()
+    if sources.agent_environ and sources.registry_source != "off" and groups:
+        agent_dirs = agent_config_dirs(table, ttys, groups)
+    entries = read_entries(sources.config_dirs, table, sources.registry_source, sources.claude_bin, agent_dirs)
     identities = [PaneIdentity(p.pane_id, p.session, p.window_id, p.tty) for p in panes]
     joined: dict[str, RegistryEntry] = match_panes(entries, identities, table) if entries else {}
-    foreground = table.foreground_commands(p.tty for p in panes) if table.processes else {}
+    foreground = {tty: [p.command for p in group] for tty, group in groups.items()}
     reports = latest_reports(sources.hooks_state_dir, socket=socket) if sources.hooks_state_dir else {}
     now = time.time()
     result = []

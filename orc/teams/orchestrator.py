@@ -79,7 +79,7 @@ def _orchestrator_record(settings: Settings) -> dict[str, Any]:
 
 
 def seat_orchestrator(settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path,
-                      ready_timeout: float = 90.0, command: str | None = None) -> UpReport:
+                      ready_timeout: float = 90.0, command: str | None = None, agent: str | None = None) -> UpReport:
     """Start the orchestrator's agent at ORC_DEFAULT_TARGET in the suite folder, brief it, give it
     its recurring self check-in. Idempotent: a running, briefed orchestrator is left as it is."""
     import json
@@ -95,7 +95,7 @@ def seat_orchestrator(settings: Settings, tmux: Tmux, projects: list[Project], c
     if parsed.session is None or parsed.window is None or parsed.pane_index is not None:
         raise SpawnError(f"ORC_DEFAULT_TARGET={target!r} must be session:window for up", usage=True)
     session, window = parsed.session, parsed.window
-    member = Member("orchestrator", window, command or "", None)
+    member = Member("orchestrator", window, command or "", None, agent)  # agent: "claude" for a wrapper
     line = agent_command(settings, member, label="orchestrator")
     folder = str(settings.suite_dir)
     started = False

@@ -21,7 +21,12 @@ import string
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from orc.record.profiles import AGENT_KINDS, command_kind
+
+if TYPE_CHECKING:
+    from orc.core.settings import Settings
 
 # Project names end up in crontab ids, lock names, state folders and session names.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -37,9 +42,9 @@ PLACEHOLDERS = (
 PROJECT_KEYS = {
     "path", "session", "spec_file", "git_commit_interval", "check_in_interval", "branch_prefix",
     "test_command", "constraints", "agent_command", "team", "shell_window", "dev_server", "description",
-    "main_branch",
+    "main_branch", "agent",
 }
-MEMBER_KEYS = {"role", "window", "command", "briefing"}
+MEMBER_KEYS = {"role", "window", "command", "briefing", "agent"}
 CONSTRAINT_KEYS = {"max_files_per_commit", "require_tests"}
 DEV_SERVER_KEYS = {"window", "command"}
 # Cron fires on minute boundaries; intervals must map to a schedule it can keep exactly.
@@ -74,10 +79,26 @@ class Member:
     window: str
     command: str
     briefing: str | None
+    # What the config says runs in the window: "claude", "none" (no agent), or None (not
+    # said: the command's program decides, orc.teams.team.member_kind).
+    agent: str | None = None
 
     @property
     def is_manager(self) -> bool:
         return self.role == MANAGER_ROLE
+
+
+def member_kind(settings: Settings, member: Member) -> str | None:
+    """What runs in ``member``'s window: ``claude`` (Claude Code: it takes the suite's flags,
+    is waited for, briefed and watched), ``none`` (not an agent: runs as written, never
+    briefed, raises no attention), or None (a program the suite cannot name, such as a
+    wrapper script: it runs as written, with none of Claude's flags, and is waited for and
+    briefed as an agent). The config's ``"agent"`` decides; without it, the command's
+    program (docs/workflow.md, "Agents and other windows")."""
+    if member.agent is not None:
+        return member.agent
+    pinned = (settings.claude_bin,) if settings.claude_bin else ()
+    return command_kind(member.command or settings.agent_command, pinned)
 
 
 @dataclass(frozen=True)
@@ -286,7 +307,12 @@ def _parse_project(c: _Checker, name: str, raw: object, base: Path, check_folder
     if agent_command is not None:
         agent_command = c.text(k("agent_command"), agent_command, expected="the command that starts an agent, e.g. \"claude\"")
 
-    team = _parse_team(c, name, raw.get("team"), agent_command)
+    agent = raw.get("agent")
+    if agent is not None and agent not in AGENT_KINDS:
+        c.add(k("agent"), f"is {_type_name(agent)} {json.dumps(agent)}", _AGENT_EXPECTED)
+        agent = None
+
+    team = _parse_team(c, name, raw.get("team"), agent_command, agent)
 
     shell_window = raw.get("shell_window", "Shell")
     if shell_window is not None:
@@ -330,11 +356,14 @@ def _parse_project(c: _Checker, name: str, raw: object, base: Path, check_folder
     )
 
 
+_AGENT_EXPECTED = ('"claude" (Claude Code: started with the suite\'s hooks, briefed and watched) or "none" '
+                   '(not an agent, e.g. a shell or a dev server: runs as written, never briefed)')
 _WINDOW_EXPECTED = ("a tmux window name: letters, digits, spaces, '-', '_' or '+', not only digits, "
                     "at most 30 characters (no ':' or '.': tmux reads them as separators)")
 
 
-def _parse_team(c: _Checker, name: str, raw: object, agent_command: str | None) -> list[Member]:
+def _parse_team(c: _Checker, name: str, raw: object, agent_command: str | None,
+                project_agent: str | None = None) -> list[Member]:
     key = f"{name}.team"
     if not isinstance(raw, list) or not raw:
         c.add(key, "is missing or empty" if raw is None or raw == [] else f"is {_type_name(raw)}",
@@ -366,13 +395,26 @@ def _parse_team(c: _Checker, name: str, raw: object, agent_command: str | None) 
                     c.add(f"{mkey}.briefing", why,
                           f"placeholders among {{{'}, {'.join(PLACEHOLDERS)}}} (write {{{{ and }}}} for literal braces)")
                     briefing = None
+        own_agent = entry.get("agent")
+        if own_agent is not None and own_agent not in AGENT_KINDS:
+            c.add(f"{mkey}.agent", f"is {_type_name(own_agent)} {json.dumps(own_agent)}", _AGENT_EXPECTED)
+            own_agent = None
+        # The project's "agent" says what its agent_command starts: it holds for the members
+        # that run that command, never for one with a command of its own.
+        agent = own_agent if own_agent is not None or command is not None else project_agent
+        ran = command or agent_command
+        if role == MANAGER_ROLE and (agent or (command_kind(ran) if ran else None)) == "none":
+            where = f"{mkey}.agent" if own_agent else (f"{name}.agent" if agent else f"{mkey}.command")
+            c.add(where, "makes the project manager something other than an agent (its check-ins and "
+                  "briefing would be typed into a shell or a program)",
+                  "an agent for the project manager: \"agent\": \"claude\", or a command that starts one")
         if role:
             if role in roles:
                 c.add(f"{mkey}.role", f"repeats the role {json.dumps(role)}",
                       "a different role name per member (\"engineer-1\", \"engineer-2\")")
             roles.append(role)
         if role and window:
-            members.append(Member(role, window, command or agent_command or "", briefing))
+            members.append(Member(role, window, command or agent_command or "", briefing, agent))
     if roles.count(MANAGER_ROLE) == 0:
         c.add(key, f"has no \"{MANAGER_ROLE}\" role",
               f"exactly one member with \"role\": \"{MANAGER_ROLE}\" (check-ins and broadcasts go to it)")

@@ -56,8 +56,13 @@ def empty_pane(tmux: Tmux, settings: Settings, pane: Pane) -> bool:
 
 def spawn_agent(settings: Settings, tmux: Tmux, target: str, role: str, *, project: Project | None = None,
                 brief: str | None = None, command: str | None = None, cwd: Path | None = None,
-                ready_timeout: float = 90.0) -> SpawnReport:
-    """Open ``session:window`` (or reuse an empty one), start an agent, wait for it, brief it, record it."""
+                ready_timeout: float = 90.0, agent: str | None = None) -> SpawnReport:
+    """Open ``session:window`` (or reuse an empty one), start an agent, wait for it, brief it, record it.
+
+    ``agent`` (``"claude"``) says that ``command`` starts Claude Code (a wrapper script), so
+    it gets the suite's hooks; without it the command's program decides. The project
+    manager's command, taken when ``command`` is None, comes with what the config says of it.
+    """
     import re
 
     from orc.teams.project_config import ROLE, WINDOW
@@ -76,7 +81,9 @@ def spawn_agent(settings: Settings, tmux: Tmux, target: str, role: str, *, proje
         if known is not None and known.window != window:
             raise SpawnError(f"{project.name} already has a {role} in window {known.window}; pick another role "
                              f"name (e.g. {role}-2) or restart that one", usage=True)
-    member = Member(role, window, command or (project.manager.command if project else "") or "", None)
+    if agent is None and command is None and project is not None:
+        agent = project.manager.agent
+    member = Member(role, window, command or (project.manager.command if project else "") or "", None, agent)
     folder = str(project.path if project else (cwd or Path.cwd()))
     line = agent_command(settings, member, project, label=None if project else f"{session}.{role}")
     with named_lock(settings.state_dir, f"team-{project.name if project else session}", 120):
@@ -95,7 +102,8 @@ def spawn_agent(settings: Settings, tmux: Tmux, target: str, role: str, *, proje
         tmux.keep_on_exit(pane.pane_id)
         if project is not None:
             record = spawned_record(settings, project)
-            record[role] = {"window": window, "command": member.command, "at": timestamp()}
+            record[role] = {"window": window, "command": member.command, "at": timestamp(),
+                            **({"agent": member.agent} if member.agent else {})}
             write_record(settings, project.name, "spawned", record)
         state = wait_ready(tmux, settings, [pane.pane_id], ready_timeout).get(pane.pane_id, "unknown")
         if state != "idle":

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from orc.core.gitops import RepoFacts, repo_facts
-from orc.teams.project_config import Project
+from orc.teams.project_config import Project, member_kind
 from orc.core.settings import Settings
 from orc.core.state import private_dir, timestamp, write_private_text
 from orc.core.tmux import Tmux
@@ -47,7 +47,8 @@ class AgentStatus:
     role: str
     window: str
     target: str
-    state: str                     # idle busy waiting typing exited stalled missing copy-mode unknown
+    state: str                     # idle busy waiting typing exited stalled missing copy-mode unknown;
+                                   # running or ended for a window that runs no agent
     attention: str | None
     last_activity: float | None    # epoch seconds the screen last changed (as seen by status)
     pane_id: str | None = None
@@ -125,6 +126,14 @@ def _agent_states(settings: Settings, project: Project, snaps: dict[tuple[str, s
         same = isinstance(before, dict) and before.get("hash") == digest and before.get("pane") == snap.pane.pane_id
         since = float(before["since"]) if same and isinstance(before, dict) else now
         seen[member.role] = {"pane": snap.pane.pane_id, "hash": digest, "since": since}
+        if member_kind(settings, member) == "none":
+            # A window that runs no agent (docs/workflow.md, "Agents and other windows") is only
+            # running or ended: neither needs a person, and nothing of an agent's (stalled, a
+            # shell read as exited) applies to it.
+            state = "ended" if snap.pane.dead else "running"
+            result.append(AgentStatus(member.role, member.window, target, state, None, since, snap.pane.pane_id,
+                                      "screen", None, None, None, "not an agent"))
+            continue
         state = STATE_NAMES.get(snap.state, snap.state)
         # The agent's own record says it is working: an unchanged screen is a long turn, not a stall
         # (until the record itself has not moved for as long).

@@ -32,7 +32,7 @@ from orc.record.hooks_settings import settings_args
 from orc.core.locks import named_lock
 from orc.teams.project_git import run_backup
 from orc.teams.team_schedules import install_schedules, remove_schedules
-from orc.teams.project_config import MANAGER_ROLE, Member, Project
+from orc.teams.project_config import MANAGER_ROLE, Member, Project, member_kind
 from orc.core.settings import Settings
 from orc.core.state import log_event, timestamp
 from orc.teams.status import read_record, write_record
@@ -40,6 +40,10 @@ from orc.core.tmux import Pane, TargetNotFound, Tmux, TmuxError
 from orc.record.snapshot import StateSources, snapshot
 
 POLL = 0.2
+NOT_AN_AGENT = "not an agent (\"agent\": \"none\" or a shell): runs as written, not briefed"
+# Said when a window started for an agent never showed one: the config may have to say what runs there.
+KIND_HINT = ("; if this window runs no agent, give it \"agent\": \"none\" in the config, and if it starts "
+             "Claude Code through a wrapper, \"agent\": \"claude\"")
 SPEC_INLINE_BYTES = 3000   # a longer spec is named by path; the agent reads it itself
 SCREEN_LINES_ON_RESTART = 25
 
@@ -85,7 +89,9 @@ def briefing(settings: Settings, project: Project, member: Member) -> str:
     values = {
         "project": project.name, "role": member.role, "window": member.window, "session": project.session,
         "target": project.target(member), "pm_target": project.target(project.manager),
-        "team": ", ".join(f"{m.role}: {project.target(m)}" for m in project.team),
+        # Only agents: a message to a shell or a dev server would run there as typed input.
+        "team": ", ".join(f"{m.role}: {project.target(m)}" for m in project.team
+                          if member_kind(settings, m) != "none"),
         "spec_file": str(project.spec_file), "spec": spec_text(project), "suite": str(settings.suite_dir),
         "check_in_minutes": str(project.check_in_interval // 60),
         "commit_minutes": str(project.git_commit_interval // 60),
@@ -145,25 +151,28 @@ def _takes_arguments(command: str) -> bool:
 
 def agent_command(settings: Settings, member: Member, project: Project | None = None,
                   resume_id: str | None = None, label: str | None = None) -> str:
-    """The command line tmux runs for ``member``'s agent: the one place every agent the suite
-    starts (deploy, restart, spawn, up) gets its command line built.
+    """The command line tmux runs for ``member``'s window: the one place every agent the
+    suite starts (deploy, restart, spawn, up) gets its command line built.
 
     tmux runs it through the default shell; a shell that does not replace itself with the
     last command (dash) stays the pane's foreground process, and the pane would read as
-    ``shell`` (no agent) to status and delivery. ``exec`` makes the agent the pane's own
+    ``shell`` (no agent) to status and delivery. ``exec`` makes the program the pane's own
     process; a command using shell syntax is left as written.
 
-    For Claude Code (``ORC_AGENT_KIND=claude``) with a ``project`` or a ``label``, the
-    command gets our hooks (``--settings <file>``, labelled ``label`` or ``<project>.<role>``)
-    and, with ``resume_id``,
-    ``--resume <id>`` to continue that conversation. A command with shell syntax cannot take
-    arguments at its end: it runs as written (``hooks install`` covers it).
+    Only Claude Code gets Claude's flags (:func:`orc.teams.project_config.member_kind`: the
+    config's ``"agent": "claude"``, or a command whose program is Claude Code): with a
+    ``project`` or a ``label``, our hooks (``--settings <file>``, labelled ``label`` or
+    ``<project>.<role>``) and, with ``resume_id``, ``--resume <id>`` to continue that
+    conversation. Any other program (a shell, a dev server, a wrapper script not marked
+    ``claude``) would die of an option it does not know, so it runs as written. A command
+    with shell syntax cannot take arguments at its end: it runs as written too (``hooks
+    install`` covers it).
     """
     command = member.command or settings.agent_command
     plain = _takes_arguments(command)
     if label is None and project is not None:
         label = agent_label(project, member)
-    if label is not None and settings.agent_kind == "claude" and plain:
+    if label is not None and plain and member_kind(settings, member) == "claude":
         extra = settings_args(settings, label)
         if resume_id:
             extra += ["--resume", resume_id]
@@ -215,10 +224,11 @@ class AgentReport:
     started: bool
     briefed: bool
     detail: str
+    agent: bool = True      # False: the window runs no agent ("agent": "none"), nothing to brief
 
     @property
     def ok(self) -> bool:
-        return self.briefed or self.detail.startswith("already briefed")
+        return self.briefed or self.detail.startswith("already briefed") or not self.agent
 
 
 @dataclass(frozen=True)
@@ -277,6 +287,10 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
                     resumed[member.role] = resume_id
                 progress(f"{project.name}: started {member.role} in {project.target(member)}"
                          + (f", resuming session {resume_id}" if resume_id else ""))
+            if member_kind(settings, member) == "none":
+                reports.append(AgentReport(project.name, member.role, project.target(member), member.role in started,
+                                           False, NOT_AN_AGENT, agent=False))
+                continue
             entry = briefed.get(member.role)
             try:
                 pid = tmux.pane_pid(pane.pane_id)
@@ -312,6 +326,8 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
                        "dead": "the agent exited at once (check its command in the window, then run restart)",
                        "gone": "the window closed"}.get(state, f"not ready after {ready_timeout:g}s (state {state}); "
                                                          "run deploy again once it is idle")
+                if state in ("shell", "unknown") and member_kind(settings, member) is None:
+                    why += KIND_HINT
                 reports.append(AgentReport(project.name, role, target, role in started, False, why))
                 continue
             if role in resumed:
@@ -343,6 +359,11 @@ class RestartReport:
     target: str
     briefed: bool
     detail: str
+    agent: bool = True      # False: a window that runs no agent, restarted as written
+
+    @property
+    def ok(self) -> bool:
+        return self.briefed or not self.agent
 
 
 def resume_note(settings: Settings, project: Project, member: Member, backup_note: str) -> str:
@@ -384,6 +405,10 @@ def restart_agent(settings: Settings, tmux: Tmux, project: Project, member: Memb
                 last_screen = []
             tmux.respawn(pane.pane_id, command, str(project.path))
         tmux.keep_on_exit(pane.pane_id)
+        if member_kind(settings, member) == "none":
+            log_event(log_file(settings), "restart", project=project.name, role=member.role, briefed=False,
+                      reason="not an agent")
+            return RestartReport(target, False, f"restarted; {NOT_AN_AGENT}; {backup_note}", agent=False)
         state = wait_ready(tmux, settings, [pane.pane_id], ready_timeout).get(pane.pane_id, "unknown")
         if state != "idle":
             detail = f"restarted, but the agent is not ready after {ready_timeout:g}s (state {state}); not briefed"
@@ -446,5 +471,6 @@ def with_spawned(settings: Settings, project: Project) -> Project:
     extra = []
     for role, entry in spawned_record(settings, project).items():
         if project.member(role) is None and isinstance(entry, dict) and isinstance(entry.get("window"), str):
-            extra.append(Member(role, entry["window"], str(entry.get("command") or ""), None))
+            agent = entry.get("agent") if entry.get("agent") in ("claude",) else None
+            extra.append(Member(role, entry["window"], str(entry.get("command") or ""), None, agent))
     return replace(project, team=project.team + tuple(extra)) if extra else project

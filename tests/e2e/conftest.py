@@ -17,7 +17,7 @@ sys.path.insert(0, str(HERE))
 from claude_harness import FAKE_API_KEY, claude_command, claude_env, prepare_claude_home  # noqa: E402
 from fake_anthropic_api import FakeAnthropicAPI  # noqa: E402
 
-from support import SUITE, wait_for  # noqa: E402
+from support import wait_for  # noqa: E402
 from orc.record.hooks_settings import settings_args  # noqa: E402
 from orc.core.settings import load_settings  # noqa: E402
 from tmux_utils import Pane, StateSources, Tmux  # noqa: E402
@@ -56,15 +56,25 @@ def start_claude(claude_binary: Path, fake_api: FakeAnthropicAPI, tmux: Tmux, tm
     The agent's config dir is added to ``ORC_CLAUDE_CONFIG_DIRS`` in ``orc_env`` (unless
     ``registered=False``), so the suite's commands run with ``orc_env`` find its registry.
     ``hooks=True`` starts it with our hooks (``--settings``, orc/record/hooks_settings.py).
+    ``own_config_dir`` starts it with ``CLAUDE_CONFIG_DIR`` set to that folder (its onboarding
+    and settings files written there, as Claude Code then reads them), as people run a second
+    account; without it the agent's config dir is its own ``HOME``'s ``.claude``.
     """
 
     def start(window: str = "claude", in_shell: bool = False, launch: str = "exec",
-              permission_mode: str = "default", registered: bool = True, hooks: bool = False) -> Claude:
+              permission_mode: str = "default", registered: bool = True, hooks: bool = False,
+              own_config_dir: Path | None = None) -> Claude:
         launch = "typed" if in_shell else launch
         assert launch in LAUNCH_FORMS, launch
         home, workdir = tmp_path / f"home-{window}", tmp_path / f"work-{window}"
         prepare_claude_home(home, workdir, FAKE_API_KEY, permission_mode)
         env = claude_env(home, fake_api.base_url, FAKE_API_KEY)
+        if own_config_dir is not None:
+            # With CLAUDE_CONFIG_DIR, Claude Code reads <dir>/.claude.json and <dir>/settings.json.
+            own_config_dir.mkdir(parents=True, exist_ok=True)
+            (own_config_dir / ".claude.json").write_bytes((home / ".claude.json").read_bytes())
+            (own_config_dir / "settings.json").write_bytes((home / ".claude" / "settings.json").read_bytes())
+            env["CLAUDE_CONFIG_DIR"] = str(own_config_dir)
         program = None
         if launch == "npx":
             # The package installed in .deps/npm, run by npx as a person would, offline.
@@ -97,7 +107,7 @@ def start_claude(claude_binary: Path, fake_api: FakeAnthropicAPI, tmux: Tmux, tm
             wait_for(lambda: look(tmux, pane.pane_id).state == "shell", what="the shell prompt")
             tmux.type_literal(pane.pane_id, line)
             tmux.send_key(pane.pane_id, "Enter")
-        config_dir = home / ".claude"
+        config_dir = own_config_dir or home / ".claude"
         if registered:
             known = [d for d in orc_env.get("ORC_CLAUDE_CONFIG_DIRS", "").split(":") if d]
             orc_env["ORC_CLAUDE_CONFIG_DIRS"] = ":".join([*known, str(config_dir)])

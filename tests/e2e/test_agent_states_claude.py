@@ -69,7 +69,8 @@ def test_fifty_transitions_are_followed_within_a_second(start_claude, orc_env: d
     claude = start_claude(launch="then-bash", registered=source == "registry", hooks=source == "hook")
     env = dict(orc_env)
     if source != "registry":
-        env["ORC_CLAUDE_CONFIG_DIRS"] = str(tmp_path / "elsewhere")  # the registry hidden
+        # The registry hidden: no dir named, and the one in the agent's environment not read.
+        env.update(ORC_CLAUDE_CONFIG_DIRS=str(tmp_path / "elsewhere"), ORC_REGISTRY_SOURCE="off")
     pane_id, api = claude.pane.pane_id, claude.api
     api.set_reply_delay(DELAY)
     lags: list[float] = []

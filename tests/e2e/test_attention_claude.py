@@ -68,8 +68,8 @@ class Team:
         self.config = tmp_path / "project_configs.json"
         self.config.write_text(json.dumps({"shop": {
             "path": str(self.repo), "session": "shop", "spec_file": "SPEC.md", "test_command": "true",
-            "team": [{"role": "project-manager", "window": "PM", "command": pm_command},
-                     {"role": "engineer", "window": "Dev", "command": str(wrapper)}]}}))
+            "team": [{"role": "project-manager", "window": "PM", "command": pm_command, "agent": "claude"},
+                     {"role": "engineer", "window": "Dev", "command": str(wrapper), "agent": "claude"}]}}))
         self.notified = tmp_path / "notified.txt"
         stand_in = tmp_path / "notify-stand-in.sh"
         stand_in.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> {self.notified}\n')

@@ -162,7 +162,9 @@ def test_with_every_source_broken_nothing_is_typed_and_the_exit_code_says_no_pro
         start_claude, orc_env: dict[str, str], tmux: Tmux, tmp_path: Path) -> None:
     claude = start_claude(launch="then-bash", registered=False)
     nothing = tmp_path / "no-claude-config"  # the registry hidden: no agent's record is found here
-    broken = {**orc_env, "ORC_AGENT_KIND": "record-only", "ORC_CLAUDE_CONFIG_DIRS": str(nothing)}
+    # The registry hidden: read from no dir, and not from the one in the agent's own environment.
+    broken = {**orc_env, "ORC_AGENT_KIND": "record-only", "ORC_CLAUDE_CONFIG_DIRS": str(nothing),
+              "ORC_REGISTRY_SOURCE": "off"}
     before = tmux.capture(claude.pane.pane_id)
     done = run_script("send_message.sh", "team:claude", "nobody can prove this one", env=broken)
     assert done.returncode == 3, done.stderr
@@ -173,3 +175,48 @@ def test_with_every_source_broken_nothing_is_typed_and_the_exit_code_says_no_pro
     assert len(before) > 0
     log = (Path(orc_env["ORC_STATE_DIR"]) / "delivery.log").read_text(encoding="utf-8")
     assert "result=no-proof" in log and "proof=none" in log
+
+
+@pytest.mark.parametrize("account", ["own-config-dir", "own-home"])
+def test_an_agent_of_another_account_is_read_from_its_own_record_with_no_setting(
+        start_claude, orc_env: dict[str, str], tmux: Tmux, tmp_path: Path, account: str) -> None:
+    """Issue 23: an agent started with its own CLAUDE_CONFIG_DIR (or its own HOME) and no
+    ORC_CLAUDE_CONFIG_DIRS anywhere: the suite finds its config dir in the agent process's
+    environment, reads its registry entry, and proves 12 hard messages from its transcript."""
+    import json
+    import subprocess
+    import sys
+
+    from support import SUITE
+
+    own = tmp_path / "second account" if account == "own-config-dir" else None
+    claude = start_claude(launch="then-bash", registered=False, own_config_dir=own)
+    assert "ORC_CLAUDE_CONFIG_DIRS" not in orc_env and "CLAUDE_CONFIG_DIR" not in orc_env
+    expected_dir = own if own is not None else claude.config_dir
+
+    def shown() -> dict[str, object]:
+        done = subprocess.run([sys.executable, str(SUITE / "tmux_utils.py"), "--json", "--lines", "1"], env=orc_env,
+                              capture_output=True, text=True, timeout=30)
+        return next(p for p in json.loads(done.stdout) if p["pane_id"] == claude.pane.pane_id)
+
+    pane = wait_for(lambda: (p := shown())["source"] == "registry" and p, timeout=15, what="the registry entry")
+    assert pane["state"] == "idle" and pane["version"], pane  # type: ignore[index]
+    # status, for a project whose manager is this agent, reads it from its registry entry too.
+    config = tmp_path / "project_configs.json"
+    config.write_text(json.dumps({"acct": {"path": str(claude.workdir), "session": "team", "spec_file": "SPEC.md",
+                                           "test_command": "true",
+                                           "team": [{"role": "project-manager", "window": "claude"}]}}))
+    status = subprocess.run([sys.executable, str(SUITE / "orchestrator_integration.py"), "--config", str(config),
+                             "status", "--json"], env=orc_env, capture_output=True, text=True, timeout=60)
+    agent = json.loads(status.stdout)[0]["agents"][0]
+    assert (agent["state"], agent["source"]) == ("idle", "registry"), agent
+    assert agent["session_id"] == pane["session_id"]  # type: ignore[index]
+    for n, text in enumerate(HARD, start=1):
+        done = run_script("send_message.sh", "team:claude", "-", env=orc_env, input=text)
+        assert done.returncode == 0, done.stderr
+        assert "proof: transcript" in done.stdout, done.stdout
+        assert claude.api.wait_for_turns(n, timeout=30)[-1] == as_received(text)
+    assert proofs_logged(orc_env) == ["transcript"] * len(HARD)
+    transcript = str(shown()["transcript_path"])
+    assert transcript.startswith(str(expected_dir / "projects")), transcript
+    assert Path(transcript).is_file()

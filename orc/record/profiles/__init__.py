@@ -1,7 +1,8 @@
 """What each kind of agent TUI draws, as data: the one place to teach the suite a new agent.
 
-One module per agent CLI (claude.py: Claude Code); :class:`AgentProfile` (base.py) is what a
-profile holds. A profile only describes the screen; the decisions made from it live in
+One module per agent CLI (claude.py: Claude Code, its screen and how its program is named);
+:class:`AgentProfile` (base.py) is what a profile holds; programs.py tells from a command line
+which program it starts. A profile only describes the screen; the decisions made from it live in
 :mod:`orc.record.agent_state`.
 """
 
@@ -11,8 +12,10 @@ import re
 
 from orc.record.profiles.base import SHELLS, AgentProfile
 from orc.record.profiles.claude import CLAUDE
+from orc.record.profiles.programs import AGENT_KINDS, command_kind
 
-__all__ = ["CLAUDE", "PROFILES", "RECORD_ONLY", "SHELLS", "AgentProfile", "profile_for"]
+__all__ = ["AGENT_KINDS", "CLAUDE", "PROFILES", "RECORD_ONLY", "SHELLS", "AgentProfile", "command_kind",
+           "profile_for"]
 
 # Matches nothing: every decision must come from the agent's own record (registry,
 # transcript, hooks). For proving that the record alone suffices (the tests select it with

@@ -6,6 +6,7 @@ come from).
 
 from __future__ import annotations
 
+import os
 import re
 
 from orc.record.profiles.base import AgentProfile
@@ -30,3 +31,40 @@ CLAUDE = AgentProfile(
     placeholders=(re.compile(r"^Press up to edit queued messages$"),),
     continuation="\\",
 )
+
+#: Claude Code's npm package (``npx @anthropic-ai/claude-code``, ``node .../claude-code/cli.js``).
+CLAUDE_PACKAGE = "@anthropic-ai/claude-code"
+
+
+def _is_claude_package(word: str) -> bool:
+    """``@anthropic-ai/claude-code``, with or without ``@<version>``."""
+    return word == CLAUDE_PACKAGE or word.startswith(CLAUDE_PACKAGE + "@")
+
+
+def is_claude_program(words: list[str], pinned: tuple[str, ...] = ()) -> bool:
+    """True when ``words`` (from :func:`program_words`) start Claude Code: the program
+    ``claude`` (any path ending in ``/claude``), one of the ``pinned`` CLI paths, a binary
+    inside its npm package or the native installer's ``claude/versions/<version>``, ``npx``
+    of its package (``npx -y @anthropic-ai/claude-code``, ``npx -p @anthropic-ai/claude-code
+    claude``, ``npx claude`` where it is installed), or ``node`` running a file of its package."""
+    program = words[0]
+    name = os.path.basename(program)
+    if name == "claude" or program in pinned or f"/{CLAUDE_PACKAGE}/" in program:
+        return True  # .../node_modules/@anthropic-ai/claude-code/bin/claude.exe: the package's binary
+    if os.path.basename(os.path.dirname(program)) == "versions" and "/claude/" in program:
+        return True  # the native installer's ~/.local/share/claude/versions/2.1.328
+    rest = words[1:]
+    if name == "npx":
+        for n, word in enumerate(rest):
+            if word in ("-p", "--package") and n + 1 < len(rest) and _is_claude_package(rest[n + 1]):
+                return True
+            if word.startswith("--package=") and _is_claude_package(word.split("=", 1)[1]):
+                return True
+            if not word.startswith("-") and (n == 0 or rest[n - 1] not in ("-p", "--package", "--prefix",
+                                                                               "--cache", "--userconfig")):
+                return _is_claude_package(word) or word == "claude"  # the package's own bin
+        return False
+    if name in ("node", "nodejs"):
+        script = next((w for w in rest if not w.startswith("-")), "")
+        return f"/{CLAUDE_PACKAGE}/" in script
+    return False

@@ -17,7 +17,10 @@ The interpreter running this script (make's ``$(PY)``) stands for its own versio
 (``CI`` set, as CI runs ``.ci/run``), Python 3.9 and the newest supported one must be found,
 else one error line and exit 1: a run on one interpreter must not pass for one on all.
 Each interpreter gets its own dependency set first (``orc deps --dev``). The last line adds
-up the runs: ``total: N passed, N failed``. Exit 0 only when every run passed.
+up the runs: ``total: N passed, N failed``. Exit 0 only when every run passed. When one did not,
+the lines before it name every failed or errored test (pytest's ``FAILED``/``ERROR`` lines) with
+the run it was in, and so do the last lines on stderr: a log that keeps the tail of either
+stream names them (pip's install lines and make's own error go to stderr).
 
 Usage: python3 tools/matrix.py [--plan]       (--plan: print what would run, run nothing)
 """
@@ -33,6 +36,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 SUITE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(SUITE / "tools"))
@@ -44,6 +48,10 @@ WITHOUT_MACHINE = "ORC_TESTS_WITHOUT_MACHINE"  # tests/support.py refuses the ma
 
 PROG = "make test"
 SUMMARY = re.compile(r"\d+ (passed|failed|errors?|skipped|deselected)")  # pytest's closing line
+# pytest's short test summary (its -r report; the default "fE" and the suite's -ra both list
+# failures and errors there): the header, then "FAILED tests/x.py::name - why", "ERROR ...".
+SHORT_SUMMARY = re.compile(r"^=+ short test summary info =+$")
+FAILURE = re.compile(r"^(FAILED|ERROR) \S")
 REQUIRED_UNDER_CI = (SUPPORTED[0], SUPPORTED[-1])
 
 
@@ -80,6 +88,7 @@ class Outcome:
     returncode: int
     seconds: float
     counts: dict[str, int]
+    failures: tuple[str, ...] = ()  # "Python 3.9, pytest -m machine ...: FAILED tests/x.py::name - why"
 
 
 def under_ci(environ: dict[str, str] | None = None) -> bool:
@@ -107,13 +116,67 @@ def _counts(summary: str) -> dict[str, int]:
     return {word: int(number) for number, word in re.findall(r"(\d+) (passed|failed|errors?|skipped)", summary)}
 
 
+def failures(output: str) -> list[str]:
+    """pytest's FAILED and ERROR lines from the last short test summary in a run's output.
+
+    Only that section counts: a test's captured output, shown above it, may hold lines of a
+    pytest that the test itself ran."""
+    lines = output.splitlines()
+    headers = [n for n, line in enumerate(lines) if SHORT_SUMMARY.match(line)]
+    if not headers:
+        return []
+    found = []
+    for line in lines[headers[-1] + 1:]:
+        if line.startswith("="):  # the closing "=== 1 failed, 2 passed in 3.4s ===" line
+            break
+        if FAILURE.match(line):
+            found.append(line.rstrip())
+    return found
+
+
+def named_failures(run: Run, args: list[str], code: int, output: str) -> list[str]:
+    """What one failed pytest process names, each line with the run it was in; a process that
+    failed without naming a test (killed, no test selected, an error before the summary) says
+    so with its exit status, so no failed run goes unmentioned."""
+    if code == 0:
+        return []
+    where = f"Python {run.version}, pytest {' '.join(args)}"
+    named = failures(output)
+    if not named:
+        return [f"{where}: exit {code}, no failed test named (its output is above)"]
+    return [f"{where}: {line}" for line in named]
+
+
+def report_failures(outcomes: list[Outcome]) -> None:
+    """Every failed test of every run, on stdout (before the total) and on stderr: the last
+    lines either stream keeps in a log. Once when both are the same file (a terminal, 2>&1)."""
+    named = [line for outcome in outcomes for line in outcome.failures]
+    if not named:
+        return
+    text = f"{PROG}: {len(named)} failed:\n" + "".join(f"  {line}\n" for line in named)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    if not _same_file(sys.stdout, sys.stderr):
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+
+def _same_file(a: TextIO, b: TextIO) -> bool:
+    try:
+        first, second = os.fstat(a.fileno()), os.fstat(b.fileno())
+    except (AttributeError, OSError, ValueError):  # no real file (io.UnsupportedOperation is both)
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
 def execute(run: Run) -> Outcome:
     tag = "py" + run.version
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     started = time.monotonic()
     deps = subprocess.run([run.python, str(SUITE / "orc"), "deps", "--dev"], cwd=SUITE, env=env)
     if deps.returncode != 0:
-        return Outcome(run, deps.returncode, time.monotonic() - started, {"errors": 1})
+        return Outcome(run, deps.returncode, time.monotonic() - started, {"errors": 1},
+                       (f"Python {run.version}: orc deps --dev exited with {deps.returncode}, so no test ran",))
     env["PYTHONPATH"] = os.pathsep.join(str(SUITE / ".deps" / tag / part) for part in ("python", "dev"))
     parts = run.parts()
     with tempfile.TemporaryDirectory(prefix="orc-matrix-") as scratch:
@@ -130,14 +193,18 @@ def execute(run: Run) -> Outcome:
         first = processes[0]
         assert first.stdout is not None
         summaries = [""] * len(parts)
+        outputs = [""] * len(parts)
+        kept = []
         for line in first.stdout:
             sys.stdout.write(line)
             sys.stdout.flush()
+            kept.append(line)
             if SUMMARY.search(line):
                 summaries[0] = line
+        outputs[0] = "".join(kept)
         codes = [process.wait() for process in processes]
         for n in range(1, len(parts)):
-            text = logs[n].read_text(errors="replace")
+            text = outputs[n] = logs[n].read_text(errors="replace")
             sys.stdout.write(f"\n{PROG}: Python {run.version}, pytest {' '.join(parts[n][0])}:\n{text}")
             sys.stdout.flush()
             found = [line for line in text.splitlines() if SUMMARY.search(line)]
@@ -148,7 +215,8 @@ def execute(run: Run) -> Outcome:
     for summary in summaries:
         for word, number in _counts(summary).items():
             counts[word] = counts.get(word, 0) + number
-    return Outcome(run, returncode, time.monotonic() - started, counts)
+    named = [line for n, (args, _) in enumerate(parts) for line in named_failures(run, args, codes[n], outputs[n])]
+    return Outcome(run, returncode, time.monotonic() - started, counts, tuple(named))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = sum(o.counts.get("failed", 0) + o.counts.get("error", 0) + o.counts.get("errors", 0) for o in outcomes)
     failed += sum(1 for o in outcomes if o.returncode != 0 and not o.counts.get("failed") and not o.counts.get("error")
                   and not o.counts.get("errors"))
+    report_failures(outcomes)
     print(f"total: {passed} passed, {failed} failed")
     return 0 if all(o.returncode == 0 for o in outcomes) else 1
 

@@ -303,13 +303,33 @@ def record(argv: list[str], stdin_deadline: float) -> None:
         start_detached(attention_argv(suite_dir, state_dir, case, fields))
 
 
+#: When :func:`main` started (monotonic): the watchdog and the stdin deadline count from it.
+_started = 0.0
+
+
+def _debug(text: str) -> None:
+    """One line on stderr under ``ORC_HOOK_DEBUG``, with a single ``write``: safe in the
+    watchdog's signal handler too, and never an exception."""
+    if os.environ.get("ORC_HOOK_DEBUG"):
+        try:
+            os.write(2, f"orc hook: {text}\n".encode(errors="replace"))
+        except OSError:
+            pass
+
+
 def _give_up(signum: int, frame: object) -> None:
+    _debug(f"the watchdog ended it {time.monotonic() - _started:.3f} s after it started")
     os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Record the event on stdin; exit 0 whatever happens, print nothing on stdout."""
-    started = time.monotonic()
+    """Record the event on stdin; exit 0 whatever happens, print nothing on stdout.
+
+    Under ``ORC_HOOK_DEBUG`` it says on stderr what failed and how long it took from its own
+    start, which is what the watchdog bounds (the interpreter's start-up before it is not: on a
+    loaded machine that takes the longest)."""
+    global _started
+    started = _started = time.monotonic()
     try:
         signal.signal(signal.SIGALRM, _give_up)
         signal.setitimer(signal.ITIMER_REAL, _WATCHDOG_SECONDS)
@@ -318,13 +338,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         record(list(sys.argv[2:] if argv is None else argv), started + _STDIN_SECONDS)
     except BaseException as exc:  # noqa: BLE001 - a hook must never fail the agent
-        if os.environ.get("ORC_HOOK_DEBUG"):
-            print(f"orc hook: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _debug(f"{type(exc).__name__}: {exc}")
     finally:
         try:
             signal.setitimer(signal.ITIMER_REAL, 0)
         except (ValueError, OSError, AttributeError):
             pass
+    _debug(f"done {time.monotonic() - started:.3f} s after it started")
     return 0
 
 

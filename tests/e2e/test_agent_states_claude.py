@@ -65,7 +65,8 @@ def follow(env: dict[str, str], pane_id: str, expected: str, since: float, sourc
 @pytest.mark.parametrize("source", ["registry", "hook", "screen"])
 def test_fifty_transitions_are_followed_within_a_second(start_claude, orc_env: dict[str, str], tmux: Tmux,
                                                           tmp_path: Path, source: str) -> None:
-    claude = start_claude(launch="then-bash", registered=source == "registry", hooks=source == "hook")
+    claude = start_claude(launch="then-bash", registered=source == "registry", hooks=source == "hook",
+                          permission_mode="default")  # manual: every Bash call asks in the dialog
     env = dict(orc_env)
     if source != "registry":
         env["ORC_CLAUDE_CONFIG_DIRS"] = str(tmp_path / "elsewhere")  # the registry hidden

@@ -286,19 +286,39 @@ def test_send_message_refuses_a_dialog_only_the_registry_sees(tmux: Tmux, tmp_pa
     assert "hello" not in "\n".join(tmux.capture(pane_id))
 
 
-@pytest.mark.parametrize("screen, hook, expected", [
-    ("idle", "waiting", ("waiting", "hook")),     # a dialog the hooks reported wins
-    ("busy", "idle", ("idle", "hook")),
-    ("unknown", "idle", ("unknown", "hook")),     # a past event alone cannot show an agent still runs
-    ("unknown", "waiting", ("waiting", "hook")),
-    ("unknown", "exited", ("exited", "hook")),
-    ("idle", "exited", ("idle", "screen")),       # an agent is back: a new session without hooks
-    ("shell", "busy", ("shell", "screen")),
+@pytest.mark.parametrize("screen, hook, age, expected", [
+    ("idle", "waiting", 0.2, ("waiting", "hook")),  # a dialog just reported, not drawn yet: it wins
+    ("busy", "waiting", 30.0, ("waiting", "hook")),  # no input box on the screen: the report stands
+    ("unknown", "waiting", 30.0, ("waiting", "hook")),
+    ("waiting", "busy", 30.0, ("waiting", "screen")),
+    ("busy", "idle", 1.0, ("idle", "hook")),
+    ("unknown", "idle", 1.0, ("unknown", "hook")),  # a past event alone cannot show an agent still runs
+    ("unknown", "exited", 1.0, ("exited", "hook")),
+    ("idle", "exited", 1.0, ("idle", "screen")),  # an agent is back: a new session without hooks
+    ("shell", "busy", 1.0, ("shell", "screen")),
 ])
-def test_hook_reports_count_where_the_registry_is_absent(screen: str, hook: str, expected: tuple[str, str]) -> None:
-    report = AgentState(hook, "hook", 1.0, "sid", None, "/t.jsonl", None)
+def test_hook_reports_count_where_the_registry_is_absent(screen: str, hook: str, age: float,
+                                                         expected: tuple[str, str]) -> None:
+    report = AgentState(hook, "hook", age, "sid", None, "/t.jsonl", None)
     combined = combine(screen, None, report)
     assert (combined.state, combined.source) == expected
+
+
+@pytest.mark.parametrize("screen, hook, young, old", [
+    ("idle", "waiting", "waiting", "idle"),  # the dialog declined with Esc: Claude Code fires no event
+    ("typing", "waiting", "waiting", "typing"),  # and a person started typing
+    ("idle", "busy", "busy", "idle"),        # a turn interrupted with Esc: no Stop either
+])
+def test_an_old_hook_report_gives_way_to_a_screen_that_shows_the_input_box(screen: str, hook: str, young: str,
+                                                                            old: str) -> None:
+    from orc.record.agent_state import HOOK_SETTLE_SECONDS
+
+    just_now = AgentState(hook, "hook", HOOK_SETTLE_SECONDS / 2, "sid", None, "/t.jsonl", "Bash")
+    assert combine(screen, None, just_now).state == young  # the screen may not show the event yet
+    earlier = AgentState(hook, "hook", HOOK_SETTLE_SECONDS, "sid", None, "/t.jsonl", "Bash")
+    combined = combine(screen, None, earlier)
+    assert (combined.state, combined.source, combined.detail) == (old, "screen", None)
+    assert (combined.session_id, combined.transcript_path) == ("sid", "/t.jsonl")  # the record's facts stay
 
 
 def test_with_the_registry_the_hooks_last_event_says_nothing_about_the_state() -> None:

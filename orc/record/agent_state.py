@@ -12,7 +12,11 @@ Three sources (docs/agent-record.md), each read once per snapshot:
 
 They agree, or the state in which nothing is typed wins: a dialog any source sees,
 unsent text on the screen, a usage limit. Among the states that allow typing
-(``idle``, ``busy``) the agent's own record outranks the screen.
+(``idle``, ``busy``) the agent's own record outranks the screen. A hook report is only
+the agent's last event, though, and some changes fire none (a dialog declined with Esc,
+a turn interrupted): its ``waiting`` or ``busy`` gives way to newer evidence, a screen
+that shows the input box and no dialog once the event is older than
+:data:`HOOK_SETTLE_SECONDS` (docs/agent-states.md, "When sources disagree").
 
 States: ``dead`` (the pane's process ended), ``copy-mode`` (keys would be swallowed),
 ``shell`` (no agent: typed text would run as a command), ``waiting`` (a dialog
@@ -45,6 +49,12 @@ DELIVERABLE = frozenset({"idle", "busy"})
 SOURCES = ("registry", "hook", "screen")
 # How far from the bottom a dialog is looked for: a dialog is always drawn last.
 DIALOG_WINDOW = 16
+# How long after a hook event the screen may still show what came before it. Measured with
+# the real Claude Code (2.1.197, 2.1.328, 2.1.332): the spinner shows before
+# UserPromptSubmit's hook has run, and from PermissionRequest until its dialog is drawn
+# (at most 0.2 s later, sometimes before the hook) the screen reads busy, never idle.
+# Once a report is this old, a screen with the input box and no dialog is newer than it.
+HOOK_SETTLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,18 @@ def from_hook(report: HookReport, now: float) -> AgentState:
     )
 
 
+def superseded_by_screen(hook: AgentState, screen: str) -> bool:
+    """Whether the screen is newer evidence than the hook report's ``waiting`` or ``busy``.
+
+    The screen must show the agent's input box (``idle``, or ``typing``: a person's draft)
+    and no dialog, and the event must be older than :data:`HOOK_SETTLE_SECONDS`, by which
+    time the screen always shows what the event announced. A screen that shows a dialog, a
+    spinner or nothing recognisable leaves the report standing.
+    """
+    return (hook.state in ("waiting", "busy") and screen in ("idle", "typing")
+            and hook.age is not None and hook.age >= HOOK_SETTLE_SECONDS)
+
+
 def combine(screen: str, registry: AgentState | None = None, hook: AgentState | None = None,
             shell_certain: bool = True) -> AgentState:
     """One state from the three sources (see the module's docstring).
@@ -164,6 +186,10 @@ def combine(screen: str, registry: AgentState | None = None, hook: AgentState | 
         hook = AgentState("unknown", "hook", hook.age, hook.session_id, hook.version, hook.transcript_path, hook.detail)
     elif hook is not None and hook.state == "exited" and screen != "unknown":
         hook = None  # an agent's screen is back in the pane: a new session that reports no hooks
+    elif hook is not None and superseded_by_screen(hook, screen):
+        # The event announced a dialog or a turn, and the screen now shows the input box with
+        # no dialog: the dialog was answered (Esc fires no event) or the turn interrupted.
+        hook = AgentState("unknown", "hook", hook.age, hook.session_id, hook.version, hook.transcript_path, None)
     record = registry or hook
     screen_state = AgentState(screen, "screen")
     if record is None or screen in ("dead", "copy-mode") or (screen == "shell" and shell_certain):

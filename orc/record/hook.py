@@ -60,6 +60,9 @@ EVENT_STATES = {
 NOTIFICATION_STATES = {
     "permission_prompt": "waiting",
     "elicitation_dialog": "waiting",
+    # 2.1.332: any dialog the session waits on, e.g. the gateway dialog "Auto mode can't
+    # check actions in this session" (its PermissionRequest never fires), 6 s after it opens.
+    "agent_needs_input": "waiting",
     "idle_prompt": "idle",
 }
 

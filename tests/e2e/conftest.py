@@ -52,7 +52,9 @@ def start_claude(claude_binary: Path, fake_api: FakeAnthropicAPI, tmux: Tmux, tm
     """Start Claude Code in a new window of session ``team``; wait until its input box is idle.
 
     ``launch`` is one of :data:`LAUNCH_FORMS`; ``in_shell=True`` is ``launch="typed"`` (the
-    pane is a shell after Claude exits). ``permission_mode`` as in ``prepare_claude_home``.
+    pane is a shell after Claude exits). ``permission_mode`` as in ``prepare_claude_home``:
+    by default the run's (``ORC_E2E_PERMISSION_MODE``, else manual); a test built on the
+    permission dialog asks for ``"default"`` (manual) itself.
     The agent's config dir is added to ``ORC_CLAUDE_CONFIG_DIRS`` in ``orc_env`` (unless
     ``registered=False``), so the suite's commands run with ``orc_env`` find its registry.
     ``hooks=True`` starts it with our hooks (``--settings``, orc/record/hooks_settings.py).
@@ -62,7 +64,7 @@ def start_claude(claude_binary: Path, fake_api: FakeAnthropicAPI, tmux: Tmux, tm
     """
 
     def start(window: str = "claude", in_shell: bool = False, launch: str = "exec",
-              permission_mode: str = "default", registered: bool = True, hooks: bool = False,
+              permission_mode: str | None = None, registered: bool = True, hooks: bool = False,
               own_config_dir: Path | None = None) -> Claude:
         launch = "typed" if in_shell else launch
         assert launch in LAUNCH_FORMS, launch

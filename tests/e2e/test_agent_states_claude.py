@@ -92,7 +92,8 @@ class HeldReplies:
 @pytest.mark.parametrize("source", ["registry", "hook", "screen"])
 def test_fifty_transitions_are_followed_within_a_second(start_claude, orc_env: dict[str, str], tmux: Tmux,
                                                           tmp_path: Path, source: str) -> None:
-    claude = start_claude(launch="then-bash", registered=source == "registry", hooks=source == "hook")
+    claude = start_claude(launch="then-bash", registered=source == "registry", hooks=source == "hook",
+                          permission_mode="default")  # manual: every Bash call asks in the dialog
     env = dict(orc_env)
     if source != "registry":
         # The registry hidden: no dir named, and the one in the agent's environment not read.

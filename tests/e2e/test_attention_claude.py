@@ -46,7 +46,7 @@ PLAIN_429 = ErrorReply(429, {"type": "error", "error": {"type": "rate_limit_erro
 
 class Team:
     def __init__(self, claude_binary: Path, tmux: Tmux, tmp_path: Path, orc_env: dict[str, str],
-                 api: FakeAnthropicAPI, *, subscription: bool = False, permission_mode: str = "default") -> None:
+                 api: FakeAnthropicAPI, *, subscription: bool = False, permission_mode: str | None = None) -> None:
         from orc.teams.project_config import load_config
         from orc.teams.team import agent_command
         from orc.teams.team_schedules import install_attention_check
@@ -252,7 +252,7 @@ def test_while_the_api_stays_down_the_nudge_is_not_repeated(claude_binary: Path,
 
 def test_a_dialog_is_told_once_after_the_threshold(claude_binary: Path, tmux: Tmux, tmp_path: Path,
                                                    orc_env: dict[str, str], api: FakeAnthropicAPI) -> None:
-    team = Team(claude_binary, tmux, tmp_path, orc_env, api)  # 2.1.328's default mode asks
+    team = Team(claude_binary, tmux, tmp_path, orc_env, api, permission_mode="default")  # manual mode asks
     started = time.monotonic()
     team.send("Please run [[fake-bash: touch made-by-the-agent]]")
     wait_for(lambda: look(tmux, team.pane).state == "waiting", timeout=30, what="the permission dialog")

@@ -26,8 +26,10 @@ from fake_anthropic_api import FakeAnthropicAPI  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
-# Screen markers of Claude Code 2.1.328 in "default" permission mode (SCREENS.md).
-IDLE_FOOTER = "? for shortcuts"  # shown only while the input box is empty and nothing runs
+# Screen markers of Claude Code 2.1.328 (SCREENS.md). The idle footer differs by permission
+# mode: manual ("default") mode shows "? for shortcuts" only while the box is empty and
+# nothing runs; auto mode never shows it, only its mode line.
+IDLE_FOOTERS = ("? for shortcuts", "⏵⏵ auto mode on")
 INPUT_PROMPT = "❯\u00a0"  # the input box prompt; the transcript echo uses "❯ " (plain space)
 DIALOG_QUESTION = "Do you want to proceed?"
 BUSY_FOOTER = "esc to interrupt"
@@ -84,15 +86,16 @@ class ClaudePane:
 
 
 def is_idle(screen: str) -> bool:
-    """Empty input box, nothing running, no dialog (default permission mode)."""
-    return IDLE_FOOTER in screen and INPUT_PROMPT in screen and DIALOG_QUESTION not in screen
+    """Empty input box, nothing running, no dialog (either permission mode)."""
+    return (any(f in screen for f in IDLE_FOOTERS) and BUSY_FOOTER not in screen and INPUT_PROMPT in screen
+            and DIALOG_QUESTION not in screen)
 
 
-@pytest.fixture
-def claude_pane(claude_binary: Path, tmux_server: Server, fake_api: FakeAnthropicAPI, tmp_path: Path) -> ClaudePane:
+def start_pane(claude_binary: Path, tmux_server: Server, fake_api: FakeAnthropicAPI, tmp_path: Path,
+               permission_mode: str | None) -> ClaudePane:
     """Claude Code started in a 100x30 pane, waited on until its input box is idle."""
     home, workdir = tmp_path / "home", tmp_path / "work"
-    prepare_claude_home(home, workdir, FAKE_API_KEY)
+    prepare_claude_home(home, workdir, FAKE_API_KEY, permission_mode)
     command = claude_command(claude_binary, claude_env(home, fake_api.base_url, FAKE_API_KEY), workdir)
     session = tmux_server.new_session(
         session_name="claude", window_command=command, x=100, y=30, start_directory=str(workdir)
@@ -102,6 +105,19 @@ def claude_pane(claude_binary: Path, tmux_server: Server, fake_api: FakeAnthropi
     pane = ClaudePane(tmux_server, target, workdir)
     wait_for(lambda: is_idle(pane.screen()), 30, what="Claude's idle input box")
     return pane
+
+
+@pytest.fixture
+def claude_pane(claude_binary: Path, tmux_server: Server, fake_api: FakeAnthropicAPI, tmp_path: Path) -> ClaudePane:
+    """In the run's permission mode (``ORC_E2E_PERMISSION_MODE``, else manual)."""
+    return start_pane(claude_binary, tmux_server, fake_api, tmp_path, None)
+
+
+@pytest.fixture
+def manual_claude_pane(claude_binary: Path, tmux_server: Server, fake_api: FakeAnthropicAPI,
+                       tmp_path: Path) -> ClaudePane:
+    """In manual mode, where every Bash call asks in the permission dialog."""
+    return start_pane(claude_binary, tmux_server, fake_api, tmp_path, "default")
 
 
 @pytest.mark.parametrize(
@@ -128,15 +144,15 @@ def test_typed_prompt_reaches_the_api_exactly(
 
 
 def test_bash_tool_use_raises_the_permission_dialog_and_is_not_run(
-    claude_pane: ClaudePane, fake_api: FakeAnthropicAPI, tmp_path: Path
+    manual_claude_pane: ClaudePane, fake_api: FakeAnthropicAPI, tmp_path: Path
 ) -> None:
-    marker = claude_pane.workdir / "tool-ran.txt"
+    marker = manual_claude_pane.workdir / "tool-ran.txt"
     fake_api.script_next_reply_tool_use(
         "Bash", {"command": f"touch {marker}", "description": "Create the marker file"}
     )
-    claude_pane.submit("please run the tool e2e-d1a9", tmp_path / "buffer.txt")
+    manual_claude_pane.submit("please run the tool e2e-d1a9", tmp_path / "buffer.txt")
 
-    screen = str(wait_for(lambda: (s := claude_pane.screen()) and DIALOG_QUESTION in s and s, 20, what="the permission dialog"))
+    screen = str(wait_for(lambda: (s := manual_claude_pane.screen()) and DIALOG_QUESTION in s and s, 20, what="the permission dialog"))
     assert "❯ 1. Yes" in screen
     assert "Esc to cancel" in screen
     assert f"touch {marker}" in screen
@@ -145,16 +161,16 @@ def test_bash_tool_use_raises_the_permission_dialog_and_is_not_run(
     window_end = time.monotonic() + 2.0
     while time.monotonic() < window_end:
         assert fake_api.tool_results() == []
-        assert DIALOG_QUESTION in claude_pane.screen()
+        assert DIALOG_QUESTION in manual_claude_pane.screen()
         time.sleep(0.2)
     assert not marker.exists()
 
-    claude_pane.press("Escape")
-    wait_for(lambda: is_idle(claude_pane.screen()), 20, what="idle after declining")
+    manual_claude_pane.press("Escape")
+    wait_for(lambda: is_idle(manual_claude_pane.screen()), 20, what="idle after declining")
     assert not marker.exists()
 
     # Claude reports the refusal only with its next request.
-    claude_pane.submit("next prompt e2e-51b0", tmp_path / "buffer.txt")
+    manual_claude_pane.submit("next prompt e2e-51b0", tmp_path / "buffer.txt")
     assert fake_api.wait_for_turns(2, timeout=20)[1] == "next prompt e2e-51b0"
     results = fake_api.wait_for_tool_results(1, timeout=20)
     assert len(results) == 1 and results[0].rejected
@@ -162,15 +178,15 @@ def test_bash_tool_use_raises_the_permission_dialog_and_is_not_run(
 
 
 def test_bash_tool_use_approved_sends_a_tool_result(
-    claude_pane: ClaudePane, fake_api: FakeAnthropicAPI, tmp_path: Path
+    manual_claude_pane: ClaudePane, fake_api: FakeAnthropicAPI, tmp_path: Path
 ) -> None:
-    marker = claude_pane.workdir / "approved.txt"
-    claude_pane.submit(f"run it [[fake-bash: touch {marker}]]", tmp_path / "buffer.txt")
-    wait_for(lambda: DIALOG_QUESTION in claude_pane.screen(), 20, what="the permission dialog")
+    marker = manual_claude_pane.workdir / "approved.txt"
+    manual_claude_pane.submit(f"run it [[fake-bash: touch {marker}]]", tmp_path / "buffer.txt")
+    wait_for(lambda: DIALOG_QUESTION in manual_claude_pane.screen(), 20, what="the permission dialog")
     time.sleep(0.5)  # deliberate: an Enter in the dialog's first instant is ignored (SCREENS.md)
-    claude_pane.press("Enter")
+    manual_claude_pane.press("Enter")
 
     results = fake_api.wait_for_tool_results(1, timeout=20)
     assert not results[0].is_error
     assert marker.exists()
-    wait_for(lambda: is_idle(claude_pane.screen()), 20, what="idle after the tool ran")
+    wait_for(lambda: is_idle(manual_claude_pane.screen()), 20, what="idle after the tool ran")

@@ -51,7 +51,7 @@ def test_a_checkin_waits_while_claudes_dialog_shows(start_claude, orc_env: dict[
 
     env = {**orc_env, "ORC_CRONTAB_FILE": str(tmp_path / "crontab"), "ORC_CHECKIN_RETRY_SECONDS": "1"}
     settings = load_settings(env)
-    claude = start_claude()
+    claude = start_claude(permission_mode="default")  # manual: the tool call asks in the dialog
     marker = claude.workdir / "tool-ran.txt"
     claude.api.script_next_reply_tool_use("Bash", {"command": f"touch {marker}", "description": "make a marker"})
     assert run_script("send_message.sh", "team:claude", "please run the tool", env=orc_env).returncode == 0

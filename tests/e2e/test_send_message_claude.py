@@ -63,8 +63,10 @@ def test_every_launch_form_gets_twelve_hard_messages_proven_from_the_transcript(
     assert claude.api.turns() == [as_received(t) for t in HARD]  # each once: single submissions
     assert proofs_logged(orc_env) == ["transcript"] * len(HARD)
 
-    # Never typed into while the (manual mode) permission dialog shows.
-    marker = claude.workdir / "tool-ran.txt"
+    # Never typed into while a dialog shows: in manual mode the permission dialog; in auto mode
+    # behind the stand-in the gateway dialog, for a file outside the working folder (inside
+    # it, auto mode runs the command unasked; tests/e2e/SCREENS.md, "Dialogs without a name").
+    marker = claude.workdir.parent / f"tool-ran-{launch}.txt"
     claude.api.script_next_reply_tool_use("Bash", {"command": f"touch {marker}", "description": "make a marker"})
     assert run_script("send_message.sh", "team:claude", "please run the tool", env=orc_env).returncode == 0
     wait_for(lambda: look(tmux, claude.pane.pane_id, sources=claude.sources()).state == "waiting", timeout=30,
@@ -99,7 +101,7 @@ def test_into_a_busy_claude_the_message_is_queued_and_sent_after_the_turn(start_
 
 
 def test_refuses_while_the_permission_dialog_shows(start_claude, orc_env: dict[str, str], tmux: Tmux) -> None:
-    claude = start_claude()
+    claude = start_claude(permission_mode="default")  # manual: the tool call asks in the dialog
     marker = claude.workdir / "tool-ran.txt"
     claude.api.script_next_reply_tool_use("Bash", {"command": f"touch {marker}", "description": "make a marker"})
     assert run_script("send_message.sh", "team:claude", "please run the tool", env=orc_env).returncode == 0
@@ -146,8 +148,9 @@ def test_with_the_screen_patterns_broken_the_record_alone_proves_twelve_hard_mes
         assert claude.api.wait_for_turns(n, timeout=30)[-1] == as_received(text)
     assert claude.api.turns() == [as_received(t) for t in HARD]
 
-    # Blind to the screen, the registry still shows the dialog: nothing is typed into it.
-    marker = claude.workdir / "tool-ran.txt"
+    # Blind to the screen, the registry still shows the dialog: nothing is typed into it (a
+    # file outside the working folder: auto mode asks too, in the gateway dialog).
+    marker = claude.workdir.parent / "tool-ran.txt"
     claude.api.script_next_reply_tool_use("Bash", {"command": f"touch {marker}", "description": "make a marker"})
     assert run_script("send_message.sh", "team:claude", "please run the tool", env=blind).returncode == 0
     wait_for(lambda: look(tmux, claude.pane.pane_id, "record-only", claude.sources()).state == "waiting",

@@ -28,8 +28,12 @@ def test_a_project_manager_spawns_an_engineer_from_its_bash_tool(claude_binary: 
     repo = repo_with_spec(tmp_path / "webapp")
     write_config(tmp_path, {"webapp": project_entry(repo, "team", "claude", "claude")})
     home = tmp_path / "home"
-    prepare_claude_home(home, repo, FAKE_API_KEY)
-    # An allow rule lets the Bash tool run without the permission dialog, as a team configures it.
+    # Manual mode: an allow rule lets the Bash tool run without the permission dialog, as a team
+    # configures it. Auto mode sets broad allow rules such as Bash(*) aside (its gateway dialog
+    # says so) and, behind a base URL that is not Anthropic's (the stand-in), asks in that dialog
+    # for commands outside the working folder (tests/e2e/SCREENS.md): in auto mode this test
+    # waited in vain for the tool's result (2.1.332).
+    prepare_claude_home(home, repo, FAKE_API_KEY, "default")
     claude_settings = home / ".claude" / "settings.json"
     data = json.loads(claude_settings.read_text())
     data["permissions"]["allow"] = ["Bash"]

@@ -16,8 +16,12 @@ CLAUDE = AgentProfile(
     dialog=(
         re.compile(r"Do you want to "),
         re.compile(r"^\s+❯ \d+\. "),           # the selected option, indented: " ❯ 1. Yes"
-        re.compile(r"^\s*Esc to cancel"),
-        re.compile(r"Enter to (select|confirm)"),
+        # Any dialog, named or not: its key hints, drawn at its foot, start the line or follow
+        # a " · ": "Esc to cancel · Tab to amend", "Enter to confirm · Esc to cancel", and the
+        # gateway dialog's "Enter to stay in auto mode · shift+Tab to leave for accept edits
+        # mode and stop · Esc to cancel" (tests/e2e/SCREENS.md). Capitalised as the dialogs
+        # write them: the busy footer's "esc to interrupt" is not a dialog.
+        re.compile(r"(?:^\s*|\s·\s)(?:Enter|Esc|shift\+Tab) to \w"),
     ),
     busy=(
         # Spinner: a glyph, a word ending in "…" ("✢ Considering…", "✽ Billowing… (20s)").

@@ -119,8 +119,8 @@ def test_the_gateway_dialog_in_auto_mode_is_waiting_told_once_and_holds_a_check_
     drawn = wait_for(lambda: (text := "\n".join(tmux.capture(team.pane))) and (
         GATEWAY_DIALOG in text or PERMISSION_DIALOG in text) and text, timeout=30, what="a dialog")
     assert GATEWAY_DIALOG in str(drawn), drawn
-    look = look(tmux, team.pane, sources=screen_only)
-    assert (look.state, look.agent.source) == ("waiting", "screen")
+    seen = look(tmux, team.pane, sources=screen_only)
+    assert (seen.state, seen.agent.source) == ("waiting", "screen")
     assert look(tmux, team.pane, sources=StateSources.from_settings(team.settings)).state == "waiting"
 
     checkin = schedule_checkin(team.settings, 30, "status please", "shop:Dev")

@@ -57,9 +57,10 @@ def idle_after(tmux: Tmux, pane_id: str, sources: StateSources, since: float, ti
 def test_after_esc_on_a_dialog_the_pane_is_idle_within_a_second_and_takes_the_next_message(
         start_claude, orc_env: dict[str, str], tmux: Tmux, tmp_path: Path, hooks: bool) -> None:
     claude = start_claude(permission_mode="default", registered=False, hooks=hooks)
-    hidden = tmp_path / "registry-elsewhere"  # the agent's registry is not where the suite looks
-    env = {**orc_env, "ORC_CLAUDE_CONFIG_DIRS": str(hidden)}
-    sources = StateSources((hidden,), hooks_state_dir=Path(orc_env["ORC_STATE_DIR"]))
+    # The registry out of view: the suite would find it through the agent's own environment
+    # (docs/agent-record.md), so it is turned off; the hooks and the screen decide.
+    env = {**orc_env, "ORC_REGISTRY_SOURCE": "off"}
+    sources = StateSources((), "off", hooks_state_dir=Path(orc_env["ORC_STATE_DIR"]))
     pane_id, api = claude.pane.pane_id, claude.api
     lags: list[float] = []
     for cycle in range(CYCLES):
@@ -111,7 +112,7 @@ def test_the_gateway_dialog_in_auto_mode_is_waiting_told_once_and_holds_a_check_
     team = Team(claude_binary, tmux, tmp_path, orc_env, api, permission_mode="auto")
     env = {**team.env, "ORC_CHECKIN_RETRY_SECONDS": "1"}
     # What the screen alone says (no registry, no hooks): the dialog is known by its key hints.
-    screen_only = StateSources((tmp_path / "registry-elsewhere",))
+    screen_only = StateSources((), "off")
     # A command on a file outside the working folder: auto mode lets one inside it run unasked.
     marker = tmp_path / "made-by-the-agent"
     started = time.monotonic()

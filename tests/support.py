@@ -43,9 +43,15 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str =
 
 
 def socket_path_of(server: Server) -> Path:
-    """Where libtmux's plugin server listens (it names a socket, tmux derives the path)."""
+    """Where libtmux's plugin server listens (it names a socket, tmux derives the path).
+
+    The folder is made here, private as tmux makes it: tmux makes it only for a socket it is
+    given by name, so on a fresh machine a test whose first tmux command names the path (the
+    suite's ``-S``, ORC_TMUX_SOCKET) would find no folder to create the socket in."""
     tmpdir = Path(os.environ.get("TMUX_TMPDIR", "/tmp"))
-    return tmpdir / f"tmux-{os.geteuid()}" / str(server.socket_name)
+    folder = tmpdir / f"tmux-{os.geteuid()}"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder / str(server.socket_name)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ A log that keeps only the tail of stdout and stderr (the summary table goes to o
 install lines and make's own error to the other) must still say which tests failed. Each
 test runs the real tools/matrix.py in a copy of the suite whose tests folder holds a few
 tests that pass, fail, error or kill their pytest, with the interpreter running these tests
-as the only one found: the "everything" plan, two pytest processes at once, as on the oldest
-Python in `make test`.
+as the only one found: the "everything" plan, three pytest processes at once (the end-to-end
+tests, the fast tier, the tests that hold the machine lock), as on the oldest Python in `make test`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from pathlib import Path
 from support import copy_suite
 
 VERSION = "{}.{}".format(*sys.version_info[:2])
-NOT_MACHINE = f"Python {VERSION}, pytest -m not machine --durations=15 tests"
-MACHINE = f"Python {VERSION}, pytest -m machine --durations=15 tests"
+AGENT = f"Python {VERSION}, pytest -m e2e and not machine --durations=10 tests"
+FAST = f"Python {VERSION}, pytest -m not e2e and not machine --durations=10 tests"
+MACHINE = f"Python {VERSION}, pytest -m machine --durations=10 tests"
 
 
 def run_matrix(tmp_path: Path, tests: str) -> subprocess.CompletedProcess[str]:
@@ -74,8 +75,8 @@ def ids(lines: list[str]) -> list[str]:
 def test_every_failed_and_errored_test_is_named_with_its_run_last_on_stdout_and_stderr(tmp_path: Path) -> None:
     done = run_matrix(tmp_path, FAILING)
     assert done.returncode == 1, done.stdout + done.stderr
-    named = ids([f"  {NOT_MACHINE}: FAILED tests/test_few.py::test_fails",
-                 f"  {NOT_MACHINE}: ERROR tests/test_few.py::test_errors",
+    named = ids([f"  {FAST}: FAILED tests/test_few.py::test_fails",
+                 f"  {FAST}: ERROR tests/test_few.py::test_errors",
                  f"  {MACHINE}: FAILED tests/test_few.py::test_fails_in_the_machine_half"])
     out = done.stdout.splitlines()
     # On stdout: after the summary table, right before the total.
@@ -114,14 +115,51 @@ def test_a_run_that_ends_before_naming_any_test_is_named_with_its_exit_status(tm
 
 
 def test_a_run_that_passes_names_nothing(tmp_path: Path) -> None:
+    # Only the fast part selects a test: the other two select none (pytest's 5), which is no
+    # failure for one part of a split run.
     done = run_matrix(tmp_path, "def test_passes():\n    pass\n")
-    # The machine half selects no test (pytest's 5), which the plan counts as broken: named too.
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "total: 1 passed, 0 failed"
+    assert "failed:" not in done.stdout and "failed:" not in done.stderr
+    assert f"==> {AGENT}: exit 5 after" in done.stdout  # it did run, and selected nothing
+
+
+def test_a_run_none_of_whose_parts_selects_a_test_is_a_broken_plan(tmp_path: Path) -> None:
+    done = run_matrix(tmp_path, "import pytest\n\n@pytest.mark.skip\ndef helper():\n    pass\n")
     assert done.returncode == 1, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-3:] == [
-        "make test: 1 failed:", f"  {MACHINE}: exit 5, no failed test named (its output is above)",
-        "total: 1 passed, 1 failed"], done.stdout
-    passing = run_matrix(tmp_path / "again", "import pytest\n\ndef test_passes():\n    pass\n\n"
-                         "@pytest.mark.machine\ndef test_passes_too():\n    pass\n")
-    assert passing.returncode == 0, passing.stdout + passing.stderr
-    assert passing.stdout.splitlines()[-1] == "total: 2 passed, 0 failed"
-    assert "failed:" not in passing.stdout and "failed:" not in passing.stderr
+    block = ["make test: 3 failed:"] + [f"  {name}: exit 5, no failed test named (its output is above)"
+                                        for name in (AGENT, FAST, MACHINE)]
+    assert done.stdout.splitlines()[-5:] == block + ["total: 0 passed, 1 failed"], done.stdout
+    assert done.stderr.splitlines()[-4:] == block, done.stderr
+
+
+def test_the_lanes_run_at_once(tmp_path: Path) -> None:
+    # Each part waits until the other two have started (a file each in a shared folder): one
+    # after another, the first would wait in vain and fail.
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    tests = f'''
+import os, time, pytest
+from pathlib import Path
+
+def meet(me):
+    Path({str(meeting)!r}, me).touch()
+    deadline = time.monotonic() + 60
+    while len(os.listdir({str(meeting)!r})) < 3:
+        assert time.monotonic() < deadline, "the other parts never started"
+        time.sleep(0.1)
+
+@pytest.mark.e2e
+def test_agent_part():
+    meet("agent")
+
+def test_fast_part():
+    meet("fast")
+
+@pytest.mark.machine
+def test_machine_part():
+    meet("machine")
+'''
+    done = run_matrix(tmp_path, tests)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "total: 3 passed, 0 failed", done.stdout

@@ -225,6 +225,46 @@ def test_parallel_senders_never_interleave(orc_env: dict[str, str], start_agent)
     assert sorted(agent.submitted()) == sorted(messages)
 
 
+def test_senders_of_two_copies_of_the_suite_never_interleave(orc_env: dict[str, str], start_agent,
+                                                               tmp_path: Path) -> None:
+    """A copy of the suite (or a second checkout) has its own state folder; its senders and the
+    original's still take turns at one pane, by the lock beside the tmux server's socket."""
+    agent = start_agent("--busy-seconds", "0.1")
+    other = {**orc_env, "ORC_STATE_DIR": str(tmp_path / "copy-state")}
+    messages = [f"copy {n % 2} sender {n} says " + chr(ord("A") + n) * 40 for n in range(6)]
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda n=n, m=m: results.append(send(other if n % 2 else orc_env,
+                                                                             "team:0", m).returncode))
+               for n, m in enumerate(messages)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [0] * 6
+    wait_for(lambda: len(agent.submitted()) == 6, what="all six submissions")
+    assert sorted(agent.submitted()) == sorted(messages)
+    folder = Path(orc_env["ORC_TMUX_SOCKET"]).parent / f"orc-locks-{os.getuid()}"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert not (tmp_path / "state" / "locks").exists() or not list((tmp_path / "state" / "locks").glob("pane-*"))
+
+
+def test_pane_locks_beside_a_socket_in_a_folder_not_the_users_own_stay_in_the_state_folder(tmp_path: Path) -> None:
+    from orc.core.locks import pane_locks_dir
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (shared / f"orc-locks-{os.getuid()}").symlink_to(elsewhere)  # planted where the lock folder would be
+    state = tmp_path / "state"
+    assert pane_locks_dir(shared / "sock", state) == state / "locks"
+    assert stat.S_IMODE((state / "locks").stat().st_mode) == 0o700
+    assert list(elsewhere.iterdir()) == []
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    assert pane_locks_dir(mine / "sock", state) == mine / f"orc-locks-{os.getuid()}"
+
+
 def test_every_attempt_is_one_log_line(orc_env: dict[str, str], start_agent, tmp_path: Path) -> None:
     start_agent()
     send(orc_env, "team:0", "logged")

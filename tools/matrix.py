@@ -4,14 +4,19 @@
 The plan (docs/python-and-dependencies.md has the reasons and the measured times):
 
 - the oldest version found runs everything: the fast tier and the end-to-end tier (the real
-  Claude Code CLI, a real cron daemon), as two pytest processes at once: the tests marked
-  ``machine`` (the real crontab, a cron daemon; they wait for cron's minutes) beside all the
-  others, about 10.5 minutes on two cores instead of 19 one after the other;
+  Claude Code CLI, a real cron daemon);
 - the newest runs the whole fast tier and the smoke subset's end-to-end tests (a message
   delivered with proof to the real Claude Code, a dialog refused);
 - each version between them runs the smoke subset (``-m smoke``): the paths where an
   interpreter or a dependency release could differ, in a fraction of the time.
 Running the whole end-to-end tier twice would take ``make test`` past half an hour.
+
+The runs are cut into pytest processes that go in four lanes, all at once, each lane's
+processes one after another: the oldest's end-to-end tests (they wait for the agent's
+replies), the oldest's fast tier, the other versions, and the tests that hold the machine lock
+(``machine``: the real crontab, a cron daemon; they wait for cron's minute), which must run
+one at a time. A whole run spends most of its time waiting, so the lanes overlap well on two
+cores; each process's output is shown whole when it ends.
 
 The interpreter running this script (make's ``$(PY)``) stands for its own version. Under CI
 (``CI`` set, as CI runs ``.ci/run``), Python 3.9 and the newest supported one must be found,
@@ -33,6 +38,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,19 +73,56 @@ class Run:
                 "fast": "the fast tier and the smoke subset (-m 'not e2e or smoke')",
                 "smoke": "smoke subset (-m smoke)"}[self.scope]
 
-    def parts(self) -> list[tuple[list[str], dict[str, str]]]:
-        """pytest's arguments and extra environment for each process of the run, all started at once.
+    def parts(self) -> list[Part]:
+        """The pytest processes of the run, each with its lane (``LANES``).
 
-        Everything is two processes: the tests that hold the machine lock (``machine``: the
-        real crontab, a cron daemon; they mostly wait for cron's minute) beside all the
-        others, which never take it (tests/support.py refuses it there). The two waits
-        overlap, and the run takes the longer half instead of the sum.
+        A run is split where its tests wait on different things: the tests that hold the
+        machine lock (``machine``: the real crontab, a cron daemon; they mostly wait for cron's
+        minute) go to the machine lane, one after another, and the others to lanes that never
+        take the lock (tests/support.py refuses it there). On the oldest Python the end-to-end
+        tests (they mostly wait for the agent's replies) and the fast tier get a lane each.
         """
         if self.scope == "everything":
-            # Each half lists its slowest tests: where make test's minutes go, in every CI log.
-            return [(["-m", "not machine", "--durations=15", "tests"], {WITHOUT_MACHINE: "1"}),
-                    (["-m", "machine", "--durations=15", "tests"], {})]
-        return [({"fast": ["-m", "not e2e or smoke", "tests"], "smoke": ["-m", "smoke", "tests"]}[self.scope], {})]
+            # Each part lists its slowest tests: where make test's minutes go, in every CI log.
+            return [Part(self, ("-m", "e2e and not machine", "--durations=10", "tests"), AGENT_LANE),
+                    Part(self, ("-m", "not e2e and not machine", "--durations=10", "tests"), FAST_LANE),
+                    Part(self, ("-m", "machine", "--durations=10", "tests"), MACHINE_LANE)]
+        if self.scope == "fast":
+            return [Part(self, ("-m", "(not e2e or smoke) and not machine", "tests"), OTHERS_LANE),
+                    Part(self, ("-m", "(not e2e or smoke) and machine", "tests"), MACHINE_LANE)]
+        return [Part(self, ("-m", "smoke", "tests"), OTHERS_LANE)]
+
+
+# The lanes run at once, each its parts one after another (the oldest Python's first). A whole
+# run spends most of its wall time waiting (for cron's minute, for the agent's reply), so four
+# lanes on two cores overlap well (docs/python-and-dependencies.md, "Tested on each").
+AGENT_LANE, FAST_LANE, OTHERS_LANE, MACHINE_LANE = range(4)
+LANES = 4
+
+
+@dataclass(frozen=True)
+class Part:
+    """One pytest process of a run."""
+    run: Run
+    args: tuple[str, ...]
+    lane: int
+
+    @property
+    def takes_machine_lock(self) -> bool:
+        return self.lane == MACHINE_LANE
+
+    @property
+    def name(self) -> str:
+        return f"Python {self.run.version}, pytest {' '.join(self.args)}"
+
+
+@dataclass(frozen=True)
+class Finished:
+    part: Part
+    returncode: int
+    started: float
+    ended: float
+    output: str
 
 
 @dataclass(frozen=True)
@@ -111,6 +154,15 @@ def plan(found: dict[str, str]) -> list[Run]:
     return [Run(v, found[v], scope(v)) for v in versions]
 
 
+def lanes(runs: list[Run]) -> list[list[Part]]:
+    """Every part of every run in its lane, in the order of the runs."""
+    placed: list[list[Part]] = [[] for _ in range(LANES)]
+    for run in runs:
+        for part in run.parts():
+            placed[part.lane].append(part)
+    return [lane for lane in placed if lane]
+
+
 def _counts(summary: str) -> dict[str, int]:
     """{"passed": 12, "failed": 1, ...} from pytest's closing line."""
     return {word: int(number) for number, word in re.findall(r"(\d+) (passed|failed|errors?|skipped)", summary)}
@@ -134,17 +186,16 @@ def failures(output: str) -> list[str]:
     return found
 
 
-def named_failures(run: Run, args: list[str], code: int, output: str) -> list[str]:
+def named_failures(part: Part, code: int, output: str) -> list[str]:
     """What one failed pytest process names, each line with the run it was in; a process that
     failed without naming a test (killed, no test selected, an error before the summary) says
     so with its exit status, so no failed run goes unmentioned."""
     if code == 0:
         return []
-    where = f"Python {run.version}, pytest {' '.join(args)}"
     named = failures(output)
     if not named:
-        return [f"{where}: exit {code}, no failed test named (its output is above)"]
-    return [f"{where}: {line}" for line in named]
+        return [f"{part.name}: exit {code}, no failed test named (its output is above)"]
+    return [f"{part.name}: {line}" for line in named]
 
 
 def report_failures(outcomes: list[Outcome]) -> None:
@@ -169,54 +220,84 @@ def _same_file(a: TextIO, b: TextIO) -> bool:
     return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
 
 
-def execute(run: Run) -> Outcome:
-    tag = "py" + run.version
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+_printing = threading.Lock()  # one part's block at a time, never two interleaved
+
+
+def say(text: str) -> None:
+    with _printing:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def environment(run: Run) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", WITHOUT_MACHINE)}
+    env["PYTHONPATH"] = os.pathsep.join(str(SUITE / ".deps" / f"py{run.version}" / part) for part in ("python", "dev"))
+    return env
+
+
+def run_part(part: Part, scratch: Path) -> Finished:
+    """One pytest process, its output kept in a file and shown whole when it ends (the lanes
+    run at once, so live lines of four processes would interleave)."""
+    env = environment(part.run)
+    if not part.takes_machine_lock:
+        env[WITHOUT_MACHINE] = "1"
+    log = scratch / f"lane{part.lane}-py{part.run.version}.log"
+    say(f"{PROG}: started: {part.name}\n")
     started = time.monotonic()
-    deps = subprocess.run([run.python, str(SUITE / "orc"), "deps", "--dev"], cwd=SUITE, env=env)
-    if deps.returncode != 0:
-        return Outcome(run, deps.returncode, time.monotonic() - started, {"errors": 1},
-                       (f"Python {run.version}: orc deps --dev exited with {deps.returncode}, so no test ran",))
-    env["PYTHONPATH"] = os.pathsep.join(str(SUITE / ".deps" / tag / part) for part in ("python", "dev"))
-    parts = run.parts()
+    with open(log, "w") as output:
+        code = subprocess.call([part.run.python, "-m", "pytest", *part.args], cwd=SUITE, env=env,
+                               stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    ended = time.monotonic()
+    text = log.read_text(errors="replace")
+    say(f"\n{PROG}: ==> {part.name}: exit {code} after {ended - started:.0f} s\n{text}")
+    return Finished(part, code, started, ended, text)
+
+
+def run_lane(parts: list[Part], scratch: Path, into: list[Finished]) -> None:
+    for part in parts:
+        into.append(run_part(part, scratch))
+
+
+def execute(runs: list[Run]) -> list[Outcome]:
+    """Every run's dependencies, one interpreter after another (two pips must not fill one
+    folder at once), then every lane at once; one outcome per run."""
+    installed: dict[Run, int] = {}
+    for run in runs:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        installed[run] = subprocess.run([run.python, str(SUITE / "orc"), "deps", "--dev"], cwd=SUITE, env=env).returncode
+    ready = [run for run in runs if installed[run] == 0]
+    finished: list[Finished] = []
     with tempfile.TemporaryDirectory(prefix="orc-matrix-") as scratch:
-        # The first part's output streams live; the others' is kept and shown after it.
-        logs = [Path(scratch) / f"part-{n}.log" for n in range(len(parts))]
-        processes = []
-        for n, (args, extra_env) in enumerate(parts):
-            output = None if n == 0 else open(logs[n], "w")
-            processes.append(subprocess.Popen(
-                [run.python, "-m", "pytest", *args], cwd=SUITE, env={**env, **extra_env},
-                stdout=subprocess.PIPE if n == 0 else output, stderr=subprocess.STDOUT, text=True, errors="replace"))
-            if output is not None:
-                output.close()
-        first = processes[0]
-        assert first.stdout is not None
-        summaries = [""] * len(parts)
-        outputs = [""] * len(parts)
-        kept = []
-        for line in first.stdout:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-            kept.append(line)
-            if SUMMARY.search(line):
-                summaries[0] = line
-        outputs[0] = "".join(kept)
-        codes = [process.wait() for process in processes]
-        for n in range(1, len(parts)):
-            text = outputs[n] = logs[n].read_text(errors="replace")
-            sys.stdout.write(f"\n{PROG}: Python {run.version}, pytest {' '.join(parts[n][0])}:\n{text}")
-            sys.stdout.flush()
-            found = [line for line in text.splitlines() if SUMMARY.search(line)]
-            summaries[n] = found[-1] if found else ""
-    # pytest's 5 (no test was selected) is a broken plan, not a pass.
-    returncode = next((1 if code == 5 else code for code in codes if code != 0), 0)
+        threads = [threading.Thread(target=run_lane, args=(lane, Path(scratch), finished)) for lane in lanes(ready)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return [add_up(run, [f for f in finished if f.part.run == run]) if installed[run] == 0 else
+            Outcome(run, installed[run], 0.0, {"errors": 1},
+                    (f"Python {run.version}: orc deps --dev exited with {installed[run]}, so no test ran",))
+            for run in runs]
+
+
+def add_up(run: Run, parts: list[Finished]) -> Outcome:
+    """A run's parts added up. pytest's 5 (no test selected) is fine for one part of a split
+    run (a machine part with no machine test), but a run none of whose parts selected a test
+    is a broken plan, not a pass."""
+    order = run.parts()
+    parts = sorted(parts, key=lambda p: order.index(p.part))  # as planned, not as they ended
+    codes = [p.returncode for p in parts]
+    if all(code == 5 for code in codes):
+        codes = [1 for _ in codes]
+    codes = [0 if code == 5 else code for code in codes]
     counts: dict[str, int] = {}
-    for summary in summaries:
-        for word, number in _counts(summary).items():
+    for p in parts:
+        found = [line for line in p.output.splitlines() if SUMMARY.search(line)]
+        for word, number in _counts(found[-1] if found else "").items():
             counts[word] = counts.get(word, 0) + number
-    named = [line for n, (args, _) in enumerate(parts) for line in named_failures(run, args, codes[n], outputs[n])]
-    return Outcome(run, returncode, time.monotonic() - started, counts, tuple(named))
+    named = [line for p, code in zip(parts, codes) for line in named_failures(p.part, p.returncode if code else 0,
+                                                                                p.output)]
+    seconds = max(p.ended for p in parts) - min(p.started for p in parts)
+    return Outcome(run, next((code for code in codes if code != 0), 0), seconds, counts, tuple(named))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,14 +333,14 @@ def main(argv: list[str] | None = None) -> int:
     not_found = [v for v in SUPPORTED if v not in found]
     if not_found:
         print(f"{PROG}: not found here, so not tested: Python {', '.join(not_found)}", flush=True)
+    for number, lane in enumerate(lanes(runs), 1):
+        print(f"{PROG}: lane {number}: " + "; then ".join(part.name for part in lane), flush=True)
     if args.plan:
         return 0
 
-    outcomes = []
-    for run in runs:
-        print(f"\n{PROG}: ==> Python {run.version} ({run.python}): {run.what}", flush=True)
-        outcomes.append(execute(run))
-    print(f"\n{PROG}: summary")
+    started = time.monotonic()
+    outcomes = execute(runs)
+    print(f"\n{PROG}: summary ({time.monotonic() - started:.0f} s in all, the lanes at once)")
     for outcome in outcomes:
         shown = ", ".join(f"{n} {w}" for w, n in outcome.counts.items()) or "no count"
         status = "ok" if outcome.returncode == 0 else f"FAILED (exit {outcome.returncode})"

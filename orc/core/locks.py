@@ -1,19 +1,21 @@
-"""The suite's locks, all in ``<state>/locks``: flock, never deleted (docs/scheduling.md,
-"Races and the crontab lock").
+"""The suite's locks: flock, never deleted (docs/scheduling.md, "Races and the crontab lock").
 
-One lock per pane serialises every sender to it (send_message and the check-in
-runner alike), so two messages never interleave their characters.
+One lock per pane serialises every sender to it (send_message and the check-in runner alike,
+from any copy of the suite), so two messages never interleave their characters. It lives
+beside the tmux server's socket; the other locks are in ``<state>/locks``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from pathlib import Path
 
 from filelock import FileLock
 
-from orc.core.state import FILE_MODE, private_dir
+from orc.core.state import DIR_MODE, FILE_MODE, private_dir
 
 
 def _lock(settings_state_dir: Path, name: str, timeout: float) -> FileLock:
@@ -24,7 +26,29 @@ def _lock(settings_state_dir: Path, name: str, timeout: float) -> FileLock:
 def pane_lock(state_dir: Path, socket: Path, pane_id: str, timeout: float) -> FileLock:
     """Lock for one pane of one tmux server (pane ids repeat across servers)."""
     server = hashlib.sha256(str(socket).encode()).hexdigest()[:12]
-    return _lock(state_dir, f"pane-{server}-{pane_id.lstrip('%')}", timeout)
+    name = f"pane-{server}-{pane_id.lstrip('%')}.lock"
+    return FileLock(str(pane_locks_dir(socket, state_dir) / name), timeout=timeout, mode=FILE_MODE)
+
+
+def pane_locks_dir(socket: Path, state_dir: Path) -> Path:
+    """Where the pane locks of one tmux server live: beside its socket, the one path every
+    sender to its panes names. Each copy of the suite has its own state folder, so a lock there
+    would let a copy and the original (or two checkouts) type into one pane at the same second.
+
+    tmux's own socket folder is the user's and private. A socket elsewhere may sit in a shared
+    folder (``/tmp``): there the folder is the user's own by name, and when it cannot be made
+    the user's own and private (someone else's, a symlink), the state folder's locks serve."""
+    folder = socket.parent / f"orc-locks-{os.getuid()}"
+    try:
+        folder.mkdir(mode=DIR_MODE, exist_ok=True)
+        found = folder.lstat()
+        if stat.S_ISDIR(found.st_mode) and found.st_uid == os.getuid():
+            if stat.S_IMODE(found.st_mode) != DIR_MODE:
+                folder.chmod(DIR_MODE)
+            return folder
+    except OSError:  # no such folder, not writable
+        pass
+    return private_dir(state_dir / "locks")
 
 
 def crontab_lock(state_dir: Path, timeout: float = 30.0) -> FileLock:

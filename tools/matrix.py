@@ -129,9 +129,9 @@ class Finished:
 class Outcome:
     run: Run
     returncode: int
-    seconds: float
     counts: dict[str, int]
     failures: tuple[str, ...] = ()  # "Python 3.9, pytest -m machine ...: FAILED tests/x.py::name - why"
+    part_seconds: tuple[float, ...] = ()  # each pytest process's time, as planned
 
 
 def under_ci(environ: dict[str, str] | None = None) -> bool:
@@ -274,7 +274,7 @@ def execute(runs: list[Run]) -> list[Outcome]:
         for thread in threads:
             thread.join()
     return [add_up(run, [f for f in finished if f.part.run == run]) if installed[run] == 0 else
-            Outcome(run, installed[run], 0.0, {"errors": 1},
+            Outcome(run, installed[run], {"errors": 1},
                     (f"Python {run.version}: orc deps --dev exited with {installed[run]}, so no test ran",))
             for run in runs]
 
@@ -296,8 +296,8 @@ def add_up(run: Run, parts: list[Finished]) -> Outcome:
             counts[word] = counts.get(word, 0) + number
     named = [line for p, code in zip(parts, codes) for line in named_failures(p.part, p.returncode if code else 0,
                                                                                 p.output)]
-    seconds = max(p.ended for p in parts) - min(p.started for p in parts)
-    return Outcome(run, next((code for code in codes if code != 0), 0), seconds, counts, tuple(named))
+    return Outcome(run, next((code for code in codes if code != 0), 0), counts, tuple(named),
+                   tuple(p.ended - p.started for p in parts))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -344,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     for outcome in outcomes:
         shown = ", ".join(f"{n} {w}" for w, n in outcome.counts.items()) or "no count"
         status = "ok" if outcome.returncode == 0 else f"FAILED (exit {outcome.returncode})"
-        print(f"  Python {outcome.run.version:<5} {outcome.run.what:<40} {outcome.seconds:6.0f} s  {shown}  {status}")
+        took = " + ".join(f"{seconds:.0f}" for seconds in outcome.part_seconds) or "0"
+        print(f"  Python {outcome.run.version:<5} {outcome.run.what:<40} {took:>13} s  {shown}  {status}")
     passed = sum(o.counts.get("passed", 0) for o in outcomes)
     failed = sum(o.counts.get("failed", 0) + o.counts.get("error", 0) + o.counts.get("errors", 0) for o in outcomes)
     failed += sum(1 for o in outcomes if o.returncode != 0 and not o.counts.get("failed") and not o.counts.get("error")

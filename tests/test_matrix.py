@@ -163,3 +163,14 @@ def test_machine_part():
     done = run_matrix(tmp_path, tests)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "total: 3 passed, 0 failed", done.stdout
+
+
+def test_a_run_with_a_process_that_never_ran_is_no_pass() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    import matrix
+
+    run = matrix.Run(VERSION, sys.executable, "everything")
+    parts = run.parts()
+    outcome = matrix.add_up(run, [matrix.Finished(parts[0], 0, 0.0, 1.0, "==== 1 passed in 1.0s ====")])
+    assert outcome.returncode == 1
+    assert outcome.failures == (f"{parts[1].name}: did not run", f"{parts[2].name}: did not run")

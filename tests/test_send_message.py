@@ -210,17 +210,22 @@ def test_special_flag_sends_a_slash_command(orc_env: dict[str, str], start_agent
     assert agent.submitted() == ["/compact"]
 
 
-def test_parallel_senders_never_interleave(orc_env: dict[str, str], start_agent) -> None:
-    agent = start_agent("--busy-seconds", "0.1")
-    messages = [f"sender {n} says " + chr(ord("A") + n) * 40 for n in range(5)]
+def send_at_once(sends: list[tuple[dict[str, str], str]]) -> list[int]:
+    """Each (environment, message) sent to team:0 by its own process, all at once; their exit codes."""
     results: list[int] = []
-    threads = [threading.Thread(target=lambda m=m: results.append(send(orc_env, "team:0", m).returncode))
-               for m in messages]
+    threads = [threading.Thread(target=lambda env=env, m=m: results.append(send(env, "team:0", m).returncode))
+               for env, m in sends]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert results == [0] * 5
+    return results
+
+
+def test_parallel_senders_never_interleave(orc_env: dict[str, str], start_agent) -> None:
+    agent = start_agent("--busy-seconds", "0.1")
+    messages = [f"sender {n} says " + chr(ord("A") + n) * 40 for n in range(5)]
+    assert send_at_once([(orc_env, m) for m in messages]) == [0] * 5
     wait_for(lambda: len(agent.submitted()) == 5, what="all five submissions")
     assert sorted(agent.submitted()) == sorted(messages)
 
@@ -232,15 +237,7 @@ def test_senders_of_two_copies_of_the_suite_never_interleave(orc_env: dict[str, 
     agent = start_agent("--busy-seconds", "0.1")
     other = {**orc_env, "ORC_STATE_DIR": str(tmp_path / "copy-state")}
     messages = [f"copy {n % 2} sender {n} says " + chr(ord("A") + n) * 40 for n in range(6)]
-    results: list[int] = []
-    threads = [threading.Thread(target=lambda n=n, m=m: results.append(send(other if n % 2 else orc_env,
-                                                                             "team:0", m).returncode))
-               for n, m in enumerate(messages)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert results == [0] * 6
+    assert send_at_once([(other if n % 2 else orc_env, m) for n, m in enumerate(messages)]) == [0] * 6
     wait_for(lambda: len(agent.submitted()) == 6, what="all six submissions")
     assert sorted(agent.submitted()) == sorted(messages)
     folder = Path(orc_env["ORC_TMUX_SOCKET"]).parent / f"orc-locks-{os.getuid()}"

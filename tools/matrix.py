@@ -255,7 +255,12 @@ def run_part(part: Part, scratch: Path) -> Finished:
 
 def run_lane(parts: list[Part], scratch: Path, into: list[Finished]) -> None:
     for part in parts:
-        into.append(run_part(part, scratch))
+        try:
+            into.append(run_part(part, scratch))
+        except Exception as error:  # noqa: BLE001 (the interpreter vanished, no room for the log): the lane goes on
+            at = time.monotonic()
+            say(f"\n{PROG}: ==> {part.name}: could not run: {error}\n")
+            into.append(Finished(part, 1, at, at, f"could not run: {error}"))
 
 
 def execute(runs: list[Run]) -> list[Outcome]:
@@ -285,6 +290,10 @@ def add_up(run: Run, parts: list[Finished]) -> Outcome:
     is a broken plan, not a pass."""
     order = run.parts()
     parts = sorted(parts, key=lambda p: order.index(p.part))  # as planned, not as they ended
+    if len(parts) != len(order):  # a lane that never came to it: no pass either
+        ran = {p.part for p in parts}
+        missing = tuple(f"{part.name}: did not run" for part in order if part not in ran)
+        return Outcome(run, 1, {}, missing, tuple(p.ended - p.started for p in parts))
     codes = [p.returncode for p in parts]
     if all(code == 5 for code in codes):
         codes = [1 for _ in codes]

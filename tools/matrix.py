@@ -61,6 +61,13 @@ FAILURE = re.compile(r"^(FAILED|ERROR) \S")
 REQUIRED_UNDER_CI = (SUPPORTED[0], SUPPORTED[-1])
 
 
+# The lanes run at once, each its parts one after another (the oldest Python's first). A whole
+# run spends most of its wall time waiting (for cron's minute, for the agent's reply), so four
+# lanes on two cores overlap well (docs/python-and-dependencies.md, "Tested on each").
+AGENT_LANE, FAST_LANE, OTHERS_LANE, MACHINE_LANE = range(4)
+LANES = 4
+
+
 @dataclass(frozen=True)
 class Run:
     version: str
@@ -91,13 +98,6 @@ class Run:
             return [Part(self, ("-m", "(not e2e or smoke) and not machine", "tests"), OTHERS_LANE),
                     Part(self, ("-m", "(not e2e or smoke) and machine", "tests"), MACHINE_LANE)]
         return [Part(self, ("-m", "smoke", "tests"), OTHERS_LANE)]
-
-
-# The lanes run at once, each its parts one after another (the oldest Python's first). A whole
-# run spends most of its wall time waiting (for cron's minute, for the agent's reply), so four
-# lanes on two cores overlap well (docs/python-and-dependencies.md, "Tested on each").
-AGENT_LANE, FAST_LANE, OTHERS_LANE, MACHINE_LANE = range(4)
-LANES = 4
 
 
 @dataclass(frozen=True)

@@ -294,19 +294,16 @@ def add_up(run: Run, parts: list[Finished]) -> Outcome:
         ran = {p.part for p in parts}
         missing = tuple(f"{part.name}: did not run" for part in order if part not in ran)
         return Outcome(run, 1, {}, missing, tuple(p.ended - p.started for p in parts))
-    codes = [p.returncode for p in parts]
-    if all(code == 5 for code in codes):
-        codes = [1 for _ in codes]
-    codes = [0 if code == 5 else code for code in codes]
+    selected_nothing = all(p.returncode == 5 for p in parts)
+    failed = [p for p in parts if p.returncode != 0 and (p.returncode != 5 or selected_nothing)]
     counts: dict[str, int] = {}
     for p in parts:
         found = [line for line in p.output.splitlines() if SUMMARY.search(line)]
         for word, number in _counts(found[-1] if found else "").items():
             counts[word] = counts.get(word, 0) + number
-    named = [line for p, code in zip(parts, codes) for line in named_failures(p.part, p.returncode if code else 0,
-                                                                                p.output)]
-    return Outcome(run, next((code for code in codes if code != 0), 0), counts, tuple(named),
-                   tuple(p.ended - p.started for p in parts))
+    named = [line for p in failed for line in named_failures(p.part, p.returncode, p.output)]
+    returncode = next((1 if p.returncode == 5 else p.returncode for p in failed), 0)
+    return Outcome(run, returncode, counts, tuple(named), tuple(p.ended - p.started for p in parts))
 
 
 def build_parser() -> argparse.ArgumentParser:

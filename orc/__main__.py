@@ -35,6 +35,7 @@ COMMANDS = {
     "deps": "orc.core.deps",
     "hook": "orc.record.hook",
     "attention-event": "orc.teams.attention_events",
+    "drain": "orc.messages.mailbox",
 }
 
 

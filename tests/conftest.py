@@ -128,7 +128,10 @@ def users_crontab_untouched() -> Iterator[None]:
 @pytest.fixture
 def orc_env(server: Server, tmp_path: Path) -> dict[str, str]:
     """Environment for running the suite against this test's tmux server and state folder."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORC_") and k != "TMUX"}
+    # Not TMUX_PANE nor an agent's marker either: a test run from an agent's own shell must not
+    # make every sender an agent whose messages are kept (orc/messages/mailbox.py).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ORC_") and k not in ("TMUX", "TMUX_PANE", "CLAUDECODE")}
     env.update(
         ORC_PYTHON=sys.executable,
         ORC_TMUX_SOCKET=str(socket_path_of(server)),

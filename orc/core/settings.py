@@ -65,6 +65,11 @@ class Settings:
     claude_bin: str | None = None    # the `claude` that answers `agents --json` (fallback source)
     limit_nudge: str = "Your usage limit has reset: continue where you left off."  # ORC_LIMIT_NUDGE; "" = off
     turn_retry_seconds: int = 120   # after a turn failed with an API error, nudge once this much later
+    # send_message.sh keeps a message it cannot type now (orc.messages.mailbox): "1" always,
+    # "0" never, "auto" when the sender is itself an agent in a tmux pane.
+    send_queue: str = "auto"
+    queue_max_age_minutes: float = 60.0  # a message kept longer than this is told to a person
+    drain_watch_seconds: float = 600.0   # how long a drainer watches a busy pane before leaving it to the sweep
 
     @property
     def log_file(self) -> Path:
@@ -144,6 +149,9 @@ def load_settings(environ: Mapping[str, str] | None = None, suite_dir: Path = SU
         # Set but empty turns the nudge off, so the default applies only when the key is absent.
         limit_nudge=values["ORC_LIMIT_NUDGE"].strip() if "ORC_LIMIT_NUDGE" in values else Settings.limit_nudge,
         turn_retry_seconds=int(_number(values, "ORC_TURN_RETRY_SECONDS", 120, minimum=0)),
+        send_queue=_choice(values, "ORC_SEND_QUEUE", ("auto", "1", "0"), "auto"),
+        queue_max_age_minutes=_number(values, "ORC_QUEUE_MAX_AGE", 60, minimum=1),
+        drain_watch_seconds=_number(values, "ORC_DRAIN_WATCH_SECONDS", 600, minimum=0),
     )
 
 

@@ -50,6 +50,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
 # "First characters with a meaning").
 SPECIAL_FIRST = {"!": "a shell command", "/": "a slash command", "#": "a memory note", "@": "a file mention"}
 POLL = 0.05
+#: Told where the agent's transcript ends right before a paste: (path or "", size, epoch).
+OnPaste = Callable[[str, int, float], None]
 # States that take typed text: the agent queues it while busy.
 DELIVERABLE_NOW = ("idle", "busy")
 
@@ -70,6 +72,16 @@ class Delivery:
     elapsed: float = 0.0
     proof: str = ""
     unproven: bool = False
+    # Why it was refused, in one word, for the mailbox (orc/messages/mailbox.py): a refusal
+    # in PASSING passes by itself, so the message can be kept and typed later.
+    kind: str = ""
+
+
+#: Refusals that pass by themselves: a dialog is answered, a draft is sent, a limit resets,
+#: a busy agent goes idle, a dead pane is respawned, another sender finishes. ``typed`` is
+#: our own text left unsent in the input box (a dialog opened first): kept, the drain
+#: submits it once it shows alone in the box.
+PASSING = ("dialog", "limited", "draft", "busy", "dead", "copy-mode", "lock", "typed")
 
 
 def _prompts_of(entry: Any) -> Iterator[str]:
@@ -216,33 +228,43 @@ def deliver(
     *,
     allow_shell: bool = False,
     log_as: str = "send",
+    when_idle: bool = False,
+    typed_before: bool = False,
+    on_paste: OnPaste | None = None,
 ) -> Delivery:
     """Type ``text`` into ``target`` and submit it, returning proof or the reason it was not.
 
     The caller has cleaned and sized ``text`` (:func:`clean_text`, :func:`fit_to_size`).
-    Every attempt is one line in the delivery log.
+    Every attempt is one line in the delivery log. ``when_idle``: a busy agent is refused too
+    (not interrupted). ``typed_before``: an earlier attempt may have left this very text
+    unsent in the input box; if the box holds exactly it, it is submitted, not typed again.
+    ``on_paste(transcript, offset, at)`` is called right before the text is pasted, with where
+    the agent's transcript ends then ("" and 0 without one): the mailbox records it, so that a
+    later run can find out whether this paste reached the agent.
     """
     started = time.monotonic()
     try:
         pane = tmux.resolve(target)
     except (BadTarget, TargetNotFound) as exc:
-        result = Delivery(False, target, None, f"target not found: {exc}")
+        result = Delivery(False, target, None, f"target not found: {exc}", kind="not-found")
     except TmuxError as exc:
-        result = Delivery(False, target, None, f"tmux failed: {exc}")
+        result = Delivery(False, target, None, f"tmux failed: {exc}", kind="tmux")
     else:
         lock = pane_lock(settings.state_dir, settings.tmux_socket, pane.pane_id, settings.lock_timeout)
         try:
             with lock:
-                result = _deliver_locked(tmux, target, pane, text, settings, allow_shell)
+                result = _deliver_locked(tmux, target, pane, text, settings, allow_shell, when_idle, typed_before,
+                                         on_paste)
         except Timeout:
             result = Delivery(
                 False, target, pane.pane_id,
                 f"another sender kept the pane busy for {settings.lock_timeout:g}s (lock {lock.lock_file})",
+                kind="lock",
             )
         except TargetNotFound as exc:
-            result = Delivery(False, target, pane.pane_id, f"pane went away: {exc}")
+            result = Delivery(False, target, pane.pane_id, f"pane went away: {exc}", kind="not-found")
         except TmuxError as exc:
-            result = Delivery(False, target, pane.pane_id, f"tmux failed: {exc}")
+            result = Delivery(False, target, pane.pane_id, f"tmux failed: {exc}", kind="tmux")
     result = Delivery(**{**result.__dict__, "elapsed": round(time.monotonic() - started, 3)})
     log_event(
         settings.log_file, log_as,
@@ -258,39 +280,51 @@ def deliver(
 _NO_KEYS = ("waiting", "limited", "shell", "dead", "copy-mode")
 
 
-def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Settings, allow_shell: bool) -> Delivery:
+def holds_exactly(snap: PaneSnapshot, profile: AgentProfile, text: str) -> bool:
+    """Whether the input box shows ``text`` and nothing else (whitespace aside)."""
+    box = find_input_box(snap.lines, profile)
+    return box is not None and bool(box.text) and squash(box.text) == squash(text)
+
+
+def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Settings, allow_shell: bool,
+                    when_idle: bool = False, typed_before: bool = False,
+                    on_paste: OnPaste | None = None) -> Delivery:
     profile = profile_for(settings.agent_kind)
     screen = _Screen(tmux, pane.pane_id, profile, settings.agent_kind, StateSources.from_settings(settings))
     snap = screen.look()
     if snap.state == "copy-mode":
         tmux.leave_copy_mode(pane.pane_id)
         snap = screen.wait(lambda s: s.state != "copy-mode", 2.0)
-    if snap.state == "typing":
+    ours_in_box = typed_before and snap.state == "typing" and holds_exactly(snap, profile, text)
+    if snap.state == "typing" and not ours_in_box:
         # Someone's unsent text: maybe a sender that just pressed Enter; give it a moment.
         snap = screen.wait(lambda s: s.state != "typing", 3.0)
     state = snap.state
 
-    def refuse(reason: str, unproven: bool = False) -> Delivery:
-        return Delivery(False, target, pane.pane_id, reason, state_before=state, unproven=unproven)
+    def refuse(reason: str, kind: str, unproven: bool = False) -> Delivery:
+        return Delivery(False, target, pane.pane_id, reason, state_before=state, unproven=unproven, kind=kind)
 
     if state == "waiting":
-        return refuse("a dialog is showing (an Enter would answer it); nothing typed")
+        return refuse("a dialog is showing (an Enter would answer it); nothing typed", "dialog")
     if state == "limited":
-        return refuse(f"the agent reports its usage limit ({snap.agent.detail or 'reset time unknown'}); nothing typed")
+        return refuse(f"the agent reports its usage limit ({snap.agent.detail or 'reset time unknown'}); nothing typed",
+                      "limited")
     if state == "dead":
-        return refuse("the pane's program has exited (pane is dead); nothing typed")
-    if state == "typing":
-        return refuse("unsent text is in the agent's input box (someone is typing); nothing typed")
+        return refuse("the pane's program has exited (pane is dead); nothing typed", "dead")
+    if state == "typing" and not ours_in_box:
+        return refuse("unsent text is in the agent's input box (someone is typing); nothing typed", "draft")
     if state == "copy-mode":
-        return refuse("the pane stays in copy mode; nothing typed")
+        return refuse("the pane stays in copy mode; nothing typed", "copy-mode")
+    if state == "busy" and when_idle:
+        return refuse("the agent is busy and the message waits for it to be idle; nothing typed", "busy")
     if state in ("shell", "unknown", "exited"):
         if not allow_shell:
             if state == "unknown":
                 return refuse("no source can tell what the pane is doing (no agent record, screen not "
                               "recognised), so nothing could be proven; nothing typed; use --allow-shell "
-                              "to type into it anyway", unproven=True)
+                              "to type into it anyway", "unknown", unproven=True)
             return refuse("no agent is running (the pane is a shell: the text would run as a command); "
-                          "nothing typed; use --allow-shell to type into it anyway")
+                          "nothing typed; use --allow-shell to type into it anyway", "shell")
         tmux.paste(pane.pane_id, text)
         time.sleep(settings.paste_settle)  # settle: let the program take the paste before Enter
         tmux.send_key(pane.pane_id, settings.submit_key)
@@ -338,21 +372,26 @@ def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Se
                         proof=how)
 
     since = time.time()
-    tmux.paste(pane.pane_id, text)
-    # Wait for the text itself: a busy agent may finish its turn (busy -> idle) before the
-    # paste shows, so only a state that rules the text out ends the wait early. Where the
-    # screen patterns recognise nothing, the record alone decides, after the settle time.
     hooked = hooks_log.exists() and pane.pane_id in latest_reports(settings.state_dir, socket=tmux.socket)
     blind = (record is not None or hooked) and not screen.sees_box(snap)
-    typed = screen.wait(lambda s: s.state in ("typing", "waiting", "shell", "dead", "limited")
-                        or (blind and not screen.sees_box(s)), max(2.0, settings.submit_timeout))
     enters = 0
+    if ours_in_box:
+        typed = snap  # an earlier attempt's paste, still unsent: only the submit key is missing
+    else:
+        if on_paste is not None:
+            on_paste(str(record.path) if record else "", record.offset if record else 0, since)
+        tmux.paste(pane.pane_id, text)
+        # Wait for the text itself: a busy agent may finish its turn (busy -> idle) before the
+        # paste shows, so only a state that rules the text out ends the wait early. Where the
+        # screen patterns recognise nothing, the record alone decides, after the settle time.
+        typed = screen.wait(lambda s: s.state in ("typing", "waiting", "shell", "dead", "limited")
+                            or (blind and not screen.sees_box(s)), max(2.0, settings.submit_timeout))
     if typed.state != "typing" and not (blind and typed.state in DELIVERABLE_NOW):
         how = proof(typed)
         if how in ("transcript", "hook"):
             return proven(how, typed)
         return refuse(f"the pasted text did not show in the input box (state now {typed.state}); "
-                      "not submitted, and it may still arrive there unsent")
+                      "not submitted, and it may still arrive there unsent", "typed")
     # The Ink paste race (docs/delivery.md, "The paste race"): an Enter too close to the paste becomes part of it.
     time.sleep(settings.paste_settle)
 
@@ -390,5 +429,6 @@ def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Se
         where = f"in the transcript {record.path}" if record is not None else "on the screen"
         return Delivery(False, target, pane.pane_id,
                         f"no proof of submission: the text was typed but not found {where} "
-                        f"(agent state {last.state}, {enters} submit key(s))", enters, state, unproven=True)
-    return Delivery(False, target, pane.pane_id, why, enters, state)
+                        f"(agent state {last.state}, {enters} submit key(s))", enters, state, unproven=True,
+                        kind="unproven")
+    return Delivery(False, target, pane.pane_id, why, enters, state, kind="typed")

@@ -92,6 +92,32 @@ def attention_argv(suite_dir: str, state_dir: str, case: str, fields: dict[str, 
             "--at", fields.get("at", ""), "--socket", fields.get("socket", "")]
 
 
+#: Events after which an agent may take kept mail (orc/messages/mailbox.py): its turn ended,
+#: a tool ran (a dialog was answered), a session started (a restart, a resume), it went idle.
+DRAIN_EVENTS = ("Stop", "StopFailure", "SessionStart", "PostToolUse", "PostToolUseFailure")
+
+
+def drains_now(fields: dict[str, str]) -> bool:
+    event = fields.get("event", "")
+    return event in DRAIN_EVENTS or (event == "Notification" and fields.get("state") == "idle")
+
+
+def has_mail(state_dir: str) -> bool:
+    """Whether any message is kept: one directory listing (the mailbox's own test, repeated
+    here because the hook imports nothing of the suite)."""
+    try:
+        with os.scandir(os.path.join(state_dir, "mailbox")) as entries:
+            return any(e.name.startswith("m-") and e.name.endswith(".txt") for e in entries)
+    except OSError:
+        return False
+
+
+def drain_argv(suite_dir: str, state_dir: str, fields: dict[str, str]) -> list[str]:
+    """``orc drain`` for this pane, as :func:`attention_argv` starts its command."""
+    return [sys.executable or "python3", "-I", os.path.join(suite_dir, "orc"), "drain",
+            "--state-dir", state_dir, "--pane", fields.get("pane", ""), "--socket", fields.get("socket", "")]
+
+
 def start_detached(argv: list[str]) -> None:
     """Start ``argv`` in its own session with stdin/stdout/stderr on /dev/null; never wait.
 
@@ -304,6 +330,8 @@ def record(argv: list[str], stdin_deadline: float) -> None:
     if case and agent:
         # Only agents the suite started carry the label that names them (project and role).
         start_detached(attention_argv(suite_dir, state_dir, case, fields))
+    if drains_now(fields) and fields.get("socket") and has_mail(state_dir):
+        start_detached(drain_argv(suite_dir, state_dir, fields))
 
 
 #: When :func:`main` started (monotonic): the watchdog and the stdin deadline count from it.

@@ -35,8 +35,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from orc.scheduling.crontab_store import BadCronJob, CronJob, CrontabStore, cron_quote, render_line, split_table
+from orc.scheduling.crontab_store import BadCronJob, CronJob, CrontabError, CrontabStore, cron_quote, render_line, split_table
 from orc.messages.delivery import clean_text
+from orc.messages.mailbox import has_mail
 from orc.core.settings import Settings
 from orc.core.state import append_line, log_event, private_dir, write_private_text
 from orc.core.tmux import BadTarget, parse_target
@@ -318,7 +319,21 @@ def _is_ours(settings: Settings, job: CronJob) -> bool:
 
 
 def _any_pending(settings: Settings) -> bool:
+    """Whether the sweep is needed: a pending check-in, or a message kept in the mailbox."""
+    if has_mail(settings.state_dir):
+        return True
     return any(checkins_dir(settings).glob("ck-*.txt")) if checkins_dir(settings).is_dir() else False
+
+
+def ensure_sweep_lines(settings: Settings) -> str:
+    """Put the sweep lines in while anything is pending (a message was just kept: the sweep
+    delivers it when no drainer is watching its pane). "" when done, else a warning to show."""
+    try:
+        sync_crontab(settings)
+    except (CrontabError, OSError) as exc:
+        return (f"the crontab's sweep line could not be put in ({exc}); until it is, kept messages are "
+                "delivered only while a drainer watches, and on the agent's own events")
+    return ""
 
 
 def _ours(settings: Settings, jobs: dict[str, CronJob]) -> dict[str, CronJob]:

@@ -24,6 +24,7 @@ from orc.scheduling.checkins import (
 from orc.core.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, fail
 from orc.scheduling.crontab_store import CrontabError, CrontabStore, split_table
 from orc.messages.delivery import clean_text, deliver, fit_to_size, squash
+from orc.messages.mailbox import drain_all
 from orc.scheduling.home import check_home
 from orc.core.locks import named_lock
 from orc.record.prompt_text import prompt_key
@@ -230,7 +231,8 @@ def fire_one(settings: Settings, checkin_id: str) -> str:
 
 
 def sweep(settings: Settings) -> dict[str, str]:
-    """Try every check-in that is overdue or due for a retry; then repair the crontab."""
+    """Try every check-in that is overdue or due for a retry, and every pane with kept
+    messages; then repair the crontab."""
     outcomes: dict[str, str] = dict(honour_crontab_edits(settings))
     for checkin in pending_checkins(settings):
         if not ready(checkin, now_local()):
@@ -244,6 +246,9 @@ def sweep(settings: Settings) -> dict[str, str]:
                 outcomes[checkin.id] = attempt(settings, fresh, "sweep")
         except Timeout:
             outcomes[checkin.id] = "busy"
+    # Kept messages too: one try per pane (the drainers started by senders and by the
+    # agents' hooks watch for a while; this is what catches up after that, and after a reboot).
+    outcomes.update(drain_all(settings))
     sync_crontab(settings, reconcile=True)
     return outcomes
 

@@ -23,3 +23,6 @@ class AgentProfile:
     placeholders: tuple[re.Pattern[str], ...]
     # A last character that would turn the submit key into a newline (line continuation).
     continuation: str | None
+    # Environment variables the agent sets for the commands it runs (its shell tool): a
+    # sender that has one of them is an agent, whose messages are kept rather than refused.
+    sender_env: tuple[str, ...] = ()

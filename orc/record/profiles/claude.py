@@ -34,6 +34,7 @@ CLAUDE = AgentProfile(
     prompt=re.compile("^❯\u00a0(?P<text>.*)$"),
     placeholders=(re.compile(r"^Press up to edit queued messages$"),),
     continuation="\\",
+    sender_env=("CLAUDECODE",),  # set to 1 in every command its Bash tool runs
 )
 
 #: Claude Code's npm package (``npx @anthropic-ai/claude-code``, ``node .../claude-code/cli.js``).

@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tmux_utils.py",
         description="Snapshot every pane on the tmux server: session, window, pane id, "
         "command, agent state with its source (registry: Claude Code's own session registry; "
-        "hook; screen), its age, the agent's session id and version, and last lines.",
+        "hook; screen), its age, the agent's session id and version, the messages kept for it "
+        "(send_message.sh --queue) and the age of the oldest, and last lines.",
         epilog="examples:\n"
         "  python3 tmux_utils.py                 # readable text\n"
         "  python3 tmux_utils.py --json --lines 5\n"
@@ -79,10 +80,18 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"tmux_utils.py: error: {exc}", file=sys.stderr)
         return 1
+    from orc.messages.mailbox import waiting_by_window
+
+    kept = waiting_by_window(settings, settings.tmux_socket)  # messages kept until the agent can take them
+    mail = {s.pane.pane_id: kept[(s.pane.session, s.pane.window_name)] for s in snapshots
+            if s.pane.pane_active and (s.pane.session, s.pane.window_name) in kept}
     if args.json:
-        print(json.dumps([s.as_json() for s in snapshots], indent=2))
+        print(json.dumps([{**s.as_json(), "kept": mail.get(s.pane.pane_id, (0, 0.0))[0],
+                           "kept_oldest_age": mail[s.pane.pane_id][1] if s.pane.pane_id in mail else None}
+                          for s in snapshots], indent=2))
     elif snapshots:
-        print(format_snapshot(snapshots))
+        print(format_snapshot(snapshots, {pane: f"kept={count} oldest={oldest:.0f}s"
+                                          for pane, (count, oldest) in mail.items()}))
     else:
         print(f"no tmux server with panes at {settings.tmux_socket}", file=sys.stderr)
     return 0

@@ -7,6 +7,7 @@ cron runs it (the command line) or through its function."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import time
 import subprocess
@@ -69,6 +70,12 @@ class World:
 
     def check_by_command(self) -> str:
         done = subprocess.run([sys.executable, str(SUITE / "orchestrator_integration.py"), "attention", "check"],
+                              env=self.env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def check_status(self) -> str:
+        done = subprocess.run([sys.executable, str(SUITE / "orchestrator_integration.py"), "status"],
                               env=self.env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         return done.stdout
@@ -451,3 +458,27 @@ def test_a_failed_turn_is_matched_to_the_check_in_whose_prompt_began_it(tmp_path
     hook("StopFailure", error="overloaded", last_assistant_message="API Error: overloaded")
     assert failed_prompt_key(settings, latest_reports(settings.state_dir)["%7"]) is None
     assert checkin_for_prompt(settings, prompt_key("an earlier message")) is None
+
+
+def test_a_message_kept_too_long_is_told_once_and_shown_in_status_and_cleared_once_it_goes(world: World) -> None:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from orc.messages import mailbox
+
+    assert deliver(world.tmux, world.panes["Dev"], "please RAISE_DIALOG", world.settings).submitted
+    wait_for(lambda: look(world.tmux, world.panes["Dev"]).state == "waiting", what="the dialog")
+    kept = mailbox.keep(world.settings, "shop:Dev", world.tmux.pane(world.panes["Dev"]), "for later", "dialog")
+    world.check()
+    world.told_exactly(kept.id, "message-kept", 0)  # younger than ORC_QUEUE_MAX_AGE
+    # As if it had been kept for two hours (the record is the suite's clock for it).
+    mailbox.save(world.settings, replace(kept, queued_at=kept.queued_at - timedelta(hours=2)))
+    world.check()
+    world.check()
+    world.told_exactly(kept.id, "message-kept", 1)
+    status = world.check_status()
+    assert re.search(r"engineer .*\[1 message\(s\) kept for it, oldest 2h0\dm ago\]", status), status
+    assert mailbox.read(world.settings, kept.id) is not None  # told, never dropped
+    mailbox.cancel(world.settings, [kept.id])
+    world.check()
+    assert (kept.id, "message-kept") not in attention.open_items(world.settings)

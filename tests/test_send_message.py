@@ -185,7 +185,9 @@ def test_missing_target_exits_1_with_one_line(orc_env: dict[str, str], start_age
 @pytest.mark.parametrize(
     "args, needle",
     [
-        ([], "required"),
+        ([], "no target"),
+        (["--list", "team:0", "extra"], "--list takes"),
+        (["--cancel", "not-an-id"], "not a message id"),
         (["team:0"], "no message"),
         (["team"], "no message"),
         (["not a target", "hi"], "not one of"),

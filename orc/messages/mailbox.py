@@ -276,6 +276,19 @@ def locate(tmux: Tmux, kept: Kept) -> Pane | None:
     return same_place[0] if len(same_place) == 1 else None
 
 
+def waiting_by_window(settings: Settings, socket: Path) -> dict[tuple[str, str], tuple[int, float]]:
+    """How many messages are kept per ``(session, window name)`` of one server, and the age
+    in seconds of the oldest: what ``status`` and ``tmux_utils.py`` show."""
+    now = now_local()
+    found: dict[tuple[str, str], tuple[int, float]] = {}
+    for kept in kept_messages(settings):
+        if kept.tmux_socket != socket:
+            continue
+        count, oldest = found.get((kept.session, kept.window_name), (0, 0.0))
+        found[(kept.session, kept.window_name)] = (count + 1, max(oldest, kept.age(now)))
+    return found
+
+
 # --- keeping ------------------------------------------------------------------------------
 
 

@@ -184,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     words: list[str] = args.message
     if words[:1] == ["--"]:
         words = words[1:]
-    if not args.target or not words:
+    if not args.target:
+        return usage_error("no target given; usage: send_message.sh <target> <message...>")
+    if not words:
         return usage_error("no message given; usage: send_message.sh <target> <message...>")
     raw = sys.stdin.read() if words == ["-"] else " ".join(words)
     text = clean_text(raw)

@@ -128,8 +128,9 @@ def read_pane_state(tmux: Tmux, settings: Settings, pane_id: str) -> AgentState:
     return look(tmux, pane_id, settings.agent_kind, StateSources.from_settings(settings)).agent
 
 
-def format_snapshot(snapshots: Sequence[PaneSnapshot]) -> str:
-    """The readable text of ``python3 tmux_utils.py``: a line of facts per pane, then its last lines."""
+def format_snapshot(snapshots: Sequence[PaneSnapshot], more: dict[str, str] | None = None) -> str:
+    """The readable text of ``python3 tmux_utils.py``: a line of facts per pane, then its last
+    lines. ``more``: further facts per pane id (the messages kept for it)."""
     out: list[str] = []
     for snap in snapshots:
         p = snap.pane
@@ -141,6 +142,8 @@ def format_snapshot(snapshots: Sequence[PaneSnapshot]) -> str:
             facts += f" session={a.session_id} version={a.version or '?'}"
         if a.detail:
             facts += f" ({a.detail})"
+        if more and p.pane_id in more:
+            facts += f" {more[p.pane_id]}"
         out.append(f"== {p.address} [{p.window_name}] {p.pane_id} cmd={p.current_command} {facts}")
         out.extend(f"   {line}" for line in snap.lines)
     return "\n".join(out)

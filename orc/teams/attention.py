@@ -16,8 +16,9 @@ ones live in ``<state>/attention-open.json`` (0600, written atomically under a l
 
 The per-minute check (:func:`check`, ``orchestrator_integration.py attention check``)
 finds what needs a person from what is already recorded: the agents' states through
-:func:`orc.teams.status.collect`, failed check-ins in ``<state>/checkins.log`` and skipped
-backups in ``<state>/git.log``; it raises what it finds and clears what has gone.
+:func:`orc.teams.status.collect`, failed check-ins in ``<state>/checkins.log``, skipped
+backups in ``<state>/git.log``, and kept messages that waited too long or were set aside
+(``<state>/mailbox/``, ``mailbox.log``); it raises what it finds and clears what has gone.
 """
 
 from __future__ import annotations
@@ -317,6 +318,41 @@ def backup_findings(settings: Settings, projects: Sequence[str]) -> tuple[list[F
     return found, fine
 
 
+def mailbox_findings(settings: Settings, offset: int) -> tuple[list[Finding], set[str], int]:
+    """Messages kept longer than ``ORC_QUEUE_MAX_AGE`` (still kept: never dropped), those set
+    aside as unproven in ``mailbox.log`` after byte ``offset``; the ids still kept; the new offset."""
+    from orc.messages.mailbox import kept_messages, log_path, now_local
+
+    now = now_local()
+    found: list[Finding] = []
+    kept = kept_messages(settings)
+    for message in kept:
+        waited = message.age(now)
+        if waited > settings.queue_max_age_minutes * 60:
+            found.append(Finding(message.id, "message-kept",
+                                 f"message {message.id} for {message.target} has been kept {int(waited // 60)} min "
+                                 f"({message.last_reason or message.reason}); it stays kept: send_message.sh --list, "
+                                 f"or --cancel {message.id}"))
+    path = log_path(settings)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return found, {m.id for m in kept}, 0
+    offset = 0 if size < offset else offset
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        chunk = handle.read()
+    end = chunk.rfind(b"\n") + 1
+    for raw in chunk[:end].decode("utf-8", "replace").splitlines():
+        fields = _fields(raw)
+        if fields.get("_event") == "unproven":
+            found.append(Finding(fields.get("id", "?"), "message-unproven",
+                                 f"message {fields.get('id', '?')} for {fields.get('target', '?')} was typed but no "
+                                 f"record shows it arrived, so it is not typed again: look at the agent "
+                                 f"({fields.get('reason', '')})"))
+    return found, {m.id for m in kept}, offset + end
+
+
 def check(settings: Settings, tmux: Any, projects: Sequence[Any]) -> list[Finding]:
     """One pass of the per-minute check; returns what was newly raised."""
     from orc.teams.status import collect
@@ -339,6 +375,8 @@ def check(settings: Settings, tmux: Any, projects: Sequence[Any]) -> list[Findin
     findings += failed
     backups, fine = backup_findings(settings, [p.name for p in projects])
     findings += backups
+    mail, still_kept, mail_offset = mailbox_findings(settings, int(memo.get("mailbox_offset", 0)))
+    findings += mail
 
     raised: list[Finding] = []
     for finding in findings:
@@ -349,9 +387,11 @@ def check(settings: Settings, tmux: Any, projects: Sequence[Any]) -> list[Findin
         gone_agent = (subject, reason) in owned and (subject, reason) not in wanted
         gone_backup = reason == "backups-skipped" and subject in fine
         gone_checkin = reason == "checkin-failed" and subject in delivered and (subject, reason) not in wanted
-        if gone_agent or gone_backup or gone_checkin:
+        gone_message = reason == "message-kept" and subject not in still_kept
+        if gone_agent or gone_backup or gone_checkin or gone_message:
             clear_attention(settings, subject, reason)
-    write_private_text(memo_path, json.dumps({"waiting_since": first_seen, "checkins_offset": offset}) + "\n")
+    write_private_text(memo_path, json.dumps({"waiting_since": first_seen, "checkins_offset": offset,
+                                              "mailbox_offset": mail_offset}) + "\n")
     return raised
 
 

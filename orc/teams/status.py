@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from orc.teams.project_config import Project, member_kind
 from orc.core.settings import Settings
 from orc.core.state import private_dir, timestamp, write_private_text
 from orc.core.tmux import Tmux
+from orc.messages.mailbox import waiting_by_window
 from orc.record.snapshot import PaneSnapshot, StateSources, snapshot
 
 # What each pane state means to a person, and whether it needs one.
@@ -57,6 +58,8 @@ class AgentStatus:
     session_id: str | None = None  # the agent's own session (registry), for resume and transcripts
     version: str | None = None
     detail: str | None = None      # e.g. "permission prompt", a usage limit's reset time
+    kept: int = 0                  # messages kept for it until it can take them (orc.messages.mailbox)
+    kept_oldest_age: float | None = None  # seconds the oldest of them has waited
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,9 @@ def _agent_states(settings: Settings, project: Project, snaps: dict[tuple[str, s
                                   snap.pane.pane_id, a.source, a.age, a.session_id, a.version, a.detail))
     if seen != previous:
         write_record(settings, project.name, "activity", seen)
-    return tuple(result)
+    kept = waiting_by_window(settings, settings.tmux_socket)
+    return tuple(replace(a, kept=kept[(project.session, a.window)][0], kept_oldest_age=kept[(project.session, a.window)][1])
+                 if (project.session, a.window) in kept else a for a in result)
 
 
 def _checkins_by_session(settings: Settings) -> dict[str, list[CheckInInfo]]:
@@ -243,6 +248,8 @@ def _project_lines(s: ProjectStatus, now: float) -> list[str]:
         mark = f"  <- {a.attention}" if a.attention else ""
         if a.detail:
             mark += f" ({a.detail})"
+        if a.kept:
+            mark += f"  [{a.kept} message(s) kept for it, oldest {age(now - (a.kept_oldest_age or 0), now)}]"
         since = age(now - a.state_age, now) if a.state_age is not None else "-"
         lines.append(f"   {a.role:<{width}}  {a.window:<{wwidth}}  {a.state:<9}  {a.source:<8}  {since:<8}  "
                      f"{(a.session_id or '-')[:8]:<8}  {(a.version or '-'):<8}  {age(a.last_activity, now)}{mark}")

@@ -78,15 +78,17 @@ class Delivery:
 
 
 #: Refusals that pass by themselves: a dialog is answered, a draft is sent, a limit resets,
-#: a busy agent goes idle, a dead pane is respawned, another sender finishes. ``typed`` is
-#: our own text left unsent in the input box (a dialog opened first): kept, the drain
-#: submits it once it shows alone in the box.
-PASSING = ("dialog", "limited", "draft", "busy", "dead", "copy-mode", "lock", "typed")
+#: a busy agent goes idle, a dead pane is respawned, an agent being restarted draws its
+#: screen (``unknown`` until it does), another sender finishes. ``typed`` is our own text
+#: left unsent in the input box (a dialog opened first): kept, the drain submits it once it
+#: shows alone in the box. Not passing: no such pane, a shell, tmux failing.
+PASSING = ("dialog", "limited", "draft", "busy", "dead", "unknown", "copy-mode", "lock", "typed")
 
 
-def _prompts_of(entry: Any) -> Iterator[str]:
+def prompts_of(entry: Any) -> Iterator[str]:
     """The prompt texts one transcript line records: a submitted ``user`` entry, a queued
-    prompt (``queue-operation`` enqueue, ``attachment`` of type ``queued_command``)."""
+    prompt (``queue-operation`` enqueue, ``attachment`` of type ``queued_command``).
+    (The mailbox tells the enqueue apart: orc/messages/mailbox.py, ``read_transcript``.)"""
     if not isinstance(entry, dict):
         return
     kind = entry.get("type")
@@ -140,7 +142,7 @@ class TranscriptWatch:
         found: list[str] = []
         for line in chunk[: end + 1].splitlines():
             try:
-                found.extend(_prompts_of(json.loads(line)))
+                found.extend(prompts_of(json.loads(line)))
             except ValueError:
                 continue
         self.prompts.extend(found)

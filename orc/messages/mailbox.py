@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -45,11 +46,11 @@ from orc.core.locks import named_lock
 from orc.core.settings import Settings, SettingsError, load_settings
 from orc.core.state import log_event, private_dir, write_private_text
 from orc.core.tmux import Pane, Tmux, TmuxError
-from orc.messages.delivery import PASSING, TranscriptWatch, deliver, holds_exactly
+from orc.messages.delivery import PASSING, deliver, holds_exactly, prompts_of
 from orc.record.hook_events import latest_reports, prompt_keys_since
 from orc.record.profiles import PROFILES, profile_for
-from orc.record.prompt_text import prompt_key
-from orc.record.snapshot import StateSources, look
+from orc.record.prompt_text import prompt_key, same_prompt
+from orc.record.snapshot import PaneSnapshot, StateSources, look
 
 MESSAGE_ID = re.compile(r"m-[0-9a-f]{10}")
 POLL = 0.5           # how often a drainer looks at a pane that cannot take its mail yet
@@ -90,6 +91,7 @@ class Kept:
     typed_at: float = 0.0    # when first typed (epoch): the hooks' prompt log is read from here
     proof: str = "-"
     finished_at: datetime | None = None
+    agent_pid: int = 0       # the agent's process when typed (its own typed-ahead queue dies with it)
 
     @property
     def first_line(self) -> str:
@@ -124,7 +126,7 @@ def now_local() -> datetime:
 
 _FIELDS = ("id", "seq", "state", "target", "pane_id", "session", "window_name", "pane_index", "tmux_socket",
            "tmux_bin", "queued_at", "reason", "when_idle", "sender", "attempts", "last_reason", "transcript",
-           "offset", "typed_at", "proof", "finished_at")
+           "offset", "typed_at", "proof", "finished_at", "agent_pid")
 
 
 def render(kept: Kept) -> str:
@@ -164,7 +166,7 @@ def parse(text: str) -> Kept | None:
             state=fields.get("state", "queued"), attempts=int(fields.get("attempts", "0")),
             last_reason=text_of("last_reason"), transcript=fields.get("transcript", "-"),
             offset=int(fields.get("offset", "0")), typed_at=float(fields.get("typed_at", "0") or 0),
-            proof=fields.get("proof", "-"),
+            proof=fields.get("proof", "-"), agent_pid=int(fields.get("agent_pid", "0") or 0),
             finished_at=None if fields.get("finished_at", "-") == "-" else datetime.fromisoformat(fields["finished_at"]),
         )
     except (KeyError, ValueError):
@@ -335,7 +337,8 @@ def keep(settings: Settings, target: str, pane: Pane, text: str, reason: str, *,
 
 def finish(settings: Settings, kept: Kept, state: str, **fields: object) -> Kept:
     """Move a message out of the mailbox into ``done/``, as ``state``."""
-    done = replace(kept, state=state, finished_at=now_local())
+    done = replace(kept, state=state, finished_at=now_local(), proof=str(fields.get("proof") or kept.proof),
+                   last_reason=str(fields.get("reason") or kept.last_reason))
     write_private_text(done_dir(settings) / f"{kept.id}.txt", render(done))
     record_path(settings, kept.id).unlink(missing_ok=True)
     log(settings, state, done, **fields)
@@ -365,18 +368,48 @@ def settings_for(settings: Settings, kept: Kept) -> Settings:
     return replace(settings, tmux_socket=kept.tmux_socket, tmux_bin=kept.tmux_bin)
 
 
-def arrived(settings: Settings, kept: Kept, pane_id: str) -> str:
-    """Whether an earlier attempt's text reached the agent after all: ``transcript`` or
-    ``hook`` when its own record shows it since it was first typed, else ""."""
+def arrived(settings: Settings, kept: Kept, pane_id: str) -> tuple[str, bool]:
+    """Whether an earlier attempt's text reached the agent: (``transcript`` or ``hook`` when
+    its own record shows the agent took it as a prompt since it was first typed, else "";
+    True when the transcript shows it only in the agent's own typed-ahead queue)."""
+    queued = False
     if kept.transcript != "-":
-        watch = TranscriptWatch(Path(kept.transcript))
-        watch.offset = kept.offset
-        if watch.holds(kept.text):
-            return "transcript"
+        taken, queued = read_transcript(Path(kept.transcript), kept.offset, kept.text)
+        if taken:
+            return "transcript", False
     if kept.typed_at and prompt_key(kept.text) in prompt_keys_since(settings.state_dir, pane_id, kept.typed_at,
                                                                     socket=kept.tmux_socket):
-        return "hook"
-    return ""
+        return "hook", False
+    return "", queued
+
+
+def read_transcript(path: Path, offset: int, text: str) -> tuple[bool, bool]:
+    """Whether Claude Code's transcript, from ``offset`` on, records ``text`` as a prompt it
+    took (a ``user`` entry, or a queued command it attached to a turn), and whether it records
+    it as put in its typed-ahead queue (``queue-operation`` enqueue): that queue lives in the
+    agent's memory, and a restart loses it."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            chunk = handle.read()
+    except OSError:
+        return False, False
+    queued = False
+    for line in chunk.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("type") == "queue-operation":
+            if entry.get("operation") == "enqueue" and isinstance(entry.get("content"), str) \
+                    and same_prompt(entry["content"], text):
+                queued = True
+            continue
+        if any(same_prompt(prompt, text) for prompt in prompts_of(entry)):
+            return True, queued
+    return False, queued
 
 
 def attempt(settings: Settings, message_id: str) -> str:
@@ -385,6 +418,15 @@ def attempt(settings: Settings, message_id: str) -> str:
     with named_lock(settings.state_dir, message_id, settings.lock_timeout + 30):
         kept = read(settings, message_id)
         return "gone" if kept is None else try_one(settings, kept)
+
+
+def another_agent(kept: Kept, snap: PaneSnapshot) -> bool:
+    """Whether the pane's agent is no longer the one the message was typed into (restarted:
+    another process, or another session's transcript)."""
+    pid, transcript = snap.agent.pid, snap.agent.transcript_path
+    return bool((kept.agent_pid and pid and pid != kept.agent_pid) or
+                (kept.transcript != "-" and transcript and transcript != kept.transcript) or
+                snap.state in ("dead", "shell", "exited"))
 
 
 def hooked(settings: Settings, kept: Kept, pane_id: str) -> bool:
@@ -401,14 +443,17 @@ def try_one(settings: Settings, kept: Kept) -> str:
     pane = locate(tmux, kept)
     if pane is None:
         return _waiting(settings, kept, "the pane is not there (being restarted, or its team is not back yet)")
+    queued = False
     if kept.state == "delivering":
-        how = arrived(settings, kept, pane.pane_id)
+        how, queued = arrived(settings, kept, pane.pane_id)
         if how:
             finish(settings, kept, "delivered", proof=how, how="found after an earlier attempt",
                    lag=f"{kept.age(now_local()):.1f}s")
             return "delivered"
     profile = profile_for(target_settings.agent_kind)
     snap = look(tmux, pane.pane_id, target_settings.agent_kind, StateSources.from_settings(target_settings))
+    if queued and not another_agent(kept, snap):
+        return _waiting(settings, kept, "in the agent's own typed-ahead queue; delivered once it takes it")
     ours = kept.state == "delivering" and snap.state == "typing" and holds_exactly(snap, profile, kept.text)
     if kept.state == "delivering" and not ours and kept.transcript == "-" and not hooked(settings, kept, pane.pane_id):
         # Pasted before, and neither a transcript nor hooks can say whether it went: the
@@ -417,22 +462,31 @@ def try_one(settings: Settings, kept: Kept) -> str:
         finish(settings, kept, "unproven", reason="an earlier attempt pasted it and no record of the agent's "
                "shows whether it was submitted")
         return "unproven"
-    if snap.state not in ("idle", "busy") and not ours:
+    if snap.state == "busy":
+        # Not into a busy agent: what it queues while busy lives in its memory until its turn
+        # ends, and a restart loses it. The turn's end (its Stop hook, or the watcher) drains it.
+        return _waiting(settings, kept, "the agent is busy; kept mail is typed when it is idle")
+    if snap.state != "idle" and not ours:
         return _waiting(settings, kept, f"the agent is {snap.state}")
-    if snap.state == "busy" and kept.when_idle:
-        return _waiting(settings, kept, "the agent is busy (--when-idle)")
     trying = replace(kept, attempts=kept.attempts + 1)
     save(settings, trying)
 
     def typing_now(transcript: str, offset: int, at: float) -> None:
         # Recorded before the paste: a run killed from here on is found out by the next one.
+        # An earlier paste into the same session is covered by its own, earlier position.
         nonlocal trying
-        if trying.state != "delivering":  # else the first paste's position covers this one too
-            trying = replace(trying, state="delivering", transcript=transcript or "-", offset=offset, typed_at=at)
+        if trying.state != "delivering" or trying.transcript != (transcript or "-"):
+            trying = replace(trying, state="delivering", transcript=transcript or "-", offset=offset, typed_at=at,
+                             agent_pid=snap.agent.pid or 0)
             save(settings, trying)
 
     result = deliver(tmux, pane.pane_id, kept.text, target_settings, log_as="mailbox", when_idle=kept.when_idle,
                      typed_before=kept.state == "delivering", on_paste=typing_now)
+    if result.submitted and result.proof == "transcript":
+        how, queued = arrived(settings, trying, pane.pane_id)
+        if not how:  # the agent went busy at the last moment and put it in its own queue
+            return _waiting(settings, trying, "in the agent's own typed-ahead queue; delivered once it takes it",
+                            logged=True)
     if result.submitted:
         finish(settings, trying, "delivered", proof=result.proof, pane=pane.pane_id,
                lag=f"{trying.age(now_local()):.1f}s", attempts=trying.attempts,

@@ -7,7 +7,9 @@ it; or, where it cannot be kept, the caller is told (exit 1) and nothing changes
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -19,7 +21,7 @@ from support import SUITE, Agent, run_script, wait_for
 from tmux_utils import Tmux
 from orc.core.settings import load_settings
 from orc.messages import mailbox
-from orc.record.snapshot import look
+from orc.record.snapshot import StateSources, look
 
 
 @pytest.fixture
@@ -59,6 +61,10 @@ def test_a_message_behind_a_dialog_is_kept_then_delivered_once_when_it_is_answer
     assert oct(record.stat().st_mode & 0o777) == "0o600"
     listed = send(env, "--list")
     assert listed.returncode == 0 and message_id in listed.stdout and "kept for later" in listed.stdout
+    shown = run_script("tmux_utils.py", env=env)
+    assert shown.returncode == 0 and re.search(rf"{agent.pane.pane_id} .* kept=1 oldest=\d+s", shown.stdout), shown.stdout
+    panes = json.loads(run_script("tmux_utils.py", "--json", env=env).stdout)
+    assert [p["kept"] for p in panes if p["pane_id"] == agent.pane.pane_id] == [1]
     time.sleep(1.5)  # the drainer watches; nothing may be typed while the dialog shows
     assert agent.submitted() == ["RAISE_DIALOG please"]
     assert not [e for e in agent.events() if e["event"] in ("approved", "denied")]
@@ -165,24 +171,31 @@ def typing_started(settings, message_id: str) -> bool:
     return kept is None or kept.state == "delivering"
 
 
-# Where the drainer is killed: so long after it started, or after it recorded that it is about
-# to paste (the paste, the settle time, the submit key and the proof take about 0.5 s).
-KILL_POINTS = [("started", 0.0), ("started", 0.15), ("typing", 0.0), ("typing", 0.05), ("typing", 0.1),
-               ("typing", 0.2), ("typing", 0.35), ("typing", 0.6)]
+# Which process is killed (a drainer, or the crontab's sweep), and where: so long after it
+# started, or after it recorded that it is about to paste (the paste, the settle time, the
+# submit key and the proof take about 0.5 s).
+KILL_POINTS = [("drainer", "started", 0.0), ("drainer", "started", 0.15), ("drainer", "typing", 0.0),
+               ("drainer", "typing", 0.05), ("drainer", "typing", 0.1), ("drainer", "typing", 0.2),
+               ("drainer", "typing", 0.35), ("drainer", "typing", 0.6), ("sweep", "typing", 0.0),
+               ("sweep", "typing", 0.1), ("sweep", "typing", 0.3)]
 
 
-@pytest.mark.parametrize("point", KILL_POINTS, ids=[f"{p}+{d}" for p, d in KILL_POINTS])
-def test_a_drainer_killed_at_any_instant_leaves_the_message_to_the_sweep_delivered_once(
-        point: tuple[str, float], env: dict[str, str], start_agent, tmux: Tmux, tmp_path: Path) -> None:
+@pytest.mark.parametrize("point", KILL_POINTS, ids=[f"{w}-{p}+{d}" for w, p, d in KILL_POINTS])
+def test_a_drainer_or_sweep_killed_at_any_instant_leaves_the_message_to_the_sweep_delivered_once(
+        point: tuple[str, str, float], env: dict[str, str], start_agent, tmux: Tmux, tmp_path: Path) -> None:
     from orc.record.hooks_settings import hook_command
 
     agent = start_agent("--hook-command", hook_command(SUITE, tmp_path / "state"))
     assert send(env, "team:0", "hello").returncode == 0  # the agent's hooks report on this pane now
     settings = load_settings(env)
+    # Idle as the suite sees it: the fake agent reports no Stop hook, so its hooks' "busy" has to age first.
+    sources = StateSources.from_settings(settings)
+    wait_for(lambda: look(tmux, agent.pane.pane_id, sources=sources).state == "idle", timeout=30,
+             what="the end of its turn")
     kept = mailbox.keep(settings, "team:0", tmux.resolve("team:0"), "survives a killed drainer", "dialog")
-    drainer = subprocess.Popen([sys.executable, str(SUITE / "orc"), "drain", kept.id], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    phase, delay = point
+    who, phase, delay = point
+    argv = [sys.executable, str(SUITE / "orc"), *(["drain", kept.id] if who == "drainer" else ["fire", "--sweep"])]
+    drainer = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if phase == "typing":
         wait_for(lambda: typing_started(settings, kept.id), interval=0.005, what="the drainer to start typing")
     time.sleep(delay)

@@ -337,3 +337,82 @@ def test_the_project_manager_cannot_have_a_worktree(tmp_path: Path, env: dict[st
     (tmp_path / "project_configs.json").write_text(json.dumps(config))
     done = integration("validate", env=env)
     assert done.returncode == 2 and "webapp.team[0].worktree: gives the project manager a worktree" in done.stderr
+
+
+# --- the real Claude Code (end-to-end tier) -------------------------------------------------
+
+
+def transcript_folder(home: Path, cwd: Path) -> Path:
+    """Where Claude Code keeps the conversations of a folder (docs/agent-record.md): the cwd with
+    every character other than a letter or digit turned into '-'."""
+    import re
+
+    return home / ".claude" / "projects" / re.sub(r"[^A-Za-z0-9]", "-", str(cwd))
+
+
+@pytest.mark.e2e
+def test_restart_resume_keeps_the_worktree_in_real_claude(claude_binary: Path, tmp_path: Path,
+                                                          env: dict[str, str], tmux: Tmux) -> None:  # noqa: F811
+    """Claude Code stores a conversation by the folder it runs in, so a resume only finds it when
+    the agent comes back in its own worktree: the stand-in API sees the earlier turn again, with
+    the worktree as the working directory."""
+    sys.path.insert(0, str(SUITE / "tests" / "e2e"))
+    from claude_harness import FAKE_API_KEY, claude_command, claude_env, prepare_claude_home
+    from fake_anthropic_api import FakeAnthropicAPI
+
+    repo = repo_with_spec(tmp_path / "webapp")
+    tree = folder_of(repo, "engineer-1")
+    home = tmp_path / "home"
+    prepare_claude_home(home, repo, FAKE_API_KEY)
+    config = json.loads((home / ".claude.json").read_text())
+    # The new worktree is a folder Claude Code has not seen: trusted here as a person would answer
+    # its trust dialog once (docs/workflow.md, "Worktrees").
+    config["projects"][str(tree)] = config["projects"][str(repo.resolve())]
+    (home / ".claude.json").write_text(json.dumps(config))
+    with FakeAnthropicAPI() as api:
+        # A wrapper that starts Claude Code where tmux started the pane: no `cd` of its own.
+        line = claude_command(claude_binary, claude_env(home, api.base_url, FAKE_API_KEY), repo)
+        wrapper = tmp_path / "claude-agent"
+        wrapper.write_text(f"#!/bin/sh\n{line.split(' && ', 1)[1]} \"$@\"\n")
+        wrapper.chmod(0o755)
+        records = worktree_project(tmp_path, repo, members=("engineer-1",))
+        config_file = tmp_path / "project_configs.json"
+        projects = json.loads(config_file.read_text())
+        projects["webapp"]["team"][1]["command"] = str(wrapper)
+        config_file.write_text(json.dumps(projects))
+        done = integration("deploy", "webapp", "--ready-timeout", "60", env=env, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert records  # the project manager is the fake agent
+        dev = tmux.resolve("webapp:Dev1").pane_id
+        from orc.record.snapshot import look
+
+        wait_for(lambda: look(tmux, dev).state == "idle", timeout=60, what="the briefing answered")
+        sent = subprocess.run([str(SUITE / "send_message.sh"), "webapp:Dev1", "Remember the word HERON-7"],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert sent.returncode == 0, sent.stderr
+        wait_for(lambda: any("HERON-7" in t for t in api.turns()), timeout=60, what="the turn to reach the API")
+        wait_for(lambda: look(tmux, dev).state == "idle", timeout=60, what="the turn to end")
+        from orc.record.hook_events import agent_reports
+
+        session = agent_reports(Path(env["ORC_STATE_DIR"]))["webapp.engineer-1"].session_id
+        assert session
+        assert (transcript_folder(home, tree) / f"{session}.jsonl").is_file()  # kept by the worktree's folder
+
+        count = len(api.requests())
+        done = integration("restart", "webapp", "engineer-1", "--resume", "--ready-timeout", "60", env=env,
+                           timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert Path(tmux.resolve("webapp:Dev1").current_path) == tree
+
+        def resumed_turn() -> list[object]:
+            return [r for r in api.requests()[count:] if isinstance(r.body, dict) and r.body.get("tools")
+                    and "conversation was resumed" in json.dumps(r.body.get("messages"))]
+        found = wait_for(resumed_turn, timeout=60, what="the resume note to reach the API")
+        body = found[0].body  # type: ignore[index,attr-defined]
+        earlier = json.dumps(body["messages"][:-1])
+        assert "HERON-7" in earlier and "your own git worktree" in earlier  # the conversation came back
+        # Claude Code's environment message (role "system", 2.1.x) names the folder it runs in: the
+        # worktree, not the main checkout.
+        environment = json.dumps([m for m in body["messages"] if m.get("role") == "system"])
+        assert f"Primary working directory: {tree}\\n" in environment
+        assert f"in your worktree {tree}" in json.dumps(body["messages"])

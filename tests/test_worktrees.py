@@ -312,6 +312,25 @@ def test_a_repository_with_submodules_is_refused_in_one_line(tmp_path: Path, env
     assert not folder_of(repo, "engineer-1").exists()
 
 
+def test_lfs_files_without_git_lfs_are_refused_in_one_line(tmp_path: Path, env: dict[str, str]) -> None:  # noqa: F811
+    """Where git-lfs is installed a worktree's checkout runs its filter; without it the worktree
+    would hold pointer files, so the suite refuses (this machine has no git-lfs: the refusal)."""
+    from orc.core import gitops
+
+    repo = repo_with_spec(tmp_path / "webapp")
+    if gitops.lfs_installed(repo):
+        pytest.skip("git-lfs is installed here: the refusal cannot happen")
+    (repo / ".gitattributes").write_text("*.bin filter=lfs diff=lfs merge=lfs -text\n")
+    sh(repo, "add", ".gitattributes")
+    sh(repo, "commit", "-q", "-m", "lfs")
+    worktree_project(tmp_path, repo, members=("engineer-1",))
+    done = deploy(env)
+    assert done.returncode == 1
+    line = [x for x in done.stdout.splitlines() if "engineer-1" in x]
+    assert len(line) == 1 and "Git LFS" in line[0] and "install git-lfs" in line[0]
+    assert not folder_of(repo, "engineer-1").exists()
+
+
 @pytest.mark.parametrize("worktree, key, message", [
     ("yes", "webapp.worktree", "expected true, false, or an object"),
     ({"folder": "webapp/inside"}, "webapp.worktree.folder", "inside the project folder"),

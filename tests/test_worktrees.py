@@ -226,6 +226,15 @@ def test_finish_never_loses_work_and_keep_keeps_both(team: dict[str, object], en
     assert refused.returncode == 1 and ".env" in refused.stderr
     (one / ".env").write_text("API_KEY=local-secret\n")
 
+    # An ignored include file changed by the engineer is work too (git worktree remove would delete it).
+    (repo / ".gitignore").write_text("build/\n.env\n")
+    sh(repo, "commit", "-q", "-am", "ignore .env")
+    sh(one, "merge", "-q", "main")
+    (one / ".env").write_text("API_KEY=changed-again\n")
+    refused = integration("finish", "webapp", "engineer-1", env=env)
+    assert refused.returncode == 1 and ".env" in refused.stderr and "uncommitted" in refused.stderr
+    (one / ".env").write_text("API_KEY=local-secret\n")
+
     kept = integration("finish", "webapp", "engineer-1", "--keep", env=env)
     assert kept.returncode == 0, kept.stdout + kept.stderr
     assert "kept the worktree" in kept.stdout and one.is_dir()

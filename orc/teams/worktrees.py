@@ -233,7 +233,9 @@ def _is_included_copy(project: Project, path: Path, name: str) -> bool:
 
 def uncommitted_work(project: Project, path: Path) -> list[str]:
     """Tracked changes and untracked files in the worktree ``path``, leaving out the copies of
-    ``include`` files that nobody changed (they were put there for the agent, not written by it)."""
+    ``include`` files that nobody changed (they were put there for the agent, not written by it),
+    and counting those that were changed even when git ignores them (``git worktree remove``
+    deletes ignored files without asking: a changed ``.env`` would be lost)."""
     out = gitops.git(path, "status", "--porcelain=v1", "-z", "--untracked-files=all").stdout
     found = []
     for entry in out.split("\0"):
@@ -243,7 +245,30 @@ def uncommitted_work(project: Project, path: Path) -> list[str]:
         if entry.startswith("??") and _is_included_copy(project, path, name):
             continue
         found.append(name)
-    return found
+    return found + [name for name in _changed_ignored_includes(project, path) if name not in found]
+
+
+def _include_files(project: Project, path: Path) -> list[str]:
+    """The files of the ``include`` list present in the worktree ``path`` (folders walked)."""
+    assert project.worktrees is not None
+    names = []
+    for inc in project.worktrees.include:
+        target = path / inc
+        if target.is_file():
+            names.append(inc)
+        elif target.is_dir():
+            names += [str(f.relative_to(path)) for f in sorted(target.rglob("*")) if f.is_file()]
+    return names
+
+
+def _changed_ignored_includes(project: Project, path: Path) -> list[str]:
+    """Include files git ignores in ``path`` that differ from the main checkout's (or it has none)."""
+    names = _include_files(project, path)
+    if not names:
+        return []
+    ignored = gitops.git(path, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--",
+                         *[f":(literal){n}" for n in names]).stdout
+    return [n for n in ignored.split("\0") if n and not _is_included_copy(project, path, n)]
 
 
 def take_away(settings: Settings, project: Project, member: Member, entry: RecordedWorktree, main: str) -> str:
@@ -258,10 +283,10 @@ def take_away(settings: Settings, project: Project, member: Member, entry: Recor
     if left:
         raise WorktreeRefused(f"{entry.path} has uncommitted work ({', '.join(left[:5])}); worktree and branch "
                               f"{entry.branch} kept")
-    out = gitops.git(entry.path, "status", "--porcelain=v1", "-z", "--untracked-files=all").stdout
-    for item in out.split("\0"):
-        if item.startswith("?? ") and _is_included_copy(project, entry.path, item[3:]):
-            (entry.path / item[3:]).unlink()
+    tracked = set(gitops.git(entry.path, "ls-files", "-z").stdout.split("\0"))
+    for name in _include_files(project, entry.path):
+        if name not in tracked and _is_included_copy(project, entry.path, name):
+            (entry.path / name).unlink()
     try:
         gitops.remove_worktree(project.path, entry.path)
     except gitops.GitError as exc:

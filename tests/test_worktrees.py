@@ -159,6 +159,13 @@ def test_parallel_engineers_never_see_each_others_work_and_finish_merges_one_the
     attention = (tmp_path / "state" / "attention.log").read_text()
     assert "raised subject=webapp reason=merge-conflict" in attention and "app.py" in attention
 
+    # The finished engineer's next task: a restart gives it a new worktree from the main branch.
+    assert "restart webapp engineer-1 --resume" in merged.stdout
+    again = integration("restart", "webapp", "engineer-1", "--ready-timeout", "20", env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert sh(one, "rev-parse", "HEAD") == sh(repo, "rev-parse", "main")
+    assert sh(one, "symbolic-ref", "--short", "HEAD").strip() == "orc/engineer-1"
+
 
 def test_a_worktree_deleted_by_hand_is_named_and_not_made_again(team: dict[str, object], tmp_path: Path,
                                                                 env: dict[str, str], tmux: Tmux) -> None:  # noqa: F811
@@ -444,3 +451,22 @@ def test_restart_resume_keeps_the_worktree_in_real_claude(claude_binary: Path, t
         environment = json.dumps([m for m in body["messages"] if m.get("role") == "system"])
         assert f"Primary working directory: {tree}\\n" in environment
         assert f"in your worktree {tree}" in json.dumps(body["messages"])
+        wait_for(lambda: look(tmux, dev).state == "idle", timeout=60, what="the resume note answered")
+
+        # Finished and taken away, then a new worktree in the same folder: the conversation goes on.
+        (tree / "feature.py").write_text("done = True\n")
+        sh(tree, "add", "feature.py")
+        sh(tree, "commit", "-q", "-m", "the feature")
+        finished = integration("finish", "webapp", "engineer-1", env=env)
+        assert finished.returncode == 0, finished.stdout + finished.stderr
+        assert not tree.exists() and (repo / "feature.py").exists()
+        count = len(api.requests())
+        done = integration("restart", "webapp", "engineer-1", "--resume", "--ready-timeout", "60", env=env,
+                           timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert sh(tree, "rev-parse", "HEAD") == sh(repo, "rev-parse", "main")
+        found = wait_for(resumed_turn, timeout=60, what="the second resume note to reach the API")
+        body = found[0].body  # type: ignore[index,attr-defined]
+        assert "HERON-7" in json.dumps(body["messages"][:-1])
+        environment = json.dumps([m for m in body["messages"] if m.get("role") == "system"])
+        assert f"Primary working directory: {tree}\\n" in environment

@@ -389,6 +389,10 @@ def _finish_member_locked(settings: Settings, project: Project, member: Member, 
     else:
         try:
             detail += "; " + take_away(settings, project, member, entry, main)
+            # Its agent still runs in the removed folder; a restart makes a new worktree there from
+            # the main branch, and with --resume the same folder finds the same conversation.
+            detail += (f"; {member.role}'s agent now runs in a removed folder: `restart {project.name} "
+                       f"{member.role} --resume` gives it a new worktree from {main}")
         except WorktreeRefused as exc:
             detail += f"; {exc}"
     return FinishResult(commit, feature, main, tag, detail)

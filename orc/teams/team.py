@@ -483,8 +483,9 @@ def stop_project(settings: Settings, tmux: Tmux, project: Project, kill: bool) -
             else "no crontab lines to remove"]
     if kill:
         if project.path.is_dir():
-            for where, result in run_backups(settings, with_spawned(settings, project), why="stop"):
-                done.append(f"backup ({where}): {result.reason}")
+            results = run_backups(settings, with_spawned(settings, project), why="stop")
+            for where, result in results:
+                done.append(f"backup ({where}): {result.reason}" if len(results) > 1 else f"backup: {result.reason}")
         if tmux.has_session(project.session):
             tmux.kill_session(project.session)
             done.append(f"killed session {project.session}")

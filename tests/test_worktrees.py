@@ -470,3 +470,36 @@ def test_restart_resume_keeps_the_worktree_in_real_claude(claude_binary: Path, t
         assert "HERON-7" in json.dumps(body["messages"][:-1])
         environment = json.dumps([m for m in body["messages"] if m.get("role") == "system"])
         assert f"Primary working directory: {tree}\\n" in environment
+
+
+def test_base_ref_folder_prefix_and_a_members_own_key(tmp_path: Path, env: dict[str, str], tmux: Tmux) -> None:  # noqa: F811
+    """The settings a person controls: where the worktrees go, what they start from, the branch
+    prefix, folders in the include list, and a member asking for one in a project that did not."""
+    repo = repo_with_spec(tmp_path / "webapp")
+    (repo / "config").mkdir()
+    (repo / "config" / "local.json").write_text("{}\n")
+    sh(repo, "switch", "-q", "-c", "feature/elsewhere")  # the main checkout is not on the base
+    (repo / "elsewhere.txt").write_text("not on main\n")
+    sh(repo, "add", "elsewhere.txt")
+    sh(repo, "commit", "-q", "-m", "elsewhere")
+    worktree_project(tmp_path, repo, members=("engineer-1",),
+                     worktree={"folder": "trees", "base": "main", "branch_prefix": "agents/", "include": ["config"]})
+    done = deploy(env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    tree = tmp_path / "trees" / "engineer-1"  # relative to the config file's folder
+    assert sh(tree, "symbolic-ref", "--short", "HEAD").strip() == "agents/engineer-1"
+    assert sh(tree, "rev-parse", "HEAD") == sh(repo, "rev-parse", "main")
+    assert not (tree / "elsewhere.txt").exists()
+    assert (tree / "config" / "local.json").read_text() == "{}\n"
+
+    from orc.teams.project_config import parse_config
+
+    team = [{"role": "project-manager", "window": "PM"}, {"role": "engineer", "window": "Dev", "worktree": True},
+            {"role": "qa", "window": "QA"}]
+    config = parse_config(json.dumps({"api": {"path": str(repo), "spec_file": "SPEC.md", "test_command": "true",
+                                              "team": team}}), tmp_path / "p.json")
+    project = config.projects[0]
+    assert project.worktrees is not None and project.worktrees.folder == tmp_path / "webapp-worktrees"
+    assert project.worktrees.branch_prefix == "orc/" and project.worktrees.base is None
+    assert [(m.role, m.worktree) for m in project.team] == [("project-manager", False), ("engineer", True),
+                                                            ("qa", False)]

@@ -156,6 +156,15 @@ def test_parallel_engineers_never_see_each_others_work_and_finish_merges_one_the
     assert "merge conflict in app.py" in conflict.stderr and f"{two} are as they were" in conflict.stderr
     assert repo_state(repo) == before_main and worktree_state(two) == before_two
     assert two.is_dir() and sh(repo, "branch", "--list", "orc/engineer-2").strip()
+
+    # The manager looking at an older commit (a detached HEAD): it is where it was afterwards too.
+    sh(repo, "switch", "-q", "--detach", "HEAD~1")
+    detached = (sh(repo, "rev-parse", "HEAD"), sh(repo, "status", "--porcelain=v1", "--untracked-files=all"))
+    assert integration("finish", "webapp", "engineer-2", env=env).returncode == 1
+    assert sh(repo, "symbolic-ref", "-q", "HEAD", check=False) == ""
+    assert (sh(repo, "rev-parse", "HEAD"), sh(repo, "status", "--porcelain=v1", "--untracked-files=all")) == detached
+    assert worktree_state(two) == before_two
+    sh(repo, "switch", "-q", "main")
     attention = (tmp_path / "state" / "attention.log").read_text()
     assert "raised subject=webapp reason=merge-conflict" in attention and "app.py" in attention
 

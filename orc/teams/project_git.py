@@ -360,9 +360,21 @@ def _finish_member_locked(settings: Settings, project: Project, member: Member, 
         return FinishResult(None, feature, main, None, f"{feature} has nothing that {main} lacks; nothing to merge")
     tag = _free_tag(repo, f"stable-{gitops.tag_part(member.role)}-{datetime.now():%Y%m%d-%H%M%S}")
     gitops.tag_head(tree, tag)
-    started_on = gitops.current_branch(repo)
+    started_on, started_at = gitops.current_branch(repo), gitops.head_commit(repo)
+
+    def back_where_it_was() -> None:
+        # The main checkout is the project manager's: back on the branch (or the detached commit) it was on.
+        if started_on is None and started_at:
+            gitops.git(repo, "switch", "-q", "--detach", started_at)
+        elif started_on != main and started_on:
+            gitops.git(repo, "switch", "-q", started_on)
+
     if started_on != main:
-        gitops.git(repo, "switch", "-q", main)
+        switched = gitops.git(repo, "switch", "-q", main, check=False)
+        if switched.returncode != 0:
+            said = switched.stderr.strip().splitlines()[-1:] or ["git switch failed"]
+            return FinishResult(None, feature, main, tag, f"the main checkout cannot switch to {main}: {said[0]}; "
+                                f"nothing merged (tag {tag} kept)")
     merge = gitops.git(repo, "merge", "--no-ff", "--no-edit", "-m", f"Merge {feature} into {main} (finish "
                        f"{member.role}, tested: {'yes' if passed else 'no'}, tag {tag})", feature, check=False,
                        env=gitops.identity_env(repo), timeout=max(60.0, timeout))
@@ -370,8 +382,7 @@ def _finish_member_locked(settings: Settings, project: Project, member: Member, 
         conflicts = _unmerged(repo)
         if gitops.busy_reason(repo) == "a merge is in progress":
             gitops.git(repo, "merge", "--abort")
-        if started_on and started_on != main:
-            gitops.git(repo, "switch", "-q", started_on)
+        back_where_it_was()
         said = (merge.stderr or merge.stdout).strip().splitlines()[-1:] or ["git merge failed"]
         if conflicts:
             return FinishResult(None, feature, main, tag, f"merge conflict in {', '.join(conflicts)}; the merge was "
@@ -380,10 +391,9 @@ def _finish_member_locked(settings: Settings, project: Project, member: Member, 
         return FinishResult(None, feature, main, tag, f"git merge failed: {said[0]}; nothing merged")
     commit = gitops.head_commit(repo) or ""
     detail = f"{summary}; tagged {tag}; merged {feature} into {main} as {commit[:12]}"
-    if started_on and started_on != main:
-        # The main checkout is the project manager's: it goes back to the branch it was on.
-        gitops.git(repo, "switch", "-q", started_on)
-        detail += f"; the main checkout is back on {started_on}"
+    if started_on != main:
+        back_where_it_was()
+        detail += f"; the main checkout is back on {started_on or 'its detached commit'}"
     if keep:
         detail += f"; kept the worktree {tree} and the branch {feature} (--keep)"
     else:

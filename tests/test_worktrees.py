@@ -512,3 +512,21 @@ def test_base_ref_folder_prefix_and_a_members_own_key(tmp_path: Path, env: dict[
     assert project.worktrees.branch_prefix == "orc/" and project.worktrees.base is None
     assert [(m.role, m.worktree) for m in project.team] == [("project-manager", False), ("engineer", True),
                                                             ("qa", False)]
+
+
+def test_turned_on_for_a_running_team_an_engineer_moves_in_at_its_next_restart(
+        tmp_path: Path, env: dict[str, str], tmux: Tmux) -> None:  # noqa: F811
+    repo = repo_with_spec(tmp_path / "webapp")
+    records = worktree_project(tmp_path, repo, worktree=False, members=("engineer-1",))
+    assert deploy(env).returncode == 0
+    assert started(records["engineer-1"])[0]["cwd"] == str(repo)
+    config = json.loads((tmp_path / "project_configs.json").read_text())
+    config["webapp"]["worktree"] = True
+    (tmp_path / "project_configs.json").write_text(json.dumps(config))
+    status = json.loads(integration("status", "webapp", "--json", env=env).stdout)[0]
+    assert "not made yet" in status["worktrees"][0]["problem"]
+    done = integration("restart", "webapp", "engineer-1", "--ready-timeout", "20", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    tree = folder_of(repo, "engineer-1")
+    assert wait_for(lambda: started(records["engineer-1"])[1:], what="the restart")[0]["cwd"] == str(tree)  # type: ignore[index]
+    assert Path(tmux.resolve("webapp:Dev1").current_path) == tree

@@ -530,3 +530,14 @@ def test_turned_on_for_a_running_team_an_engineer_moves_in_at_its_next_restart(
     tree = folder_of(repo, "engineer-1")
     assert wait_for(lambda: started(records["engineer-1"])[1:], what="the restart")[0]["cwd"] == str(tree)  # type: ignore[index]
     assert Path(tmux.resolve("webapp:Dev1").current_path) == tree
+
+
+def test_a_base_ref_that_does_not_exist_is_one_line_and_leaves_nothing(tmp_path: Path, env: dict[str, str]) -> None:  # noqa: F811
+    repo = repo_with_spec(tmp_path / "webapp")
+    worktree_project(tmp_path, repo, worktree={"base": "no-such-branch"}, members=("engineer-1",))
+    done = deploy(env)
+    assert done.returncode == 1
+    line = [x for x in done.stdout.splitlines() if "engineer-1" in x]
+    assert len(line) == 1 and "git could not make the worktree" in line[0] and "no-such-branch" in line[0]
+    assert not (repo.parent / "webapp-worktrees").exists()
+    assert sh(repo, "branch", "--list", "orc/*") == ""

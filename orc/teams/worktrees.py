@@ -190,10 +190,13 @@ def ensure_worktree(settings: Settings, project: Project, member: Member) -> Wor
         base = project.worktrees.base or gitops.head_commit(repo)
         if base is None:
             raise WorktreeRefused(f"{project.name}'s repository has no commit yet; commit once, then deploy again")
+        made_folder = not path.parent.exists()
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             gitops.add_worktree(repo, path, branch, base)
         except gitops.GitError as exc:
+            if made_folder:
+                path.parent.rmdir()  # a refusal leaves nothing behind, not even the empty folder
             raise WorktreeRefused(f"git could not make the worktree {path} on {branch} from {base}: {exc}") from None
         _remember(settings, project, RecordedWorktree(member.role, branch, path))
         copied = _copy_included(project, path)

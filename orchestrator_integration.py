@@ -364,7 +364,18 @@ def _branch(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
     from orc.core import gitops
     from orc.teams.project_git import BadTaskName, create_task_branch
 
+    from orc.teams.worktrees import worktree_holding
+
     project = projects[0]
+    try:
+        inside = worktree_holding(settings, project, Path.cwd())
+    except OSError:  # the folder it runs in is gone (a finished worktree): not inside one
+        inside = None
+    if inside is not None:
+        # `branch` switches the main checkout, the project manager's: an engineer in its worktree
+        # would pull the branch out from under it (docs/workflow.md, "Worktrees").
+        return fail(PROG, f"you are in {inside.role}'s worktree, whose branch {inside.branch} is already its task "
+                          f"branch; commit there (branch works on the main checkout {project.path})")
     try:
         name = create_task_branch(project, args.task)
     except BadTaskName as exc:

@@ -275,6 +275,11 @@ def test_stable_tests_and_tags_the_engineers_worktree(team: dict[str, object], e
     assert done.returncode == 0, done.stderr
     tag = sh(repo, "tag", "--list", "stable-engineer-1-*").split()
     assert len(tag) == 1 and sh(repo, "rev-parse", tag[0]).strip() == one_tip
+    # `branch` from inside a worktree would switch the manager's main checkout: refused, nothing changed.
+    inside = subprocess.run([sys.executable, str(SUITE / "orchestrator_integration.py"), "branch", "webapp", "x"],
+                            env=env, cwd=two, capture_output=True, text=True, timeout=60)
+    assert inside.returncode == 1 and "you are in engineer-2's worktree" in inside.stderr
+    assert sh(repo, "symbolic-ref", "--short", "HEAD").strip() == "main" and not sh(repo, "branch", "--list", "feature/x")
     usage = integration("stable", "webapp", "project-manager", env=env)
     assert usage.returncode == 2 and "engineers with a worktree: engineer-1, engineer-2" in usage.stderr
 

@@ -129,6 +129,16 @@ def _forget(settings: Settings, project: Project, role: str) -> None:
         _write_record(settings, project, entries)
 
 
+def worktree_holding(settings: Settings, project: Project, folder: Path) -> RecordedWorktree | None:
+    """The worktree of ``project`` the suite made that ``folder`` is in, if any."""
+    where = folder.resolve()
+    for entry in recorded(settings, project).values():
+        top = entry.path.resolve()
+        if where == top or top in where.parents:
+            return entry
+    return None
+
+
 def listed_worktrees(repo: Path) -> dict[Path, gitops.Worktree]:
     return {wt.path.resolve(): wt for wt in gitops.worktrees(repo)}
 

@@ -546,3 +546,78 @@ def test_a_base_ref_that_does_not_exist_is_one_line_and_leaves_nothing(tmp_path:
     assert len(line) == 1 and "git could not make the worktree" in line[0] and "no-such-branch" in line[0]
     assert not (repo.parent / "webapp-worktrees").exists()
     assert sh(repo, "branch", "--list", "orc/*") == ""
+
+
+@pytest.mark.e2e
+def test_two_real_claude_engineers_edit_the_same_file_in_parallel_worktrees_and_finish_tells_the_conflict(
+        claude_binary: Path, tmp_path: Path, env: dict[str, str], tmux: Tmux) -> None:  # noqa: F811
+    """Issue 20's done-when with the real Claude Code: two engineers change app.py through their own
+    Bash tool, each in its worktree; neither sees the other's uncommitted change; both commit on
+    their own branch; finish merges the first and leaves the second's conflict clean and told."""
+    sys.path.insert(0, str(SUITE / "tests" / "e2e"))
+    from claude_harness import FAKE_API_KEY, claude_command, claude_env, prepare_claude_home
+    from fake_anthropic_api import FakeAnthropicAPI
+    from orc.record.snapshot import look
+
+    repo = repo_with_spec(tmp_path / "webapp")
+    sh(repo, "config", "user.name", "Engineer")  # the agents' commits (their worktrees share it)
+    sh(repo, "config", "user.email", "engineer@example.invalid")
+    home = tmp_path / "home"
+    prepare_claude_home(home, repo, FAKE_API_KEY, "default")
+    config = json.loads((home / ".claude.json").read_text())
+    # Trust for the worktrees' folder covers each worktree under it (docs/workflow.md, "Worktrees").
+    config["projects"][str(repo.parent / "webapp-worktrees")] = config["projects"][str(repo.resolve())]
+    (home / ".claude.json").write_text(json.dumps(config))
+    claude_settings = home / ".claude" / "settings.json"
+    data = json.loads(claude_settings.read_text())
+    data["permissions"]["allow"] = ["Bash"]  # as a team configures it: the Bash tool runs without a dialog
+    claude_settings.write_text(json.dumps(data))
+    with FakeAnthropicAPI() as one_api, FakeAnthropicAPI() as two_api:
+        apis = {"engineer-1": one_api, "engineer-2": two_api}
+        records = worktree_project(tmp_path, repo)
+        config_file = tmp_path / "project_configs.json"
+        projects = json.loads(config_file.read_text())
+        for i, role in enumerate(ENGINEERS):
+            line = claude_command(claude_binary, claude_env(home, apis[role].base_url, FAKE_API_KEY), repo)
+            wrapper = tmp_path / f"claude-{role}"
+            wrapper.write_text(f"#!/bin/sh\n{line.split(' && ', 1)[1]} \"$@\"\n")  # no cd: where tmux starts it
+            wrapper.chmod(0o755)
+            projects["webapp"]["team"][i + 1]["command"] = str(wrapper)
+        config_file.write_text(json.dumps(projects))
+        done = integration("deploy", "webapp", "--ready-timeout", "60", env=env, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert records
+        panes = {role: tmux.resolve(f"webapp:Dev{i + 1}").pane_id for i, role in enumerate(ENGINEERS)}
+        for role in ENGINEERS:
+            wait_for(lambda: look(tmux, panes[role]).state == "idle", timeout=60, what=f"{role} briefed")
+
+        def bash(role: str, command: str, n: int) -> str:
+            """Have ``role``'s Claude Code run ``command`` with its Bash tool; the tool's output."""
+            apis[role].script_next_reply_tool_use("Bash", {"command": command, "description": "work on app.py"})
+            sent = subprocess.run([str(SUITE / "send_message.sh"), f"webapp:Dev{ENGINEERS.index(role) + 1}",
+                                   f"Step {n}: run the command"], env=env, capture_output=True, text=True, timeout=60)
+            assert sent.returncode == 0, sent.stderr
+            result = apis[role].wait_for_tool_results(n, timeout=120)[n - 1]
+            assert not result.is_error, result.content
+            wait_for(lambda: look(tmux, panes[role]).state == "idle", timeout=60, what=f"{role}'s turn to end")
+            return str(result.content)
+
+        seen = bash("engineer-1", "printf \"print('engineer one')\\n\" > app.py && pwd && cat app.py", 1)
+        assert str(folder_of(repo, "engineer-1")) in seen and "engineer one" in seen
+        seen = bash("engineer-2", "cat app.py && printf \"print('engineer two')\\n\" > app.py && pwd", 1)
+        assert "print('v1')" in seen and "engineer one" not in seen  # not the other's uncommitted change
+        seen = bash("engineer-1", "cat app.py && git commit -qam 'engineer one' && git log -1 --format=%s%n%D", 2)
+        assert "engineer two" not in seen and "engineer one" in seen and "orc/engineer-1" in seen
+        seen = bash("engineer-2", "git commit -qam 'engineer two' && git log -1 --format=%s%n%D", 2)
+        assert "engineer two" in seen and "orc/engineer-2" in seen
+        assert (repo / "app.py").read_text() == "print('v1')\n"  # the main checkout saw neither
+
+        merged = integration("finish", "webapp", "engineer-1", env=env)
+        assert merged.returncode == 0, merged.stdout + merged.stderr
+        assert (repo / "app.py").read_text() == "print('engineer one')\n"
+        two = folder_of(repo, "engineer-2")
+        before_main, before_two = repo_state(repo), worktree_state(two)
+        conflict = integration("finish", "webapp", "engineer-2", env=env)
+        assert conflict.returncode == 1 and "merge conflict in app.py" in conflict.stderr
+        assert repo_state(repo) == before_main and worktree_state(two) == before_two
+        assert "reason=merge-conflict" in (Path(env["ORC_STATE_DIR"]) / "attention.log").read_text()

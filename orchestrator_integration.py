@@ -20,7 +20,7 @@ import orc  # noqa: F401  (puts the suite's dependency folder on sys.path)
 from orc.core.cli import EXIT_OK, EXIT_USAGE, Parser, fail
 
 if TYPE_CHECKING:  # the modules themselves are imported after ensure_runtime() in main()
-    from orc.teams.project_config import Project, ProjectsConfig
+    from orc.teams.project_config import Member, Project, ProjectsConfig
     from orc.core.settings import Settings
     from tmux_utils import Tmux
 
@@ -73,13 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", type=float, nargs="?", const=5.0, metavar="S",
                    help="refresh every S seconds (default 5) until Ctrl-C")
 
-    p = command("backup", "snapshot uncommitted work to refs/orc/backup/<branch> (what cron runs)",
+    p = command("backup", "snapshot uncommitted work to refs/orc/backup/<branch> (what cron runs), in the main "
+                "checkout and in each engineer's worktree, each to its own branch's ref",
                 ["backup webapp", "backup webapp && git -C ~/projects/webapp log -1 refs/orc/backup/main"])
     p.add_argument("project")
 
-    p = command("stable", "run the project's tests; on success tag HEAD stable-<feature>-<date>",
-                ["stable webapp", "stable webapp --timeout 600"])
+    p = command("stable", "run the project's tests; on success tag HEAD stable-<feature>-<date> (with a member "
+                "that has a worktree: test and tag there)",
+                ["stable webapp", "stable webapp engineer", "stable webapp --timeout 600"])
     p.add_argument("project")
+    p.add_argument("member", nargs="?", help="an engineer with a worktree: test and tag its branch")
     p.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="test time limit (default 1800)")
 
     p = command("branch", "create and switch to <branch_prefix><task> from a clean state",
@@ -133,10 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_workflow_commands(command: Callable[[str, str, list[str]], argparse.ArgumentParser]) -> None:
     """finish, spawn, up and attention (docs/workflow.md, docs/attention.md)."""
     p = command("finish", "test the feature branch, tag it stable-<feature>-<date>, merge it --no-ff into the "
-                "main branch (on a conflict: abort, back on the feature branch, exit 1, a person is told)",
-                ["finish webapp", "finish webapp login-form", "finish webapp login-form --timeout 600"])
+                "main branch (on a conflict: abort, back on the feature branch, exit 1, a person is told); "
+                "for an engineer with a worktree: test there, merge its branch, remove worktree and branch",
+                ["finish webapp", "finish webapp login-form", "finish webapp engineer   # its worktree's branch",
+                 "finish webapp engineer --keep", "finish webapp login-form --timeout 600"])
     p.add_argument("project")
-    p.add_argument("task", nargs="?", help="the task (branch <branch_prefix><task>); default: the current branch")
+    p.add_argument("task", nargs="?", help="the task (branch <branch_prefix><task>), or the role of an engineer "
+                   "with a worktree; default: the current branch")
+    p.add_argument("--keep", action="store_true",
+                   help="for an engineer's worktree: keep the worktree and its branch after the merge")
     p.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="test time limit (default 1800)")
 
     p = command("spawn", "add one agent to a running team: open the window (or reuse an empty one), start the "
@@ -318,19 +326,34 @@ def _status(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
 
 
 def _backup(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
-    from orc.teams.project_git import run_backup
+    from orc.teams.project_git import run_backups
+    from orc.teams.team import with_spawned
 
-    result = run_backup(settings, projects[0], why="command")
-    if result.committed or result.reason.startswith("skipped: nothing"):
-        print(f"{projects[0].name}: {result.reason}")
-        return EXIT_OK
-    return fail(PROG, f"{projects[0].name}: backup {result.reason}")
+    project = with_spawned(settings, projects[0])
+    failed = []
+    results = run_backups(settings, project, why="command")
+    for where, result in results:
+        ok = result.committed or result.reason.startswith("skipped: nothing")
+        label = project.name if len(results) == 1 else f"{project.name} ({where})"
+        if ok:
+            print(f"{label}: {result.reason}")
+        else:
+            failed.append(f"{label}: backup {result.reason}")
+    for line in failed[:-1]:
+        print(f"{PROG}: error: {line}", file=sys.stderr)
+    return fail(PROG, failed[-1]) if failed else EXIT_OK
 
 
 def _stable(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
     from orc.teams.project_git import run_stable
 
-    result = run_stable(settings, projects[0], args.timeout)
+    member = None
+    if args.member is not None:
+        member = _worktree_member(settings, projects[0], args.member)
+        if member is None:
+            return fail(PROG, f"{projects[0].name} has no engineer {args.member!r} with a worktree; "
+                              f"{_worktree_roles(settings, projects[0])}", EXIT_USAGE)
+    result = run_stable(settings, projects[0], args.timeout, member)
     if result.tag:
         print(f"{projects[0].name}: {result.detail}")
         return EXIT_OK
@@ -341,7 +364,18 @@ def _branch(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
     from orc.core import gitops
     from orc.teams.project_git import BadTaskName, create_task_branch
 
+    from orc.teams.worktrees import worktree_holding
+
     project = projects[0]
+    try:
+        inside = worktree_holding(settings, project, Path.cwd())
+    except OSError:  # the folder it runs in is gone (a finished worktree): not inside one
+        inside = None
+    if inside is not None:
+        # `branch` switches the main checkout, the project manager's: an engineer in its worktree
+        # would pull the branch out from under it (docs/workflow.md, "Worktrees").
+        return fail(PROG, f"you are in {inside.role}'s worktree, whose branch {inside.branch} is already its task "
+                          f"branch; commit there (branch works on the main checkout {project.path})")
     try:
         name = create_task_branch(project, args.task)
     except BadTaskName as exc:
@@ -475,7 +509,10 @@ def _finish(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
     from orc.teams.project_git import run_finish
 
     project = projects[0]
-    result = run_finish(settings, project, args.task, args.timeout)
+    member = _worktree_member(settings, project, args.task) if args.task else None
+    if args.keep and member is None:
+        return fail(PROG, f"--keep is for an engineer's worktree; {_worktree_roles(settings, project)}", EXIT_USAGE)
+    result = run_finish(settings, project, args.task, args.timeout, member, args.keep)
     if result.merged:
         print(f"{project.name}: {result.detail}")
         return EXIT_OK
@@ -484,6 +521,25 @@ def _finish(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: 
         for path in result.conflicts:
             print(f"  {path}", file=sys.stderr)
     return fail(PROG, f"{project.name}: not finished: {result.detail}", EXIT_USAGE if result.usage_error else 1)
+
+
+def _worktree_member(settings: Settings, project: Project, role: str) -> Member | None:
+    """The member ``role`` of ``project`` (spawned ones too) when it works in a worktree."""
+    from orc.teams.team import with_spawned
+    from orc.teams.worktrees import uses_worktree
+
+    found = with_spawned(settings, project)
+    member = found.member(role)
+    return member if member is not None and uses_worktree(found, member) else None
+
+
+def _worktree_roles(settings: Settings, project: Project) -> str:
+    from orc.teams.team import with_spawned
+    from orc.teams.worktrees import uses_worktree
+
+    found = with_spawned(settings, project)
+    roles = [m.role for m in found.team if uses_worktree(found, m)]
+    return f"engineers with a worktree: {', '.join(roles)}" if roles else "no member of it has a worktree"
 
 
 def _attention(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project],

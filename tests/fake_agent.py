@@ -345,7 +345,7 @@ def write_all(fd: int, data: bytes) -> None:
 def run(args: argparse.Namespace, fd_in: int, fd_out: int) -> None:
     agent, reader = Agent(args), InputReader()
     if args.settings or args.resume:
-        agent.record("started", settings=args.settings, resume=args.resume)
+        agent.record("started", settings=args.settings, resume=args.resume, cwd=os.getcwd())
     # Signals wake select() through this pipe; Python retries an interrupted select (PEP 475)
     # so a flag set in a handler would not be seen until the next timeout.
     wake_r, wake_w = os.pipe()

@@ -211,3 +211,40 @@ def test_a_team_with_a_shell_and_a_dev_server_deploys_and_cron_runs_its_backup(
     stopped = integration("stop", "webapp", "--kill", env=env)
     assert stopped.returncode == 0, stopped.stderr
     assert crontab("-l").stdout == USERS_LINES
+
+
+def test_cron_backs_up_each_engineers_worktree_to_its_own_branch_only(
+        cron_daemon: None, real_crontab: None, orc_env: dict[str, str], tmp_path: Path, tmux) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20's done-when: the backup line deploy installed, run by the real cron daemon,
+    snapshots each engineer's worktree to that engineer's branch's backup ref; no branch moves."""
+    import subprocess
+
+    from test_gitops import sh
+    from test_team import integration, repo_with_spec
+    from test_worktrees import ENGINEERS, folder_of, worktree_project
+
+    repo = repo_with_spec(tmp_path / "webapp")
+    worktree_project(tmp_path, repo, git_commit_interval=60)
+    env = {**orc_env, "ORC_PROJECT_CONFIG": str(tmp_path / "project_configs.json"), "SHELL": "/bin/sh"}
+    done = integration("deploy", "webapp", "--ready-timeout", "20", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "# orc:bk-webapp" in crontab("-l").stdout
+    tips = {role: sh(repo, "rev-parse", f"orc/{role}") for role in ENGINEERS}
+    for role in ENGINEERS:
+        (folder_of(repo, role) / "app.py").write_text(f"print('{role} under cron')\n")
+
+    def backed_up(role: str) -> bool:
+        shown = subprocess.run(["git", "-C", str(repo), "show", f"refs/orc/backup/orc/{role}:app.py"],
+                               capture_output=True, text=True)
+        return shown.returncode == 0 and f"{role} under cron" in shown.stdout
+
+    wait_for(lambda: all(backed_up(role) for role in ENGINEERS), timeout=150, interval=1.0,
+             what="cron to back up both worktrees")
+    assert {role: sh(repo, "rev-parse", f"orc/{role}") for role in ENGINEERS} == tips
+    for role, other in (ENGINEERS, ENGINEERS[::-1]):
+        assert other not in sh(repo, "show", f"refs/orc/backup/orc/{role}:app.py")
+    assert sh(repo, "rev-parse", "-q", "--verify", "refs/orc/backup/main", check=False) == ""
+    assert (repo / "app.py").read_text() == "print('v1')\n"
+    stopped = integration("stop", "webapp", "--kill", env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert crontab("-l").stdout == USERS_LINES

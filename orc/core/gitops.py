@@ -346,3 +346,82 @@ _SAFE_TAG_PART = re.compile(r"[^A-Za-z0-9._-]+")
 def tag_part(text: str) -> str:
     """``text`` made safe for a tag name component (``feature/login`` -> ``login`` done by caller)."""
     return _SAFE_TAG_PART.sub("-", text).strip("-.") or "main"
+
+
+# --- worktrees ----------------------------------------------------------------------------
+# Linked work trees (``git worktree``) for agents that each get a folder and branch of their
+# own (docs/workflow.md, "Worktrees"). Only plain, refusing forms are here: no ``--force``
+# (it would throw away uncommitted work) and no ``prune`` (it prunes every stale worktree of
+# the repository, a person's own included).
+
+
+@dataclass(frozen=True)
+class Worktree:
+    """One entry of ``git worktree list``: its folder, checked-out branch (None: detached) and HEAD."""
+
+    path: Path
+    branch: str | None
+    head: str | None
+    prunable: bool = False   # git knows it, but its folder is gone
+
+
+def worktrees(repo: Path) -> list[Worktree]:
+    """Every work tree of ``repo``'s repository, the main one first."""
+    out = git(repo, "worktree", "list", "--porcelain").stdout
+    found: list[Worktree] = []
+    for block in out.strip("\n").split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            key, _, value = line.partition(" ")
+            fields[key] = value
+        if "worktree" not in fields:
+            continue
+        branch = fields.get("branch")
+        found.append(Worktree(Path(fields["worktree"]), branch.removeprefix("refs/heads/") if branch else None,
+                              fields.get("HEAD"), "prunable" in fields))
+    return found
+
+
+def branch_exists(repo: Path, branch: str) -> bool:
+    return git(repo, "rev-parse", "-q", "--verify", f"refs/heads/{branch}^{{commit}}", check=False).returncode == 0
+
+
+def add_worktree(repo: Path, path: Path, branch: str, base: str) -> None:
+    """Check out a new branch ``branch`` from ``base`` in a new folder ``path``; GitError if git refuses."""
+    git(repo, "worktree", "add", "-q", "-b", branch, str(path), base, timeout=300)
+
+
+def remove_worktree(repo: Path, path: Path) -> None:
+    """Remove the linked work tree at ``path``; git itself refuses one with modified or untracked files."""
+    git(repo, "worktree", "remove", str(path))
+
+
+def delete_merged_branch(repo: Path, branch: str, into: str) -> None:
+    """Delete ``branch`` only when ``into`` holds every commit of it; GitError otherwise (nothing deleted)."""
+    if git(repo, "merge-base", "--is-ancestor", f"refs/heads/{branch}", f"refs/heads/{into}",
+           check=False).returncode != 0:
+        raise GitError(["git", "branch", "-d"], f"{branch} has commits that {into} lacks; not deleted", 1)
+    # -d (never -D): git checks again that the branch is merged.
+    git(repo, "branch", "-q", "-d", branch)
+
+
+def ahead_behind(repo: Path, branch: str, other: str) -> tuple[int, int] | None:
+    """How many commits ``branch`` has that ``other`` lacks, and the reverse; None if either is unknown."""
+    result = git(repo, "rev-list", "--left-right", "--count", f"{branch}...{other}", check=False)
+    parts = result.stdout.split()
+    if result.returncode != 0 or len(parts) != 2:
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def uses_lfs(repo: Path) -> bool:
+    """Whether the checked-out ``.gitattributes`` send any file through the LFS filter."""
+    attributes = repo / ".gitattributes"
+    try:
+        return "filter=lfs" in attributes.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def lfs_installed(repo: Path) -> bool:
+    return git(repo, "lfs", "version", check=False).returncode == 0

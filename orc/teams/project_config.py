@@ -42,9 +42,11 @@ PLACEHOLDERS = (
 PROJECT_KEYS = {
     "path", "session", "spec_file", "git_commit_interval", "check_in_interval", "branch_prefix",
     "test_command", "constraints", "agent_command", "team", "shell_window", "dev_server", "description",
-    "main_branch", "agent",
+    "main_branch", "agent", "worktree",
 }
-MEMBER_KEYS = {"role", "window", "command", "briefing", "agent"}
+MEMBER_KEYS = {"role", "window", "command", "briefing", "agent", "worktree"}
+WORKTREE_KEYS = {"folder", "base", "branch_prefix", "include"}
+DEFAULT_WORKTREE_PREFIX = "orc/"
 CONSTRAINT_KEYS = {"max_files_per_commit", "require_tests"}
 DEV_SERVER_KEYS = {"window", "command"}
 # Cron fires on minute boundaries; intervals must map to a schedule it can keep exactly.
@@ -82,6 +84,9 @@ class Member:
     # What the config says runs in the window: "claude", "none" (no agent), or None (not
     # said: the command's program decides, orc.teams.team.member_kind).
     agent: str | None = None
+    # Works in a git worktree of its own (docs/workflow.md, "Worktrees"): the project's
+    # "worktree" setting, or the member's own "worktree" key; never the project manager.
+    worktree: bool = False
 
     @property
     def is_manager(self) -> bool:
@@ -99,6 +104,16 @@ def member_kind(settings: Settings, member: Member) -> str | None:
         return member.agent
     pinned = (settings.claude_bin,) if settings.claude_bin else ()
     return command_kind(member.command or settings.agent_command, pinned)
+
+
+@dataclass(frozen=True)
+class WorktreeSettings:
+    """Where a project's engineers get their own worktrees (docs/workflow.md, "Worktrees")."""
+
+    folder: Path                 # each member's worktree is <folder>/<role>
+    base: str | None             # the ref new worktrees start from; None: the main checkout's HEAD
+    branch_prefix: str           # each member's branch is <branch_prefix><role>
+    include: tuple[str, ...]     # files copied from the main checkout into a new worktree (.env)
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,7 @@ class Project:
     dev_server: DevServer | None
     description: str = ""
     main_branch: str | None = None   # None: the repository's main or master (orc.teams.project_git)
+    worktrees: WorktreeSettings | None = None   # None: every member works in the main checkout
 
     @property
     def manager(self) -> Member:
@@ -312,7 +328,14 @@ def _parse_project(c: _Checker, name: str, raw: object, base: Path, check_folder
         c.add(k("agent"), f"is {_type_name(agent)} {json.dumps(agent)}", _AGENT_EXPECTED)
         agent = None
 
-    team = _parse_team(c, name, raw.get("team"), agent_command, agent)
+    worktree_raw = raw.get("worktree", False)
+    worktrees = _parse_worktrees(c, k("worktree"), worktree_raw, base, path if path_text else None)
+    team = _parse_team(c, name, raw.get("team"), agent_command, agent, project_worktree=worktree_raw is not False)
+    if worktrees is None and any(m.worktree for m in team):
+        # A member asked for one in a project that did not: the defaults hold.
+        worktrees = _parse_worktrees(c, k("worktree"), True, base, path if path_text else None)
+    if worktrees is not None and not any(m.worktree for m in team):
+        worktrees = None
 
     shell_window = raw.get("shell_window", "Shell")
     if shell_window is not None:
@@ -353,6 +376,7 @@ def _parse_project(c: _Checker, name: str, raw: object, base: Path, check_folder
         check_in_interval=checkin_interval, branch_prefix=prefix, test_command=test_command,
         max_files_per_commit=max_files, require_tests=require_tests, team=tuple(team),
         shell_window=shell_window, dev_server=dev_server, description=description, main_branch=main_branch,
+        worktrees=worktrees,
     )
 
 
@@ -362,8 +386,64 @@ _WINDOW_EXPECTED = ("a tmux window name: letters, digits, spaces, '-', '_' or '+
                     "at most 30 characters (no ':' or '.': tmux reads them as separators)")
 
 
+_WORKTREE_EXPECTED = ('true, false, or an object with any of "folder" (default <project folder>-worktrees '
+                      'beside it), "base" (default the main checkout\'s HEAD), "branch_prefix" (default '
+                      f'"{DEFAULT_WORKTREE_PREFIX}") and "include" (files copied in, e.g. [".env"])')
+# A ref to start from: no option-like or shell-ish text reaches git (it is one argument, but
+# "-x" would still read as an option).
+_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/@{}^~-]{0,99}$")
+
+
+def _parse_worktrees(c: _Checker, key: str, raw: object, base: Path, path: Path | None) -> WorktreeSettings | None:
+    """The project's ``"worktree"`` key: None when off (false, or left out)."""
+    if raw is False:
+        return None
+    if raw is not True and not isinstance(raw, dict):
+        c.add(key, f"is {_type_name(raw)} {json.dumps(raw)}", _WORKTREE_EXPECTED)
+        return None
+    options: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    c.unknown_keys(key, options, WORKTREE_KEYS)
+    folder: Path | None = None
+    if "folder" in options:
+        text = c.text(f"{key}.folder", options["folder"],
+                      expected="the folder the worktrees go in (absolute, ~/..., or relative to the config file)")
+        folder = _resolve_path(text, base).absolute() if text else None
+    elif path is not None:
+        folder = path.parent / f"{path.name}-worktrees"
+    if folder is not None and ("\t" in str(folder) or "\n" in str(folder)):
+        # The suite's record of its worktrees is one tab-separated line each.
+        c.add(f"{key}.folder", f"is {json.dumps(str(folder))}", "a folder whose path holds no tab or newline")
+        folder = None
+    elif folder is not None and path is not None and (folder == path or path in folder.parents):
+        c.add(f"{key}.folder", f"is {folder}, inside the project folder {path}",
+              "a folder outside the main checkout (its backup and finish would see the worktrees as files)")
+    base_ref = options.get("base")
+    if base_ref is not None:
+        base_ref = c.text(f"{key}.base", base_ref, _REF, "a branch, tag or commit to start from, e.g. \"main\"")
+    prefix = c.text(f"{key}.branch_prefix", options.get("branch_prefix", DEFAULT_WORKTREE_PREFIX), BRANCH_PREFIX,
+                    "a git branch prefix such as \"orc/\" (letters, digits, '.', '_', '-', '/')")
+    if prefix and (".." in prefix or prefix.endswith(".lock") or "//" in prefix):
+        c.add(f"{key}.branch_prefix", f"is {json.dumps(prefix)}", "a prefix git accepts in a branch name")
+    include_raw = options.get("include", [])
+    include: list[str] = []
+    if not isinstance(include_raw, list):
+        c.add(f"{key}.include", f"is {_type_name(include_raw)}", "a list of files to copy in, e.g. [\".env\"]")
+    else:
+        for i, entry in enumerate(include_raw):
+            ok = (isinstance(entry, str) and entry.strip() and not entry.startswith(("/", "-", "~"))
+                  and ".." not in Path(entry).parts and "\n" not in entry and "\t" not in entry)
+            if not ok:
+                c.add(f"{key}.include[{i}]", f"is {json.dumps(entry)}",
+                      "a file path relative to the project folder, inside it (no '..', not absolute)")
+            else:
+                include.append(str(entry))
+    if folder is None:
+        return None
+    return WorktreeSettings(folder, base_ref, prefix or DEFAULT_WORKTREE_PREFIX, tuple(include))
+
+
 def _parse_team(c: _Checker, name: str, raw: object, agent_command: str | None,
-                project_agent: str | None = None) -> list[Member]:
+                project_agent: str | None = None, project_worktree: bool = False) -> list[Member]:
     key = f"{name}.team"
     if not isinstance(raw, list) or not raw:
         c.add(key, "is missing or empty" if raw is None or raw == [] else f"is {_type_name(raw)}",
@@ -413,8 +493,20 @@ def _parse_team(c: _Checker, name: str, raw: object, agent_command: str | None,
                 c.add(f"{mkey}.role", f"repeats the role {json.dumps(role)}",
                       "a different role name per member (\"engineer-1\", \"engineer-2\")")
             roles.append(role)
+        own_worktree = entry.get("worktree")
+        if own_worktree is not None and not isinstance(own_worktree, bool):
+            c.add(f"{mkey}.worktree", f"is {_type_name(own_worktree)} {json.dumps(own_worktree)}", "true or false")
+            own_worktree = None
+        if role == MANAGER_ROLE and own_worktree:
+            c.add(f"{mkey}.worktree", "gives the project manager a worktree",
+                  "the project manager in the main checkout (leave the key out): it merges the engineers' work there")
+        # The project's setting holds for its agents; a window that runs no agent (a shell, a
+        # server) stays in the main checkout unless it asks.
+        is_agent = (agent or (command_kind(ran) if ran else None)) != "none"
+        worktree = bool(own_worktree) if own_worktree is not None else (project_worktree and is_agent)
         if role and window:
-            members.append(Member(role, window, command or agent_command or "", briefing, agent))
+            members.append(Member(role, window, command or agent_command or "", briefing, agent,
+                                  worktree=worktree and role != MANAGER_ROLE))
     if roles.count(MANAGER_ROLE) == 0:
         c.add(key, f"has no \"{MANAGER_ROLE}\" role",
               f"exactly one member with \"role\": \"{MANAGER_ROLE}\" (check-ins and broadcasts go to it)")

@@ -9,16 +9,17 @@ know it as they know the configured team. An agent can run it from its own shell
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from orc.messages.delivery import clean_text, deliver, fit_to_size
 from orc.core.locks import named_lock
-from orc.teams.project_config import Member, Project
+from orc.teams.project_config import Member, Project, member_kind
 from orc.core.settings import Settings
 from orc.core.state import log_event, timestamp
 from orc.teams.status import write_record
 from orc.teams.team import agent_command, brief_agent, briefing, log_file, session_windows, spawned_record, wait_ready, with_spawned
+from orc.teams.worktrees import WorktreeRefused, ensure_worktree
 from orc.core.tmux import Pane, Tmux
 from orc.record.snapshot import look
 
@@ -84,11 +85,19 @@ def spawn_agent(settings: Settings, tmux: Tmux, target: str, role: str, *, proje
     if agent is None and command is None and project is not None:
         agent = project.manager.agent
     member = Member(role, window, command or (project.manager.command if project else "") or "", None, agent)
+    if project is not None and project.worktrees is not None and member_kind(settings, member) != "none":
+        # A project whose engineers have worktrees gives one to the engineer spawned into it too.
+        member = replace(member, worktree=True)
     folder = str(project.path if project else (cwd or Path.cwd()))
     line = agent_command(settings, member, project, label=None if project else f"{session}.{role}")
     with named_lock(settings.state_dir, f"team-{project.name if project else session}", 120):
         pane = session_windows(tmux, session).get(window)
         opened = pane is None
+        if member.worktree and project is not None and (pane is None or empty_pane(tmux, settings, pane)):
+            try:
+                folder = str(ensure_worktree(settings, project, member).path)
+            except WorktreeRefused as exc:
+                raise SpawnError(str(exc)) from None
         if pane is None:
             if tmux.has_session(session):
                 pane = tmux.new_window(session, window, line, folder)
@@ -103,7 +112,8 @@ def spawn_agent(settings: Settings, tmux: Tmux, target: str, role: str, *, proje
         if project is not None:
             record = spawned_record(settings, project)
             record[role] = {"window": window, "command": member.command, "at": timestamp(),
-                            **({"agent": member.agent} if member.agent else {})}
+                            **({"agent": member.agent} if member.agent else {}),
+                            **({"worktree": True} if member.worktree else {})}
             write_record(settings, project.name, "spawned", record)
         state = wait_ready(tmux, settings, [pane.pane_id], ready_timeout).get(pane.pane_id, "unknown")
         if state != "idle":

@@ -29,6 +29,7 @@ from orc.core.state import private_dir, timestamp, write_private_text
 from orc.core.tmux import Tmux
 from orc.messages.mailbox import waiting_by_window
 from orc.record.snapshot import PaneSnapshot, StateSources, snapshot
+from orc.teams.worktrees import WorktreeFacts, worktree_facts
 
 # What each pane state means to a person, and whether it needs one.
 ATTENTION = {
@@ -81,6 +82,7 @@ class ProjectStatus:
     last_test: dict[str, Any] | None = None
     last_backup: dict[str, Any] | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    worktrees: tuple[WorktreeFacts, ...] = ()   # each engineer's own worktree (docs/workflow.md, "Worktrees")
 
     @property
     def needs_attention(self) -> list[AgentStatus]:
@@ -181,15 +183,16 @@ def collect(settings: Settings, tmux: Tmux, projects: Sequence[Project]) -> list
     checkins = _checkins_by_session(settings)
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(projects)))) as pool:
         facts = list(pool.map(lambda p: repo_facts(p.path), projects))
+        trees = list(pool.map(lambda p: worktree_facts(settings, p), projects))
     result = []
-    for project, repo in zip(projects, facts):
+    for project, repo, worktrees in zip(projects, facts, trees):
         result.append(ProjectStatus(
             name=project.name, session=project.session, path=str(project.path),
             agents=_agent_states(settings, project, snaps, now), repo=repo,
             checkins=tuple(checkins.get(project.session, [])),
             last_test=read_record(settings, project.name, "last-test"),
             last_backup=read_record(settings, project.name, "last-backup"),
-            notes=tuple(notes),
+            notes=tuple(notes), worktrees=worktrees,
         ))
     return result
 
@@ -235,6 +238,8 @@ def _project_lines(s: ProjectStatus, now: float) -> list[str]:
     if backup:
         backup_line = f"backup: {age(backup.get('at'), now)}: {backup.get('reason', '')}"
     lines = [f"== {s.name}  (session {s.session}, {s.path})", f"   {git_line}", f"   {test_line}", f"   {backup_line}"]
+    for tree in s.worktrees:
+        lines.append(f"   worktree {tree.role}: {_worktree_line(tree, now)}")
     if s.checkins:
         nxt = min(s.checkins, key=lambda c: c.due)
         lines.append(f"   check-ins: {len(s.checkins)} pending; next {nxt.id} to {nxt.target} {age(nxt.due, now)}")
@@ -254,6 +259,19 @@ def _project_lines(s: ProjectStatus, now: float) -> list[str]:
         lines.append(f"   {a.role:<{width}}  {a.window:<{wwidth}}  {a.state:<9}  {a.source:<8}  {since:<8}  "
                      f"{(a.session_id or '-')[:8]:<8}  {(a.version or '-'):<8}  {age(a.last_activity, now)}{mark}")
     return lines
+
+
+def _worktree_line(tree: WorktreeFacts, now: float) -> str:
+    """``branch orc/engineer | 2 ahead, 0 behind main | 1 uncommitted file(s) | last commit ...``."""
+    if tree.problem:
+        return f"{tree.path}: {tree.problem}"
+    counts = ("ahead/behind unknown" if tree.ahead is None or tree.behind is None
+              else f"{tree.ahead} ahead, {tree.behind} behind the main branch")
+    commit = f"last commit {age(tree.last_commit_epoch, now)}"
+    if tree.last_commit_subject:
+        commit += f" ({tree.last_commit_subject[:50]})"
+    return (f"branch {tree.branch or '(detached)'} | {counts} | {tree.uncommitted} uncommitted file(s) | {commit} "
+            f"| {tree.path}")
 
 
 def render_text(statuses: Sequence[ProjectStatus], now: float | None = None) -> str:

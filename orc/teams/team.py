@@ -30,12 +30,13 @@ from orc.messages.delivery import Delivery, clean_text, deliver, fit_to_size, sp
 from orc.record.hook_events import agent_reports
 from orc.record.hooks_settings import settings_args
 from orc.core.locks import named_lock
-from orc.teams.project_git import run_backup
+from orc.teams.project_git import run_backup, run_backups
 from orc.teams.team_schedules import install_schedules, remove_schedules
 from orc.teams.project_config import MANAGER_ROLE, Member, Project, member_kind
 from orc.core.settings import Settings
 from orc.core.state import log_event, timestamp
 from orc.teams.status import read_record, write_record
+from orc.teams.worktrees import WorktreeRefused, ensure_worktree, uses_worktree, workdir, worktree_branch
 from orc.core.tmux import Pane, TargetNotFound, Tmux, TmuxError
 from orc.record.snapshot import StateSources, snapshot
 
@@ -83,8 +84,24 @@ def spec_text(project: Project) -> str:
     return raw.strip()
 
 
+WORKTREE_NOTE = (
+    "You work in your own git worktree, {path}, on the branch {branch}, made for you from the main checkout "
+    "{main_path}: edit, test and commit there, on that branch only (do not switch branches, do not edit the main "
+    "checkout; the other engineers have worktrees of their own). When your task is done and committed, tell your "
+    "project manager; it runs `python3 {suite}/orchestrator_integration.py finish {project} {role}`, which tests "
+    "your branch, merges it into the main branch and then removes your worktree and branch."
+)
+MANAGER_WORKTREE_NOTE = (
+    "Your engineers each work in a git worktree and branch of their own ({worktrees}); you stay in the main "
+    "checkout. When one reports a task done and committed, run `python3 {suite}/orchestrator_integration.py "
+    "finish {project} <role>`: it tests that branch in its worktree, merges it into the main branch here and "
+    "removes the worktree (add --keep to keep it); on a conflict it changes nothing and says so."
+)
+
+
 def briefing(settings: Settings, project: Project, member: Member) -> str:
-    """The briefing text for ``member``: its template (or the default) filled in."""
+    """The briefing text for ``member``: its template (or the default) filled in, and where it
+    works when the project uses worktrees (docs/workflow.md, "Worktrees")."""
     template = member.briefing or DEFAULT_BRIEFING
     values = {
         "project": project.name, "role": member.role, "window": member.window, "session": project.session,
@@ -96,10 +113,19 @@ def briefing(settings: Settings, project: Project, member: Member) -> str:
         "check_in_minutes": str(project.check_in_interval // 60),
         "commit_minutes": str(project.git_commit_interval // 60),
         "branch_prefix": project.branch_prefix, "test_command": project.test_command_text or "(none configured)",
-        "path": str(project.path),
+        "path": str(workdir(project, member)),
         "duties": MANAGER_DUTIES if member.is_manager else ENGINEER_DUTIES,
     }
-    text = clean_text(template.format_map(values))
+    text = template.format_map(values)
+    if uses_worktree(project, member):
+        text += "\n" + WORKTREE_NOTE.format(path=workdir(project, member), branch=worktree_branch(project, member),
+                                             main_path=project.path, suite=settings.suite_dir,
+                                             project=project.name, role=member.role)
+    elif member.is_manager and any(uses_worktree(project, m) for m in project.team):
+        listed = ", ".join(f"{m.role}: {workdir(project, m)} on {worktree_branch(project, m)}"
+                           for m in project.team if uses_worktree(project, m))
+        text += "\n" + MANAGER_WORKTREE_NOTE.format(worktrees=listed, suite=settings.suite_dir, project=project.name)
+    text = clean_text(text)
     if special_meaning(text):  # a template starting with ! / # @ would change meaning in Claude Code
         text = "Briefing: " + text
     return text
@@ -108,7 +134,8 @@ def briefing(settings: Settings, project: Project, member: Member) -> str:
 def restart_briefing(settings: Settings, project: Project, member: Member, last_screen: list[str],
                      backup_note: str) -> str:
     """The briefing plus where the work stands: git state, recent commits, the old screen's end."""
-    facts = gitops.repo_facts(project.path)
+    folder = workdir(project, member)
+    facts = gitops.repo_facts(folder)
     lines = [
         "You were restarted (your previous session had stopped responding or ran out of context). "
         "Pick the work up where it stands.",
@@ -117,7 +144,7 @@ def restart_briefing(settings: Settings, project: Project, member: Member, last_
         "Where the work stands:",
         f"- branch {facts.branch or '(detached)'}, {facts.uncommitted} uncommitted file(s); {backup_note}",
         "- recent commits (git log):",
-        *[f"    {line}" for line in gitops.log_lines(project.path, 10)],
+        *[f"    {line}" for line in gitops.log_lines(folder, 10)],
     ]
     if last_screen:
         lines += ["- the last lines of your previous session's screen:", *[f"    {line}" for line in last_screen]]
@@ -188,8 +215,8 @@ def known_session(settings: Settings, project: Project, member: Member) -> str |
     return report.session_id if report is not None and report.session_id else None
 
 
-def _open_window(tmux: Tmux, project: Project, window: str, command: str) -> Pane:
-    cwd = str(project.path)
+def _open_window(tmux: Tmux, project: Project, window: str, command: str, folder: Path | None = None) -> Pane:
+    cwd = str(folder or project.path)
     if tmux.has_session(project.session):
         return tmux.new_window(project.session, window, command, cwd)
     return tmux.new_session(project.session, window, command, cwd, width=200, height=50)
@@ -214,6 +241,19 @@ def wait_ready(tmux: Tmux, settings: Settings, pane_ids: list[str], timeout: flo
 
 
 # --- deploy -------------------------------------------------------------------------------------
+
+
+def _member_folder(settings: Settings, project: Project, member: Member,
+                   progress: Callable[[str], None] = lambda _: None) -> Path:
+    """The folder ``member``'s pane starts in: its worktree (made now, or the suite's own from
+    before), or the main checkout. WorktreeRefused names what stands in the way."""
+    if not uses_worktree(project, member):
+        return project.path
+    ready = ensure_worktree(settings, project, member)
+    if ready.created:
+        copied = f", copied {', '.join(ready.copied)}" if ready.copied else ""
+        progress(f"{project.name}: made the worktree {ready.path} on {ready.branch} for {member.role}{copied}")
+    return ready.path
 
 
 @dataclass(frozen=True)
@@ -278,8 +318,15 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
         for member in project.team:
             pane = windows.get(member.window)
             if pane is None:
+                try:
+                    folder = _member_folder(settings, project, member, progress)
+                except WorktreeRefused as exc:
+                    reports.append(AgentReport(project.name, member.role, project.target(member), False, False,
+                                               f"not started: {exc}"))
+                    continue
                 resume_id = known_session(settings, project, member) if resume else None
-                pane = _open_window(tmux, project, member.window, agent_command(settings, member, project, resume_id))
+                pane = _open_window(tmux, project, member.window, agent_command(settings, member, project, resume_id),
+                                    folder)
                 tmux.keep_on_exit(pane.pane_id)
                 opened.append(member.window)
                 started.add(member.role)
@@ -368,10 +415,12 @@ class RestartReport:
 
 def resume_note(settings: Settings, project: Project, member: Member, backup_note: str) -> str:
     """What a resumed agent is told: it keeps its conversation, so no briefing, just the facts."""
-    facts = gitops.repo_facts(project.path)
+    folder = workdir(project, member)
+    facts = gitops.repo_facts(folder)
+    where = f", in your worktree {folder}" if uses_worktree(project, member) else ""
     return clean_text(
         f"You were restarted and your conversation was resumed: you are still the {member.role} of the "
-        f"project \"{project.name}\" in tmux window {project.target(member)}. Continue where you left off. "
+        f"project \"{project.name}\" in tmux window {project.target(member)}{where}. Continue where you left off. "
         f"Where the work stands: branch {facts.branch or '(detached)'}, {facts.uncommitted} uncommitted file(s); "
         f"{backup_note}.")
 
@@ -389,7 +438,11 @@ def restart_agent(settings: Settings, tmux: Tmux, project: Project, member: Memb
     if resume and resume_id is None:
         return RestartReport(target, False, "no conversation to resume: the agent's hooks never reported a "
                                             "session id; run restart without --resume for a fresh start")
-    backup = run_backup(settings, project, why=f"restart {member.role}")
+    try:
+        folder = _member_folder(settings, project, member)
+    except WorktreeRefused as exc:
+        return RestartReport(target, False, f"not restarted: {exc}")
+    backup = run_backup(settings, project, why=f"restart {member.role}", member=member)
     backup_note = (f"a snapshot of the uncommitted work is in {backup.ref} (commit {backup.committed[:12]})"
                    if backup.committed else f"backup: {backup.reason}")
     with named_lock(settings.state_dir, f"team-{project.name}", 120):
@@ -397,13 +450,13 @@ def restart_agent(settings: Settings, tmux: Tmux, project: Project, member: Memb
         last_screen: list[str] = []
         command = agent_command(settings, member, project, resume_id)
         if pane is None:
-            pane = _open_window(tmux, project, member.window, command)
+            pane = _open_window(tmux, project, member.window, command, folder)
         else:
             try:
                 last_screen = [line for line in tmux.capture(pane.pane_id) if line.strip()][-SCREEN_LINES_ON_RESTART:]
             except TmuxError:
                 last_screen = []
-            tmux.respawn(pane.pane_id, command, str(project.path))
+            tmux.respawn(pane.pane_id, command, str(folder))
         tmux.keep_on_exit(pane.pane_id)
         if member_kind(settings, member) == "none":
             log_event(log_file(settings), "restart", project=project.name, role=member.role, briefed=False,
@@ -430,7 +483,9 @@ def stop_project(settings: Settings, tmux: Tmux, project: Project, kill: bool) -
             else "no crontab lines to remove"]
     if kill:
         if project.path.is_dir():
-            done.append(f"backup: {run_backup(settings, project, why='stop').reason}")
+            results = run_backups(settings, with_spawned(settings, project), why="stop")
+            for where, result in results:
+                done.append(f"backup ({where}): {result.reason}" if len(results) > 1 else f"backup: {result.reason}")
         if tmux.has_session(project.session):
             tmux.kill_session(project.session)
             done.append(f"killed session {project.session}")
@@ -472,5 +527,6 @@ def with_spawned(settings: Settings, project: Project) -> Project:
     for role, entry in spawned_record(settings, project).items():
         if project.member(role) is None and isinstance(entry, dict) and isinstance(entry.get("window"), str):
             agent = entry.get("agent") if entry.get("agent") in ("claude",) else None
-            extra.append(Member(role, entry["window"], str(entry.get("command") or ""), None, agent))
+            extra.append(Member(role, entry["window"], str(entry.get("command") or ""), None, agent,
+                                worktree=entry.get("worktree") is True and project.worktrees is not None))
     return replace(project, team=project.team + tuple(extra)) if extra else project

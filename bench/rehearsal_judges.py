@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ class Crosscheck:
     doubled: list[str]     # received more than once
     refused: list[str]     # the sender was told it was not submitted (not a loss: it knew)
     received_unproven: list[str]  # received although the sender was told it was not
+    kept: list[str] = field(default_factory=list)  # kept in the mailbox (exit 4): to arrive once, later
 
 
 def crosscheck(sent: dict[str, dict[str, Any]], received: Counter[tuple[str, str]],
@@ -42,13 +43,18 @@ def crosscheck(sent: dict[str, dict[str, Any]], received: Counter[tuple[str, str
     token is ``ck-…@<due>`` (a recurring check-in keeps its id from one slot to the next);
     ``delivered_checkins``: check-in id -> deliveries logged in ``checkins.log``.
 
-    Lost: a message proven submitted that its addressee never received, or a check-in
-    delivered more times than distinct slots of it arrived. Doubled: any token received more
+    Lost: a message proven submitted (exit 0) or kept (exit 4: the mailbox promised to deliver
+    it) that its addressee never received, or a check-in delivered more times than distinct
+    slots of it arrived. Doubled: any token received more
     than once, or one check-in slot arriving at two agents."""
-    lost, refused, unproven = [], [], []
+    lost, refused, unproven, kept = [], [], [], []
     for token, entry in sorted(sent.items()):
         got = received.get((str(entry["to"]), token), 0)
-        if entry.get("rc") == 0 and got == 0:
+        if entry.get("rc") == 4:
+            kept.append(token)
+            if got == 0:
+                lost.append(f"{token} (kept, never delivered)")
+        elif entry.get("rc") == 0 and got == 0:
             lost.append(token)
         elif entry.get("rc") not in (0, None):
             refused.append(token)
@@ -67,7 +73,7 @@ def crosscheck(sent: dict[str, dict[str, Any]], received: Counter[tuple[str, str
             lost.append(f"{checkin_id} (delivered {times}x, arrived {arrived}x)")
     doubled = sorted(f"{token} to {agent} x{n}" for (agent, token), n in received.items() if n > 1)
     doubled += sorted(f"{token} to {', '.join(sorted(a))}" for token, a in agents_of.items() if len(a) > 1)
-    return Crosscheck(lost, doubled, refused, unproven)
+    return Crosscheck(lost, doubled, refused, unproven, kept)
 
 
 def judge_night(night: Night) -> Verdict:
@@ -84,7 +90,7 @@ def judge_night(night: Night) -> Verdict:
            for t, n in sorted(told.submitted_texts.items()) if night.orchestrator_heard(t) < n]
     faults_ok = all(f.skipped or f.survived for f in night.faults)
     ok = not lost and not cross.doubled and not checkins.failed and faults_ok and night.grown is not False
-    return Verdict(lost, cross.doubled, cross.refused, cross.received_unproven, len(overdue), ok)
+    return Verdict(lost, cross.doubled, cross.refused, cross.received_unproven, len(overdue), ok, cross.kept)
 
 
 # --- an agent killed -----------------------------------------------------------------------------

@@ -313,6 +313,7 @@ class Verdict:
     received_unproven: list[str]  # refused, and received anyway
     overdue: int                  # check-ins still pending more than a minute past their due time
     ok: bool
+    kept: list[str] = field(default_factory=list)  # kept in the mailbox (exit 4), each to arrive once
 
 
 def orchestrator_lines(night: Night, told: AttentionCounts) -> list[str]:
@@ -405,6 +406,7 @@ def report_text(night: Night, verdict: Verdict) -> str:
         f"refused and not received (correct): {len(verdict.refused) - len(verdict.received_unproven)}; "
         f"refused but received anyway: {len(verdict.received_unproven)}"
         + (": " + ", ".join(verdict.received_unproven) if verdict.received_unproven else ""),
+        f"kept in the mailbox (exit 4) and delivered later: {len(verdict.kept)} (any never delivered is lost, above)",
         "",
         "== Work, backups, restarts, notifications",
         "commits in each repository (all branches and backup refs): "

@@ -88,14 +88,18 @@ def test_crosscheck_finds_lost_doubled_and_refused() -> None:
         "m-pm-3": {"to": "dev2", "rc": 1},   # refused, never arrived: the sender knew
         "m-pm-4": {"to": "dev1", "rc": 0},   # arrived twice: doubled
         "m-pm-5": {"to": "dev1", "rc": 1},   # refused, yet arrived: reported
+        "m-pm-6": {"to": "dev1", "rc": 4},   # kept, then arrived once: fine
+        "m-pm-7": {"to": "dev2", "rc": 4},   # kept, never arrived: lost
     }
-    received = Counter({("dev1", "m-pm-1"): 1, ("dev1", "m-pm-4"): 2, ("dev1", "m-pm-5"): 1,
+    received = Counter({("dev1", "m-pm-1"): 1, ("dev1", "m-pm-4"): 2, ("dev1", "m-pm-5"): 1, ("dev1", "m-pm-6"): 1,
                         ("dev1", "ck-aaaa1111@13:07:35"): 1,
                         ("pm", "ck-bbbb2222@13:10:35"): 1, ("pm", "ck-bbbb2222@13:15:35"): 1,
                         ("pm", "ck-cccc3333@13:20:00"): 1, ("dev2", "ck-cccc3333@13:20:00"): 1})
     delivered = Counter({"ck-aaaa1111": 1, "ck-bbbb2222": 3, "ck-cccc3333": 1, "ck-dddd4444": 1})
     cross = judges.crosscheck(sent, received, delivered)
-    assert cross.lost == ["m-pm-2", "ck-bbbb2222 (delivered 3x, arrived 2x)", "ck-dddd4444 (delivered 1x, arrived 0x)"]
+    assert cross.lost == ["m-pm-2", "m-pm-7 (kept, never delivered)", "ck-bbbb2222 (delivered 3x, arrived 2x)",
+                          "ck-dddd4444 (delivered 1x, arrived 0x)"]
+    assert cross.kept == ["m-pm-6", "m-pm-7"]
     assert cross.doubled == ["m-pm-4 to dev1 x2", "ck-cccc3333@13:20:00 to dev2, pm"]
     assert cross.refused == ["m-pm-3", "m-pm-5"]
     assert cross.received_unproven == ["m-pm-5"]

@@ -151,9 +151,13 @@ def _agent_states(settings: Settings, project: Project, snaps: dict[tuple[str, s
                                   snap.pane.pane_id, a.source, a.age, a.session_id, a.version, a.detail))
     if seen != previous:
         write_record(settings, project.name, "activity", seen)
+    # The messages kept for each agent until it can take them (orc/messages/mailbox.py).
     kept = waiting_by_window(settings, settings.tmux_socket)
-    return tuple(replace(a, kept=kept[(project.session, a.window)][0], kept_oldest_age=kept[(project.session, a.window)][1])
-                 if (project.session, a.window) in kept else a for a in result)
+    with_mail = []
+    for agent in result:
+        count, oldest = kept.get((project.session, agent.window), (0, None))
+        with_mail.append(replace(agent, kept=count, kept_oldest_age=oldest) if count else agent)
+    return tuple(with_mail)
 
 
 def _checkins_by_session(settings: Settings) -> dict[str, list[CheckInInfo]]:

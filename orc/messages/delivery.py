@@ -78,11 +78,12 @@ class Delivery:
 
 
 #: Refusals that pass by themselves: a dialog is answered, a draft is sent, a limit resets,
-#: a busy agent goes idle, a dead pane is respawned, an agent being restarted draws its
-#: screen (``unknown`` until it does), another sender finishes. ``typed`` is our own text
+#: a busy agent goes idle, a dead pane is respawned, an agent whose session ended is
+#: restarted (``exited``), an agent being restarted draws its screen (``unknown`` until it
+#: does), another sender finishes. ``typed`` is our own text
 #: left unsent in the input box (a dialog opened first): kept, the drain submits it once it
 #: shows alone in the box. Not passing: no such pane, a shell, tmux failing.
-PASSING = ("dialog", "limited", "draft", "busy", "dead", "unknown", "copy-mode", "lock", "typed")
+PASSING = ("dialog", "limited", "draft", "busy", "dead", "exited", "unknown", "copy-mode", "lock", "typed")
 
 
 def prompts_of(entry: Any) -> Iterator[str]:
@@ -325,6 +326,8 @@ def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Se
                 return refuse("no source can tell what the pane is doing (no agent record, screen not "
                               "recognised), so nothing could be proven; nothing typed; use --allow-shell "
                               "to type into it anyway", "unknown", unproven=True)
+            if state == "exited":  # the agent's own record says its session ended: a restart is due
+                return refuse("the agent's session has ended (its record says so); nothing typed", "exited")
             return refuse("no agent is running (the pane is a shell: the text would run as a command); "
                           "nothing typed; use --allow-shell to type into it anyway", "shell")
         tmux.paste(pane.pane_id, text)

@@ -47,7 +47,7 @@ from orc.core.settings import Settings, SettingsError, load_settings
 from orc.core.state import log_event, private_dir, write_private_text
 from orc.core.tmux import Pane, Tmux, TmuxError
 from orc.messages.delivery import PASSING, deliver, holds_exactly, prompts_of
-from orc.record.hook_events import latest_reports, prompt_keys_since
+from orc.record.hook_events import latest_reports, panes_dir, prompt_keys_since
 from orc.record.profiles import PROFILES, profile_for
 from orc.record.prompt_text import prompt_key, same_prompt
 from orc.record.snapshot import PaneSnapshot, StateSources, look
@@ -532,9 +532,25 @@ def drain(settings: Settings, key: str, watch: float, poll: float = POLL) -> str
                     continue
                 if time.monotonic() >= deadline:
                     return "waiting"
-                time.sleep(poll)
+                nap(panes_dir(settings.state_dir) / f"{queue[0].pane_id.lstrip('%')}.txt", poll)
     except Timeout:
         return "busy"
+
+
+def nap(report: Path, seconds: float) -> None:
+    """Sleep ``seconds``, or less: until the agent's hooks report a new event for the pane
+    (its turn ended, a tool ran), which is when its mail can go. A stat every 50 ms."""
+    def stamp() -> float:
+        try:
+            return report.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    before, deadline = stamp(), time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        if stamp() != before:
+            return
 
 
 def drain_all(settings: Settings) -> dict[str, str]:

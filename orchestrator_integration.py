@@ -552,6 +552,10 @@ def _attention(args: argparse.Namespace, settings: Settings, tmux: Tmux, project
             return fail(PROG, "attention check takes no subject or reason", EXIT_USAGE)
         for finding in attention.check(settings, tmux, [with_spawned(settings, p) for p in projects]):
             print(f"raised {finding.subject} {finding.reason}: {finding.text}")
+        from orc.teams.attention_events import finish_pending_nudges
+
+        for outcome in finish_pending_nudges(settings):  # nudges whose waiting run died
+            print(f"turn-retry: {outcome}")
         return EXIT_OK
     if args.action == "list":
         items = attention.open_items(settings)

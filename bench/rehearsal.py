@@ -7,7 +7,11 @@ written for the run), each with a project manager and two engineers. Every agent
 Claude Code CLI, offline, talking to its own loopback stand-in of the Messages API
 (tests/e2e/fake_anthropic_api.py) whose replies are scripted by bench/rehearsal_brains.py: the
 agents drive the suite through their own Bash tool as CLAUDE.md tells them (schedule their own
-check-ins every minute, hand out tasks, report back, commit, finish).
+check-ins every minute, hand out tasks, report back, commit, finish). Beta is a worktree team
+(``"worktree": true``): each engineer works in a git worktree and on a branch of its own, and
+its project manager finishes each one (``finish beta <role>``, then ``restart --resume``); the
+report counts its commits per branch and its merges into main from git, and the night fails
+when a commit landed on another engineer's branch or a finish that should have merged did not.
 
 The suite runs as a user would run it: ``deploy`` starts the teams on a tmux server of the
 rehearsal's own (``tmux -L orc-rehearsal-<pid>``) with a state folder of its own, and the

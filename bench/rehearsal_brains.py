@@ -347,7 +347,8 @@ class Brain:
         for match in MEMBER_FINISH_MARK.finditer(result):
             role, ahead, rc, restart = match.group(1), int(match.group(2)), int(match.group(3)), match.group(4)
             said = result[:match.start()].strip()
-            self.member_finishes.append(MemberFinish(role, ahead, rc, said[-400:],
+            # finish's own line first (what it merged and took away), restart's after it.
+            self.member_finishes.append(MemberFinish(role, ahead, rc, said[:800],
                                                      None if restart is None else int(restart)))
             self.ledger.note(f"{self.name}: finish {self.team.project} {role} exit {rc}"
                              + ("" if restart is None else f", restart --resume exit {restart}"))

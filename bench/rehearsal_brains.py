@@ -358,9 +358,11 @@ class Brain:
                 entry = self.ledger.sent.get(token)
                 if entry is not None and entry["rc"] is None:
                     entry["rc"] = rc
-            if rc != 0 and self.role == "engineer" and entry is not None:
+            # Exit 4: kept in the mailbox, delivered later (CLAUDE.md: do not send it again).
+            refused = rc not in (0, 4)
+            if refused and self.role == "engineer" and entry is not None:
                 self.unsent_reports.append(entry["text"].rsplit(" (ref ", 1)[0])
-            if rc != 0 and self.role == "pm":
+            if refused and self.role == "pm":
                 for engineer, open_token in self.open_task.items():
                     if open_token == token:
                         self.open_task[engineer] = None

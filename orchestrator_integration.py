@@ -396,7 +396,7 @@ def _restart(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects:
                           f"{', '.join(m.role for m in project.team)}", EXIT_USAGE)
     report = restart_agent(settings, tmux, project, member, args.ready_timeout, resume=args.resume)
     if report.briefed:
-        how = "resumed its conversation" if args.resume else "briefed it"
+        how = "resumed its conversation" if report.resumed else "briefed it"
         print(f"{project.name}: restarted {member.role} in {report.target} and {how} ({report.detail})")
         return EXIT_OK
     if report.ok:  # a window that runs no agent: restarted, nothing to brief

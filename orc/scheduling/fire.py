@@ -26,7 +26,7 @@ from orc.scheduling.crontab_store import CrontabError, CrontabStore, split_table
 from orc.messages.delivery import clean_text, deliver, fit_to_size, squash
 from orc.messages.mailbox import drain_all
 from orc.scheduling.home import check_home
-from orc.core.locks import named_lock
+from orc.core.locks import boot_under_way, named_lock
 from orc.record.prompt_text import prompt_key
 from orc.core.settings import Settings, SettingsError, load_settings
 from orc.core.tmux import BadTarget, TargetNotFound, Tmux, TmuxError
@@ -183,11 +183,15 @@ def defer_for_limit(settings: Settings, target_settings: Settings, checkin: Chec
     return True
 
 
-def ready(checkin: CheckIn, now: datetime) -> bool:
-    """Whether a sweep should try ``checkin`` now."""
+def ready(checkin: CheckIn, now: datetime, after_boot: bool = False) -> bool:
+    """Whether a sweep should try ``checkin`` now. ``after_boot``: the teams were just
+    brought back, so a check-in deferred because its pane was not there is tried at once;
+    one deferred for a usage limit still waits for the reset."""
     if checkin.due > now:
         return False
     if checkin.state == "deferred":
+        if after_boot and not (checkin.last_reason or "").startswith("usage limit"):
+            return True
         return checkin.next_try is None or checkin.next_try <= now
     return True
 
@@ -230,18 +234,19 @@ def fire_one(settings: Settings, checkin_id: str) -> str:
     return outcome
 
 
-def sweep(settings: Settings) -> dict[str, str]:
+def sweep(settings: Settings, after_boot: bool = False) -> dict[str, str]:
     """Try every check-in that is overdue or due for a retry, and every pane with kept
-    messages; then repair the crontab."""
+    messages; then repair the crontab. ``after_boot``: run by ``up --boot`` once the teams
+    are back (see :func:`ready`)."""
     outcomes: dict[str, str] = dict(honour_crontab_edits(settings))
     for checkin in pending_checkins(settings):
-        if not ready(checkin, now_local()):
+        if not ready(checkin, now_local(), after_boot):
             continue
         try:
             # timeout=0: a check-in locked right now is being handled by another run.
             with named_lock(settings.state_dir, checkin.id, 0):
                 fresh = read_checkin(settings, checkin.id)
-                if fresh is None or not ready(fresh, now_local()):
+                if fresh is None or not ready(fresh, now_local(), after_boot):
                     continue
                 outcomes[checkin.id] = attempt(settings, fresh, "sweep")
         except Timeout:
@@ -281,6 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     if not settings.state_dir.is_dir():
         # The line outlived its folder (moved or deleted): create nothing where it was.
         print(f"{PROG}: the state folder {settings.state_dir} no longer exists; nothing to do", flush=True)
+        return EXIT_OK
+    if boot_under_way(settings.state_dir):
+        # `up --boot` is bringing the teams back: typed now, a check-in would reach a pane
+        # not yet resumed (or none). The boot delivers what is due once the teams are back.
+        print(f"{PROG}: the teams are being brought back after a reboot (up --boot); it delivers what is due",
+              flush=True)
         return EXIT_OK
     try:
         check_home(settings)

@@ -80,6 +80,24 @@ def already_on_screen(settings: Settings, checkin: CheckIn) -> bool:
     return squash(f"[check-in {checkin.id}") in screen
 
 
+def left_in_input_box(settings: Settings, checkin: CheckIn) -> str:
+    """The text in the target's input box when it is this check-in's, unsent: a run killed
+    after the paste and before the submit key (``up --boot`` killed half way). "" otherwise.
+    On the screen it would pass for delivered; it is not, until it is submitted."""
+    from orc.record.agent_state import find_input_box
+    from orc.record.profiles import profile_for
+
+    tmux = Tmux(settings.tmux_socket, settings.tmux_bin)
+    try:
+        pane = tmux.resolve(checkin.target)
+        box = find_input_box(tmux.capture(pane.pane_id), profile_for(settings.agent_kind))
+    except (BadTarget, TargetNotFound, TmuxError):
+        return ""
+    if box is None or squash(f"[check-in {checkin.id}") not in squash(box.text):
+        return ""
+    return box.text
+
+
 def next_due(checkin: CheckIn, now: datetime) -> datetime:
     """The recurring check-in's next slot after ``now``; missed slots are skipped, not replayed."""
     step = timedelta(minutes=checkin.every_minutes or 0)
@@ -124,10 +142,20 @@ def attempt(settings: Settings, checkin: CheckIn, why: str) -> str:
     now = now_local()
     target_settings = settings_for(settings, checkin)
     lag = now - checkin.due
-    if checkin.state == "delivering" and already_on_screen(target_settings, checkin):
-        log(settings, "delivered", checkin, target=checkin.target, how="found on screen after an interrupted run")
-        conclude(settings, checkin, "delivered", now)
-        return "delivered"
+    if checkin.state == "delivering":
+        unsent = left_in_input_box(target_settings, checkin)
+        if unsent:
+            result = deliver(Tmux(checkin.tmux_socket, checkin.tmux_bin), checkin.target, unsent, target_settings,
+                             log_as="checkin", typed_before=True)
+            if result.submitted:
+                log(settings, "delivered", checkin, target=checkin.target, pane=result.pane_id,
+                    how="submitted the text an interrupted run left in the input box", prompt=prompt_key(unsent))
+                conclude(settings, checkin, "delivered", now_local())
+                return "delivered"
+        elif already_on_screen(target_settings, checkin):
+            log(settings, "delivered", checkin, target=checkin.target, how="found on screen after an interrupted run")
+            conclude(settings, checkin, "delivered", now)
+            return "delivered"
     if defer_for_limit(settings, target_settings, checkin, now):
         return "deferred"
     log(settings, "fired", checkin, by=why, lag=f"{lag.total_seconds():.0f}s", attempt=checkin.attempts + 1)

@@ -214,12 +214,14 @@ def test_a_team_stopped_on_purpose_stays_stopped(tmp_path: Path, env: dict[str, 
     run = run_as_cron(boot_command(env))
     out, err = run.communicate(timeout=120)
     assert run.returncode == 0, out + err
-    assert tmux.has_session("webapp") and not tmux.has_session("api")
-    assert [len(started(agents[k][1])) for k in ("webapp-pm", "webapp-dev", "api-pm", "api-dev")] == [2, 2, 1, 1]
+    log = (Path(env["ORC_STATE_DIR"]) / "cron.log").read_text()[-3000:]
+    assert tmux.has_session("webapp") and not tmux.has_session("api"), log
+    counts = [len(started(agents[k][1])) for k in ("webapp-pm", "webapp-dev", "api-pm", "api-dev")]
+    assert counts == [2, 2, 1, 1], log
     # Neither agent had reported a session: both came back fresh, with the briefing, and said so.
     summary = [c for c in calls(notified) if "after a reboot" in c]
-    assert len(summary) == 1 and "webapp/engineer came back in a new conversation" in summary[0]
-    assert "api" not in summary[0].replace("webapp", "")
+    assert len(summary) == 1 and "webapp/engineer came back in a new conversation" in summary[0], (calls(notified), log)
+    assert "api/" not in summary[0] and "api:" not in summary[0], summary[0]
 
 
 def test_nothing_is_typed_when_tmux_cannot_start(tmp_path: Path, env: dict[str, str], tmux: Tmux) -> None:  # noqa: F811

@@ -341,7 +341,9 @@ def run_boot(settings: Settings, tmux: Tmux, config_file: Path, ready_timeout: f
             panes += bring_back_orchestrator(settings, tmux, known, config_file, ready_timeout, record)
             # Each resumed agent is answering its resume note: let it finish, so the check-ins
             # and messages that follow are typed into an idle agent, not queued behind a turn.
-            wait_ready(tmux, settings, panes, ready_timeout)
+            # A pane with text in its input box (typing) or a dialog (waiting) will not get there
+            # by itself: the sweep deals with those (an interrupted run's check-in is submitted).
+            wait_ready(tmux, settings, panes, ready_timeout, also=("typing", "waiting"))
             deliver_missed(settings, record)
         save_record(settings, record)
         told = tell(settings, record)

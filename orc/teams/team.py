@@ -223,8 +223,10 @@ def _open_window(tmux: Tmux, project: Project, window: str, command: str, folder
     return tmux.new_session(project.session, window, command, cwd, width=200, height=50)
 
 
-def wait_ready(tmux: Tmux, settings: Settings, pane_ids: list[str], timeout: float) -> dict[str, str]:
-    """Poll until every pane's agent is idle or the deadline; return each pane's last state."""
+def wait_ready(tmux: Tmux, settings: Settings, pane_ids: list[str], timeout: float,
+               also: tuple[str, ...] = ()) -> dict[str, str]:
+    """Poll until every pane's agent is idle (or in a state of ``also``) or the deadline;
+    return each pane's last state."""
     deadline = time.monotonic() + timeout
     states: dict[str, str] = {}
     waiting = list(pane_ids)
@@ -234,7 +236,7 @@ def wait_ready(tmux: Tmux, settings: Settings, pane_ids: list[str], timeout: flo
         now = {s.pane.pane_id: s.state for s in snapshot(tmux, 0, settings.agent_kind, sources)}
         for pane_id in list(waiting):
             states[pane_id] = now.get(pane_id, "gone")
-            if states[pane_id] in ("idle", "gone", "dead"):
+            if states[pane_id] in ("idle", "gone", "dead", *also):
                 waiting.remove(pane_id)
         if not waiting or time.monotonic() >= deadline:
             return states

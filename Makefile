@@ -6,7 +6,7 @@ DEPS = .deps/$(shell $(PY) -c 'import sys; print("py%d.%d" % sys.version_info[:2
 PYTEST = PYTHONPATH=$(DEPS)/python:$(DEPS)/dev $(PY) -m pytest
 MINUTES ?= 20
 
-.PHONY: help deps system dev-deps bundle claude demo test test-fast e2e bench rehearsal lint clean
+.PHONY: help deps system test-tools dev-deps bundle claude demo test test-fast e2e bench rehearsal lint clean
 
 help:            ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' Makefile | sed 's/:.*## /\t/' | expand -t 14
@@ -16,6 +16,9 @@ deps:            ## install the pinned Python dependencies into .deps/py<X.Y>/py
 
 system:          ## install tmux and cron if missing (apt-get or brew)
 	bash tools/install_system_deps.sh tmux cron
+
+test-tools:      ## install faketime if missing: the tests shift the suite's clock with it (a laptop that slept)
+	bash tools/install_system_deps.sh faketime
 
 dev-deps: deps   ## install the test tools into .deps/py<X.Y>/dev
 	$(PY) orc deps --dev
@@ -29,10 +32,10 @@ claude:          ## install the pinned Claude Code CLI (or CLAUDE_CODE_VERSION) 
 demo: system deps ## a private tmux session with a stand-in agent that receives a scheduled check-in (KEEP=1: leave it running)
 	$(PY) tools/demo.py $(if $(KEEP),--keep)
 
-test: system claude ## the whole suite on every Python 3.9-3.13 found: everything on the oldest and newest, smoke between
+test: system test-tools claude ## the whole suite on every Python 3.9-3.13 found: everything on the oldest and newest, smoke between
 	$(PY) tools/matrix.py
 
-test-fast: system dev-deps ## the unit tier only, on one Python: PY=python3 (no real Claude Code, no cron daemon)
+test-fast: system test-tools dev-deps ## the unit tier only, on one Python: PY=python3 (no real Claude Code, no cron daemon)
 	$(PYTEST) -m "not e2e" tests
 
 e2e: system dev-deps claude ## the end-to-end tier only, on one Python: PY=python3

@@ -403,7 +403,7 @@ def _restart(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects:
                           f"{', '.join(m.role for m in project.team)}", EXIT_USAGE)
     report = restart_agent(settings, tmux, project, member, args.ready_timeout, resume=args.resume)
     if report.briefed:
-        how = "resumed its conversation" if args.resume else "briefed it"
+        how = "resumed its conversation" if report.resumed else "briefed it"
         print(f"{project.name}: restarted {member.role} in {report.target} and {how} ({report.detail})")
         return EXIT_OK
     if report.ok:  # a window that runs no agent: restarted, nothing to brief
@@ -583,6 +583,10 @@ def _attention(args: argparse.Namespace, settings: Settings, tmux: Tmux, project
             return EXIT_OK  # the teams are coming back (up --boot): its one summary tells what did not
         for finding in attention.check(settings, tmux, [with_spawned(settings, p) for p in projects]):
             print(f"raised {finding.subject} {finding.reason}: {finding.text}")
+        from orc.teams.attention_events import finish_pending_nudges
+
+        for outcome in finish_pending_nudges(settings):  # nudges whose waiting run died
+            print(f"turn-retry: {outcome}")
         return EXIT_OK
     if args.action == "list":
         items = attention.open_items(settings)

@@ -7,7 +7,11 @@ written for the run), each with a project manager and two engineers. Every agent
 Claude Code CLI, offline, talking to its own loopback stand-in of the Messages API
 (tests/e2e/fake_anthropic_api.py) whose replies are scripted by bench/rehearsal_brains.py: the
 agents drive the suite through their own Bash tool as CLAUDE.md tells them (schedule their own
-check-ins every minute, hand out tasks, report back, commit, finish).
+check-ins every minute, hand out tasks, report back, commit, finish). Beta is a worktree team
+(``"worktree": true``): each engineer works in a git worktree and on a branch of its own, and
+its project manager finishes each one (``finish beta <role>``, then ``restart --resume``); the
+report counts its commits per branch and its merges into main from git, and the night fails
+when a commit landed on another engineer's branch or a finish that should have merged did not.
 
 The suite runs as a user would run it: ``deploy`` starts the teams on a tmux server of the
 rehearsal's own (``tmux -L orc-rehearsal-<pid>``) with a state folder of its own, and the
@@ -70,8 +74,8 @@ from claude_harness import FAKE_API_KEY, FAKE_OAUTH_TOKEN, prepare_claude_home
 from fake_anthropic_api import FakeAnthropicAPI
 from rehearsal_brains import Brain, OrchestratorBrain, Team
 from rehearsal_stage import (
-    LIMITED_AGENT, MEMBERS, ORCHESTRATOR_CHECKIN_MINUTES, ORCHESTRATOR_TARGET, PROJECTS, SPAWNED, AgentSlot, Stage,
-    git, say,
+    LIMITED_AGENT, MEMBERS, ORCHESTRATOR_CHECKIN_MINUTES, ORCHESTRATOR_TARGET, PROJECTS, SPAWNED,
+    WORKTREE_BRANCH_PREFIX, WORKTREE_PROJECT, AgentSlot, Stage, git, say,
 )
 from support import machine_lock, users_crontab_replaced
 from tmux_utils import TmuxError
@@ -94,7 +98,7 @@ def make_repo(path: Path) -> None:
     git(path, "commit", "-q", "-m", "Initial commit")
 
 
-def agent_command(binary: Path, home: Path, base_url: str, workdir: Path, env: dict[str, str],
+def agent_command(binary: Path, home: Path, base_url: str, workdir: Path | None, env: dict[str, str],
                   subscription: bool = False) -> str:
     """The agent's command in the project config: a wrapper script in the agent's home (the
     way people start Claude Code with settings of their own), so the suite starts it the way
@@ -106,7 +110,9 @@ def agent_command(binary: Path, home: Path, base_url: str, workdir: Path, env: d
     settings included, so the agent's own calls of the suite's commands act on the
     rehearsal's state and tmux server), plus the pane's own TMUX and TMUX_PANE so a check-in
     with no target comes back to that pane. ``subscription``: logged in with a (stand-in)
-    subscription token instead of an API key."""
+    subscription token instead of an API key. ``workdir`` None: no ``cd``, the agent starts in
+    the folder the suite starts its pane in (an engineer's worktree: were the suite to start it in
+    the main checkout, its commits would land on the main branch and the judges would say so)."""
     auth = {"CLAUDE_CODE_OAUTH_TOKEN": FAKE_OAUTH_TOKEN} if subscription else {"ANTHROPIC_API_KEY": FAKE_API_KEY}
     fixed = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home),
@@ -118,8 +124,8 @@ def agent_command(binary: Path, home: Path, base_url: str, workdir: Path, env: d
     wrapper = home / "run-claude"
     wrapper.write_text("#!/bin/sh\n"
                        "# Written by bench/rehearsal.py: one rehearsal agent's Claude Code, offline.\n"
-                       f"cd {shlex.quote(str(workdir))} || exit 1\n"
-                       f'exec env -i {assignments} TMUX="$TMUX" TMUX_PANE="$TMUX_PANE" '
+                       + (f"cd {shlex.quote(str(workdir))} || exit 1\n" if workdir is not None else "")
+                       + f'exec env -i {assignments} TMUX="$TMUX" TMUX_PANE="$TMUX_PANE" '
                        f'{shlex.quote(str(binary))} "$@"\n')
     wrapper.chmod(0o700)
     return str(wrapper)
@@ -138,7 +144,21 @@ def project_config(work: Path, commands: dict[str, dict[str, str]]) -> dict[str,
                      for short, role, window in MEMBERS],
             "shell_window": "Shell", "dev_server": None,
         }
+        if project == WORKTREE_PROJECT:
+            # The suite's defaults: <work>/beta-worktrees/<role>, on orc/<role>, from main's HEAD.
+            config[project]["worktree"] = True
     return config
+
+
+def trust_folder(home: Path, trusted: Path, folder: Path) -> None:
+    """Trust ``folder`` in the Claude Code home as ``trusted`` is: the answer a person gives
+    once to the trust dialog Claude Code opens in a folder it has not seen, which a new worktree
+    is; trust given to a folder covers the folders under it (docs/workflow.md, "Worktrees").
+    Not made here: the suite makes each worktree, and refuses a folder at that path it did not make."""
+    config_file = home / ".claude.json"
+    config = json.loads(config_file.read_text())
+    config["projects"][str(folder.resolve())] = config["projects"][str(trusted.resolve())]
+    config_file.write_text(json.dumps(config, indent=2))
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -160,6 +180,7 @@ class Rehearsal(Stage):
         self.spawn_command = ""
         self.growth: list[str] = []
         self.grown: bool | None = None
+        self.finishes_over = False        # the worktree team's manager finished each engineer, or gave up
 
     # -- setup -----------------------------------------------------------------------------
     def setup(self, binary: Path) -> None:
@@ -177,17 +198,24 @@ class Rehearsal(Stage):
         commands: dict[str, dict[str, str]] = {}
         for project in PROJECTS:
             make_repo(self.work / project)
+            in_worktrees = project == WORKTREE_PROJECT
             team = Team(project=project, suite=str(SUITE), pm_target=f"{project}:PM", pm_name=f"{project}-pm",
                         engineers={f"{project}-dev1": f"{project}:Dev1", f"{project}-dev2": f"{project}:Dev2"},
                         finish_available=self.available["finish"],
-                        scratch=str(self.work / "scratch"))
+                        scratch=str(self.work / "scratch"),
+                        worktree_branches={f"{project}-{short}": (role, WORKTREE_BRANCH_PREFIX + role)
+                                           for short, role, _ in MEMBERS if short != "pm"} if in_worktrees else {})
             commands[project] = {}
             for short, role, window in MEMBERS:
                 name = f"{project}-{short}"
                 brain = Brain(name, "pm" if short == "pm" else "engineer", team, self.ledger)
                 api, url, home = self.stand_in(name, brain, self.work / project)
-                commands[project][short] = agent_command(binary, home, url, self.work / project, suite_env,
-                                                         subscription=name == LIMITED_AGENT)
+                engineer_in_worktree = in_worktrees and short != "pm"
+                if engineer_in_worktree:
+                    trust_folder(home, self.work / project, self.work / f"{project}-worktrees")
+                commands[project][short] = agent_command(binary, home, url,
+                                                         None if engineer_in_worktree else self.work / project,
+                                                         suite_env, subscription=name == LIMITED_AGENT)
                 self.agents[name] = AgentSlot(name, project, role, window, brain, api, home)
         if self.available["spawn"]:
             project, short, role, window = SPAWNED
@@ -265,6 +293,20 @@ class Rehearsal(Stage):
         seen, self.grown = judges.spawned_at_work(self, slot, pm, rc)
         self.growth.append(seen)
 
+    def finish_engineers(self) -> None:
+        """At 45% of the night (after the killed engineer's restart, before cron stops),
+        the worktree team's project manager is told to finish each engineer at its next
+        ``DONE``; waits (up to 6 minutes) until it ran a finish for each."""
+        pm = self.agents[f"{WORKTREE_PROJECT}-pm"]
+        while self.elapsed() < 0.45 * self.minutes * 60 and not self.stopping.is_set():
+            time.sleep(1)
+        if not self.stopping.is_set():
+            pm.brain.finish_each_engineer()
+            say(f"{pm.name} told to finish each engineer at its next DONE")
+            want = len(pm.brain.team.worktree_branches)
+            self.wait_until(lambda: len(pm.brain.member_finishes) >= want or self.stopping.is_set(), 360, 3)
+        self.finishes_over = True
+
     # -- the night ------------------------------------------------------------------------------
     def run(self) -> int:
         binary = claude_binary()
@@ -296,6 +338,10 @@ class Rehearsal(Stage):
             threads = faults.threads(self, self.faults)
             if self.spawned is not None:
                 threads.insert(0, threading.Thread(target=self.grow_team, name="spawn", daemon=True))
+            if self.available["finish"]:
+                threads.insert(0, threading.Thread(target=self.finish_engineers, name="finish", daemon=True))
+            else:
+                self.finishes_over = True
             for thread in threads:
                 thread.start()
             end = self.minutes * 60
@@ -308,7 +354,7 @@ class Rehearsal(Stage):
                     say(f"t={self.elapsed() / 60:.1f}m " + " ".join(f"{k}={v}" for k, v in sorted(states.items())))
             say("the night is over; waiting for the faults to conclude")
             self.wait_until(lambda: all(f.skipped or f.survived is not None for f in self.faults.values())
-                            and (self.spawned is None or self.grown is not None), 480, 5)
+                            and (self.spawned is None or self.grown is not None) and self.finishes_over, 480, 5)
             say("no new tasks or check-ins from now on; draining what is pending")
             for slot in [*self.agents.values(), *([self.orchestrator] if self.orchestrator else [])]:
                 slot.brain.winding_down = True
@@ -349,8 +395,17 @@ class Rehearsal(Stage):
             orchestrator_target=ORCHESTRATOR_TARGET, orchestrator_checkin_minutes=ORCHESTRATOR_CHECKIN_MINUTES,
             up_runs=list(self.up_runs), spawn_tried=self.spawned is not None, growth=list(self.growth),
             grown=self.grown, faults=list(self.faults.values()), states=dict(self.states),
-            notes=self.notes + self.ledger.events,
+            notes=self.notes + self.ledger.events, worktree=self.worktree_team(),
         )
+
+    def worktree_team(self) -> rr.WorktreeTeam | None:
+        """The worktree team's repository as git has it at the end, and its manager's finishes."""
+        pm = self.agents.get(f"{WORKTREE_PROJECT}-pm")
+        if pm is None or not self.available["finish"]:
+            return None
+        owners = {branch: name for name, (_role, branch) in pm.brain.team.worktree_branches.items()}
+        return judges.worktree_team(self.work / WORKTREE_PROJECT, WORKTREE_PROJECT, pm.brain.team.main_branch,
+                                    owners, list(pm.brain.member_finishes))
 
     def drain(self) -> None:
         """Wait (up to 4 minutes) until no check-in is pending past its due time and every

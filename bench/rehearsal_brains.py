@@ -18,6 +18,9 @@ and the suite's commands, as CLAUDE.md tells agents to:
 * an engineer whose ``DONE`` report was refused (its manager was under a usage limit, or
   waiting on a dialog) reports it again at its next check-in;
 * ``finish`` (when the suite has it) ends a task branch, for the merge-conflict fault;
+* in the worktree team, once told to, the project manager finishes each engineer at its next
+  ``DONE`` (``finish <project> <role>``: test in its worktree, merge its branch, take both away)
+  and then brings it back with ``restart <project> <role> --resume``, as finish says to;
 * the orchestrator (seated by ``up``; :class:`OrchestratorBrain`) answers its briefing, its
   own recurring check-ins and each ``[attention]`` message by running ``status`` through its
   Bash tool, and passes an engineer's trouble on to that engineer's project manager (hub and
@@ -43,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from fake_anthropic_api import ErrorReply, ScriptedToolUse
+from rehearsal_report import MemberFinish
 
 CHECKIN_TOKEN = re.compile(r"\[check-in (ck-[0-9a-f]+) due ([0-9:\- ]+?)(?:,|\])")
 MESSAGE_TOKEN = re.compile(r"\(ref (m-[A-Za-z0-9-]+)\)")
@@ -51,6 +55,7 @@ SCHEDULED_ID = re.compile(r"\b(ck-[0-9a-f]{8,16})\b")
 FINISH_MARK = re.compile(r"FINISH (\S+) rc=(\d+)")
 STATUS_MARK = re.compile(r"STATUS rc=(\d+)")
 SPAWN_MARK = re.compile(r"SPAWN (\S+) rc=(\d+)")
+MEMBER_FINISH_MARK = re.compile(r"MEMBER-FINISH (\S+) ahead=(-?\d+) rc=(\d+)(?: restart rc=(\d+))?")
 ATTENTION_LINE = re.compile(r"\[attention\] ([^\n]+)")
 RETRY = "for i in 1 2 3 4 5 6 7 8 9 10; do {command} && break; sleep 2; done"
 #: In the suite's one nudge after a check-in's turn failed (orc.teams.attention_events.nudge_text),
@@ -100,6 +105,9 @@ class Team:
     finish_available: bool
     scratch: str = "/tmp"               # a folder outside every repository (the dialog's file goes there)
     managers: dict[str, str] = field(default_factory=dict)  # the orchestrator's: project -> PM target
+    # A worktree team's: engineer name -> (its role, its branch); the main branch they merge into.
+    worktree_branches: dict[str, tuple[str, str]] = field(default_factory=dict)
+    main_branch: str = "main"
 
 
 @dataclass
@@ -208,6 +216,9 @@ class Brain:
         self.spawn_next: tuple[str, str, str, str] | None = None
         self.spawn_results: list[tuple[str, int, str]] = []
         self.spawning: dict[str, tuple[str, str]] = {}   # name -> (target, first task's token)
+        # project manager of a worktree team: engineers to finish at their next DONE, and each finish run
+        self.finish_at_done: set[str] = set()
+        self.member_finishes: list[MemberFinish] = []
 
     # -- faults the rehearsal switches on -------------------------------------------------
     def limit_for(self, seconds: float) -> None:
@@ -229,6 +240,11 @@ class Brain:
         """At its next turn, ask for a tool that needs a person's approval (a dialog left open)."""
         with self.lock:
             self.dialog_next = True
+
+    def finish_each_engineer(self) -> None:
+        """From now on, finish each engineer of the worktree team once, at its next ``DONE``."""
+        with self.lock:
+            self.finish_at_done = set(self.team.worktree_branches)
 
     def merge_conflict_task(self, task: str) -> None:
         """At its next turn, end ``task``'s branch with ``finish`` (the rehearsal made main conflict)."""
@@ -328,15 +344,25 @@ class Brain:
                 # Briefed with its first task (open until its DONE comes back).
                 self.team.engineers[name], token = self.spawning.pop(name)
                 self.open_task[name] = token
+        for match in MEMBER_FINISH_MARK.finditer(result):
+            role, ahead, rc, restart = match.group(1), int(match.group(2)), int(match.group(3)), match.group(4)
+            said = result[:match.start()].strip()
+            # finish's own line first (what it merged and took away), restart's after it.
+            self.member_finishes.append(MemberFinish(role, ahead, rc, said[:800],
+                                                     None if restart is None else int(restart)))
+            self.ledger.note(f"{self.name}: finish {self.team.project} {role} exit {rc}"
+                             + ("" if restart is None else f", restart --resume exit {restart}"))
         for match in SENT_MARK.finditer(result):
             token, rc = match.group(1), int(match.group(2))
             with self.ledger.lock:
                 entry = self.ledger.sent.get(token)
                 if entry is not None and entry["rc"] is None:
                     entry["rc"] = rc
-            if rc != 0 and self.role == "engineer" and entry is not None:
+            # Exit 4: kept in the mailbox, delivered later (CLAUDE.md: do not send it again).
+            refused = rc not in (0, 4)
+            if refused and self.role == "engineer" and entry is not None:
                 self.unsent_reports.append(entry["text"].rsplit(" (ref ", 1)[0])
-            if rc != 0 and self.role == "pm":
+            if refused and self.role == "pm":
                 for engineer, open_token in self.open_task.items():
                     if open_token == token:
                         self.open_task[engineer] = None
@@ -415,6 +441,9 @@ class Brain:
             engineer = match.group(1)
             if engineer in self.open_task:
                 self.open_task[engineer] = None
+            if engineer in self.finish_at_done:
+                self.finish_at_done.discard(engineer)
+                steps.append(self._finish_member_step(engineer))
         if not hand_out or self.winding_down:
             return steps
         for engineer, target in self.team.engineers.items():
@@ -429,6 +458,25 @@ class Brain:
             self.open_task[engineer] = str(step.input["command"]).rsplit("echo SENT ", 1)[1].split(" ")[0]
             steps.append(step)
         return steps
+
+    def _finish_member_step(self, engineer: str) -> ScriptedToolUse:
+        """``finish <project> <role>`` for an engineer whose task is done (so nothing of it is
+        uncommitted), with the count of commits its branch has that the main branch lacks
+        (whether the finish should merge), then, when it merged, ``restart --resume``: finish
+        took the engineer's folder away and says that is how it goes on."""
+        role, branch = self.team.worktree_branches[engineer]
+        orc = shlex.quote(self.team.suite + "/orchestrator_integration.py")
+        project = shlex.quote(self.team.project)
+        count = f"git rev-list --count {shlex.quote(self.team.main_branch + '..' + branch)}"
+        command = (f"ahead=$({count} 2>/dev/null || echo -1); out=$(python3 {orc} finish {project} {role} 2>&1); "
+                   f"rc=$?; printf '%s\\n' \"$out\" | tail -n 1; tail=''; if [ $rc -eq 0 ]; then "
+                   f"again=$(python3 {orc} restart {project} {role} --resume --ready-timeout 90 2>&1); "
+                   f"tail=\" restart rc=$?\"; printf '%s\\n' \"$again\" | tail -n 2; fi; "
+                   f"echo \"MEMBER-FINISH {role} ahead=$ahead rc=$rc$tail\"")
+        # finish, then a restart that waits for the agent to be ready: more than the Bash tool's
+        # default two minutes when the machine is busy.
+        return ScriptedToolUse("Bash", {"command": command, "description": f"Finish {role} and bring it back",
+                                        "timeout": 300000})
 
     def _engineer_steps(self, prompt: str) -> list[ScriptedToolUse]:
         steps: list[ScriptedToolUse] = []

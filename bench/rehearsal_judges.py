@@ -89,8 +89,70 @@ def judge_night(night: Night) -> Verdict:
         + [f"attention to the orchestrator: {t!r} submitted {n}x, arrived {night.orchestrator_heard(t)}x"
            for t, n in sorted(told.submitted_texts.items()) if night.orchestrator_heard(t) < n]
     faults_ok = all(f.skipped or f.survived for f in night.faults)
-    ok = not lost and not cross.doubled and not checkins.failed and faults_ok and night.grown is not False
-    return Verdict(lost, cross.doubled, cross.refused, cross.received_unproven, len(overdue), ok, cross.kept)
+    worktree = worktree_problems(night.worktree, night.logs["git.log"]) if night.worktree is not None else []
+    ok = (not lost and not cross.doubled and not checkins.failed and faults_ok and night.grown is not False
+          and not worktree)
+    return Verdict(lost, cross.doubled, cross.refused, cross.received_unproven, len(overdue), ok, cross.kept,
+                   worktree)
+
+
+# --- the worktree team ---------------------------------------------------------------------------
+
+
+def worktree_problems(team: rr.WorktreeTeam, git_log: str) -> list[str]:
+    """What fails the worktree team: a commit on another engineer's branch or made on the main
+    branch itself (rehearsal_report.worktree_counts); a finish that should have merged (its
+    branch was ahead of the main branch) but did not: it exited non-zero, or git.log has no
+    merged line for it, or the main branch holds no merge of that branch; and an engineer
+    never finished with a merge (the manager was told to finish each one)."""
+    counts = rr.worktree_counts(team, git_log)
+    problems = [f"misplaced commit {m}" for m in counts.misplaced] + [f"commit {m}" for m in counts.on_main_directly]
+    branch_of = {b.rsplit("/", 1)[-1]: b for b in team.owners}
+    merged_lines: dict[str, list[str]] = {}
+    for line in rr.parse_log(git_log):
+        if line.event == "finish" and line.fields.get("project") == team.project and line.fields.get("result") == "merged":
+            merged_lines.setdefault(line.fields.get("feature", ""), []).append(line.fields.get("commit", ""))
+    merges_on_main = {c.sha for c in team.main_line if len(c.parents) > 1}
+    used: Counter[str] = Counter()
+    merged_roles = set()
+    for run in team.finishes:
+        branch = branch_of.get(run.role, f"(no branch for {run.role})")
+        if run.ahead <= 0:
+            continue   # nothing to merge: finish rightly refuses
+        k = used[branch]
+        used[branch] += 1
+        logged = merged_lines.get(branch, [])
+        commit = logged[k] if k < len(logged) else ""
+        on_main = bool(commit) and any(sha.startswith(commit) for sha in merges_on_main)
+        if run.rc != 0 or not on_main:
+            problems.append(f"finish {team.project} {run.role}: {branch} was {run.ahead} commit(s) ahead of "
+                            f"{team.main}, yet exit {run.rc}, git.log merged line: {commit or 'none'}, merge on "
+                            f"{team.main}: {on_main}")
+        else:
+            merged_roles.add(run.role)
+    problems += [f"{role} was never finished with a merge" for role in sorted(branch_of) if role not in merged_roles]
+    return problems
+
+
+def worktree_team(repo: Path, project: str, main: str, owners: dict[str, str],
+                  finishes: list[rr.MemberFinish]) -> rr.WorktreeTeam:
+    """What the worktree team's repository holds, read from git: the main branch's first-parent
+    line, the commits each merge on it brought in, and the commits of each engineer branch still
+    there that the main branch lacks."""
+    def commits(*rev: str) -> list[rr.GitCommit]:
+        out = git(repo, "log", "--format=%H%x09%P%x09%s", *rev, "--", check=False)
+        found = []
+        for line in out.splitlines():
+            sha, parents, subject = (line.split("\t", 2) + ["", ""])[:3]
+            found.append(rr.GitCommit(sha, tuple(parents.split()), subject))
+        return found
+
+    main_line = commits("--first-parent", main)
+    merged = {c.sha: commits(f"{c.parents[0]}..{c.parents[1]}") for c in main_line if len(c.parents) > 1}
+    heads = set(git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/", check=False).split())
+    live = {b: commits(f"{main}..{b}") for b in owners if b in heads}
+    reachable = int(git(repo, "rev-list", "--count", main, check=False) or 0)
+    return rr.WorktreeTeam(project, main, dict(owners), main_line, merged, live, reachable, list(finishes))
 
 
 # --- an agent killed -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ person).
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import time
 from collections import Counter
@@ -235,6 +236,143 @@ def attention_counts(text: str) -> AttentionCounts:
     return AttentionCounts(dict(raised), cleared, told, dict(not_told), notify_ok, dict(notify_failed), submitted)
 
 
+# --- the worktree team: commits per branch, merges ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GitCommit:
+    sha: str
+    parents: tuple[str, ...]
+    subject: str
+
+
+@dataclass(frozen=True)
+class MemberFinish:
+    """One ``finish <project> <role>`` a project manager ran through its Bash tool, and the
+    ``restart <project> <role> --resume`` it ran after a merge (its engineer's folder is gone)."""
+
+    role: str
+    ahead: int                 # commits the branch had that the main branch lacked, just before (-1: no branch)
+    rc: int
+    said: str                  # the last lines finish printed
+    restart_rc: int | None = None   # None: no restart (finish did not exit 0)
+
+
+@dataclass(frozen=True)
+class WorktreeTeam:
+    """What the worktree team's repository held at the end of the night, read from git
+    (bench/rehearsal_judges.py, :func:`rehearsal_judges.worktree_team`), and the finishes its
+    project manager ran."""
+
+    project: str
+    main: str                              # the main branch
+    owners: dict[str, str]                 # engineer branch -> the engineer whose commits belong on it
+    main_line: list[GitCommit]             # the main branch's first-parent line, newest first
+    merged: dict[str, list[GitCommit]]     # merge commit on that line -> the commits it brought in
+    live: dict[str, list[GitCommit]]       # engineer branch there at the end -> its commits main lacks
+    main_reachable: int                    # every commit the main branch holds
+    finishes: list[MemberFinish]
+
+
+#: The subject of the merge ``finish <project> <role>`` makes (orc/teams/project_git.py).
+MEMBER_MERGE = re.compile(r"^Merge (\S+) into (\S+) \(finish ")
+#: The subject of an engineer's commit, as its brain writes it (bench/rehearsal_brains.py).
+ENGINEER_COMMIT = re.compile(r"^(\S+): task \d+")
+
+
+@dataclass(frozen=True)
+class WorktreeCounts:
+    """Commits per branch and merges of the worktree team, and what went where it should not."""
+
+    merged_from: dict[str, int]        # engineer branch -> its commits merged into the main branch
+    on_branch: dict[str, int]          # engineer branch -> its commits there at the end, not merged
+    merges: dict[str, int]             # engineer branch -> merges of it on the main branch's first-parent line
+    other_merges: int                  # merges on that line not made by finish of an engineer branch
+    main_line: int                     # commits on the main branch's first-parent line
+    main_reachable: int
+    on_main_directly: list[str]        # engineer commits on the main branch's first-parent line (not merged in)
+    misplaced: list[str]               # a commit on an engineer's branch that is not that engineer's
+    finished: dict[str, int]           # git.log: finish lines of the engineer branches, by result (merged, refused)
+
+
+def worktree_counts(team: WorktreeTeam, git_log: str) -> WorktreeCounts:
+    """Count, from ``team``, the commits of each engineer's branch (merged into the main
+    branch, and still on the branch at the end), the merges into the main branch, and the
+    commits in the wrong place: on an engineer's branch but not by that engineer (by the
+    subject its brain writes, ``<engineer>: task <n>``), or made on the main branch itself
+    rather than merged in. ``git_log``: the suite's git.log, for its ``finish`` lines."""
+    merged_from: Counter[str] = Counter()
+    merges: Counter[str] = Counter()
+    other_merges = 0
+    misplaced: list[str] = []
+    on_main: list[str] = []
+
+    def check(branch: str, commits: list[GitCommit], where: str) -> None:
+        owner = team.owners.get(branch)
+        for commit in commits:
+            found = ENGINEER_COMMIT.match(commit.subject)
+            if len(commit.parents) > 1:
+                continue   # a merge on the branch (main merged in to resolve a conflict): the engineer's own
+            if owner is None or found is None or found.group(1) != owner:
+                misplaced.append(f"{commit.sha[:10]} {commit.subject!r} {where} {branch} ({owner or 'nobody'}'s)")
+
+    for commit in team.main_line:
+        if len(commit.parents) > 1:
+            named = MEMBER_MERGE.match(commit.subject)
+            if named is None or named.group(1) not in team.owners:
+                other_merges += 1
+                continue
+            branch = named.group(1)
+            merges[branch] += 1
+            brought = team.merged.get(commit.sha, [])
+            merged_from[branch] += sum(1 for c in brought if len(c.parents) < 2)
+            check(branch, brought, "merged from")
+        elif ENGINEER_COMMIT.match(commit.subject):
+            on_main.append(f"{commit.sha[:10]} {commit.subject!r} made on {team.main} itself")
+    for branch, commits in sorted(team.live.items()):
+        check(branch, commits, "on")
+    finished: Counter[str] = Counter(line.fields.get("result", "?") for line in parse_log(git_log)
+                                     if line.event == "finish" and line.fields.get("project") == team.project
+                                     and line.fields.get("feature") in team.owners)
+    return WorktreeCounts(
+        merged_from={b: merged_from[b] for b in sorted(team.owners)},
+        on_branch={b: sum(1 for c in team.live.get(b, []) if len(c.parents) < 2) for b in sorted(team.owners)},
+        merges={b: merges[b] for b in sorted(team.owners)}, other_merges=other_merges,
+        main_line=len(team.main_line), main_reachable=team.main_reachable,
+        on_main_directly=on_main, misplaced=misplaced, finished=dict(finished))
+
+
+def worktree_lines(team: WorktreeTeam | None, counts: WorktreeCounts | None, problems: list[str]) -> list[str]:
+    """The report's part on the worktree team."""
+    if team is None or counts is None:
+        return ["no worktree team in this run"]
+    roles = {b: b.rsplit("/", 1)[-1] for b in team.owners}
+    finishes = []
+    for f in team.finishes:
+        restart = "" if f.restart_rc is None else f", then `restart --resume` exit {f.restart_rc}"
+        said = (f.said.splitlines() or [""])[0][:240]   # finish's own line; restart's come after it
+        finishes.append(f"{f.role} ({f.ahead} commit(s) ahead of {team.main}): exit {f.rc}{restart} ({said})")
+    merges = sum(counts.merges.values())
+    return [
+        "commits per branch (an engineer's by the subject it writes): "
+        + "; ".join(f"{b} ({team.owners[b]}): {counts.merged_from[b]} merged into {team.main}, "
+                    f"{counts.on_branch[b]} on the branch at the end" for b in sorted(team.owners)),
+        f"{team.main}: {counts.main_line} commit(s) on its first-parent line ({merges} of them merges of an "
+        f"engineer's branch, {counts.other_merges} other merges, {len(counts.on_main_directly)} engineer commits "
+        f"made on it directly), {counts.main_reachable} reachable",
+        f"merges into {team.main}: {merges} ("
+        + ", ".join(f"{b} {n}" for b, n in sorted(counts.merges.items())) + "); git.log finish lines of "
+        + f"{team.project}'s engineers: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.finished.items())) or "none"),
+        f"finish run by {team.project}'s project manager through its Bash tool: "
+        + ("; ".join(finishes) or "none") + f" (of {len(roles)} engineers)",
+        f"commits on another engineer's branch or made on {team.main} directly: "
+        f"{len(counts.misplaced) + len(counts.on_main_directly)}"
+        + (": " + "; ".join([*counts.misplaced, *counts.on_main_directly][:10])
+           if counts.misplaced or counts.on_main_directly else ""),
+        f"verdict: {'every commit on its own engineer' + chr(39) + 's branch, every finish merged' if not problems else 'FAIL: ' + '; '.join(problems[:10])}",
+    ]
+
+
 # --- what a night left, what the judges concluded, and the report's text ------------------------
 
 
@@ -297,6 +435,7 @@ class Night:
     faults: list[Fault]
     states: dict[str, list[tuple[float, str]]]   # agent -> [(seconds after the start, state)] on change
     notes: list[str]
+    worktree: WorktreeTeam | None = None   # the worktree team's repository and finishes (None: no such team)
 
     def orchestrator_heard(self, text: str) -> int:
         """How many times the attention message ``<subject>: <text>`` reached the orchestrator."""
@@ -314,6 +453,7 @@ class Verdict:
     overdue: int                  # check-ins still pending more than a minute past their due time
     ok: bool
     kept: list[str] = field(default_factory=list)  # kept in the mailbox (exit 4), each to arrive once
+    worktree_problems: list[str] = field(default_factory=list)  # a commit on the wrong branch, a finish not merged
 
 
 def orchestrator_lines(night: Night, told: AttentionCounts) -> list[str]:
@@ -435,6 +575,12 @@ def report_text(night: Night, verdict: Verdict) -> str:
         *(night.growth or ["not tried (`spawn` missing)" if not night.spawn_tried else "not reached"]),
         f"verdict: {({True: 'grown', False: 'NOT grown', None: 'not concluded'})[night.grown]}",
         "",
+        "== The worktree team"
+        + (f" ({night.worktree.project}: \"worktree\": true, each engineer in a worktree and branch of its own; "
+           f"its project manager runs `finish {night.worktree.project} <role>`)" if night.worktree else ""),
+        *worktree_lines(night.worktree, worktree_counts(night.worktree, night.logs["git.log"])
+                        if night.worktree else None, verdict.worktree_problems),
+        "",
         "== Faults",
         *[f.line() for f in faults],
         "",
@@ -448,6 +594,7 @@ def report_text(night: Night, verdict: Verdict) -> str:
         f"{sum(1 for f in faults if f.survived)}/"
         f"{sum(1 for f in faults if not f.skipped)}"
         f" ({sum(1 for f in faults if f.skipped)} skipped)"
-        + ("" if not night.spawn_tried else f", team grown with spawn: {night.grown}"),
+        + ("" if not night.spawn_tried else f", team grown with spawn: {night.grown}")
+        + ("" if night.worktree is None else f", worktree team: {len(verdict.worktree_problems)} problem(s)"),
     ]
     return "\n".join(lines)

@@ -42,6 +42,12 @@ LIMITED_AGENT = "beta-pm"
 PLAIN_429_AGENT = "alpha-pm"
 #: The engineer a project manager adds with `spawn` from its own Bash tool halfway through.
 SPAWNED = ("alpha", "dev3", "engineer-3", "Dev3")
+#: The worktree team: ``"worktree": true`` in its config, so each engineer works in
+#: ``<work>/beta-worktrees/<role>`` on the branch ``orc/<role>`` (the suite's defaults), and its
+#: project manager finishes each one. Alpha stays in one checkout: its conflict fault uses task
+#: branches, which `branch` refuses from inside a worktree.
+WORKTREE_PROJECT = "beta"
+WORKTREE_BRANCH_PREFIX = "orc/"
 
 
 def say(text: str) -> None:

@@ -367,12 +367,12 @@ def test_what_a_failed_turn_is_called(event: str, detail: str, message: str, rea
         assert attention.failure_reason(event, detail, message, today.replace(hour=12, minute=0).timestamp()) is None
 
 
-def hook_event(world: World, window: str, role: str, payload: dict[str, object]) -> None:
+def hook_event(world: World, window: str, role: str, payload: dict[str, object], retry_seconds: str = "0") -> None:
     """Run our hook command for the agent in ``window`` as Claude Code would, with its label."""
     from orc.record.hooks_settings import hook_command
 
     env = {"PATH": os.environ["PATH"], "TMUX": f"{world.settings.tmux_socket},1,0", "TMUX_PANE": world.panes[window],
-           **{k: v for k, v in world.env.items() if k.startswith("ORC_")}, "ORC_TURN_RETRY_SECONDS": "0"}
+           **{k: v for k, v in world.env.items() if k.startswith("ORC_")}, "ORC_TURN_RETRY_SECONDS": retry_seconds}
     done = subprocess.run(["sh", "-c", hook_command(SUITE, world.settings.state_dir, agent=f"shop.{role}")],
                           input=json.dumps({"hook_event_name": payload.pop("hook_event_name"), "session_id": "s1",
                                             **payload}).encode(), env=env, capture_output=True, timeout=10)
@@ -482,3 +482,28 @@ def test_a_message_kept_too_long_is_told_once_and_shown_in_status_and_cleared_on
     mailbox.cancel(world.settings, [kept.id])
     world.check()
     assert (kept.id, "message-kept") not in attention.open_items(world.settings)
+
+
+def test_a_turn_failed_nudge_is_done_once_by_the_check_when_the_run_waiting_for_it_was_killed(world: World) -> None:
+    """Nothing only in memory: the nudge waits in a file (turn-retries/<label>.pending)."""
+    failed_at = time.time()
+    hook_event(world, "Dev", "engineer", {"hook_event_name": "StopFailure", "error": "server_error",
+                                          "last_assistant_message": "API Error: 500 Internal server error"},
+               retry_seconds="6")
+    pending = world.settings.state_dir / "turn-retries" / "shop.engineer.pending"
+    wait_for(pending.exists, what="the nudge's record")
+    # The background run that waits for it dies (a kill, a reboot): SIGKILL, no cleanup.
+    waiting = subprocess.run(["pgrep", "-f", f"attention-event failed --state-dir {world.settings.state_dir}"],
+                             capture_output=True, text=True).stdout.split()
+    assert waiting, "the background run was not found"
+    for pid in waiting:
+        os.kill(int(pid), 9)
+    assert "turn-retry" not in world.check_by_command()  # not due yet
+    assert pending.exists()
+    time.sleep(max(0.0, failed_at + 6.5 - time.time()))
+    out = world.check_by_command()
+    assert "turn-retry: nudged (by the per-minute check" in out, out
+    assert "turn-retry" not in world.check_by_command()  # once
+    nudges = [t for t in submitted(world.tmp / "Dev.jsonl") if t.startswith("Your last turn ended with an API error")]
+    assert len(nudges) == 1 and "server_error" in nudges[0]
+    assert not pending.exists()

@@ -410,3 +410,153 @@ def test_a_manager_grows_its_team_with_spawn_and_then_counts_the_new_engineer_in
     chat.result("t1", f"alpha: spawned engineer-3\nSPAWN alpha-dev3 rc=0\nSENT {token} rc=0")
     assert brain.spawn_results[0][:2] == ("alpha-dev3", 0) and ledger.sent[token]["rc"] == 0
     assert team.engineers["alpha-dev3"] == "alpha:Dev3" and brain.open_task["alpha-dev3"] == token
+
+
+# --- the worktree team: commits per branch, merges, and what went where it should not -----------
+
+
+def _git(repo: Path, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
+                          env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t",
+                               "GIT_COMMITTER_EMAIL": "t@example.invalid", "PATH": "/usr/bin:/bin",
+                               "HOME": str(repo)}).stdout.strip()
+
+
+def _commit(folder: Path, name: str, subject: str) -> None:
+    (folder / name).write_text(subject + "\n")
+    _git(folder, "add", name)
+    _git(folder, "commit", "-q", "-m", subject)
+
+
+OWNERS = {"orc/engineer-1": "beta-dev1", "orc/engineer-2": "beta-dev2"}
+
+
+def _worktree_repo(tmp_path: Path, stray: bool) -> tuple[Path, str]:
+    """A real repository as a night leaves it: engineer-1 committed twice in its worktree and was
+    merged the way finish merges; engineer-2's worktree has a commit not merged yet, and with
+    ``stray`` engineer-1's commit made in engineer-2's worktree. Returns the repo and the merge."""
+    repo = tmp_path / "beta"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _commit(repo, "SPEC.md", "Initial commit")
+    for role in ("engineer-1", "engineer-2"):
+        _git(repo, "worktree", "add", "-q", "-b", f"orc/{role}", str(tmp_path / "beta-worktrees" / role), "main")
+    one, two = tmp_path / "beta-worktrees" / "engineer-1", tmp_path / "beta-worktrees" / "engineer-2"
+    _commit(one, "t1.txt", "beta-dev1: task 1")
+    _commit(one, "t3.txt", "beta-dev1: task 3")
+    _commit(two, "t2.txt", "beta-dev2: task 2")
+    if stray:
+        _commit(two, "t5.txt", "beta-dev1: task 5")
+    _git(repo, "merge", "-q", "--no-ff", "-m", "Merge orc/engineer-1 into main (finish engineer-1, tested: yes, "
+         "tag stable-engineer-1-x)", "orc/engineer-1")
+    return repo, _git(repo, "rev-parse", "HEAD")
+
+
+def test_commits_per_branch_and_merges_are_read_from_a_real_repository(tmp_path: Path) -> None:
+    repo, merge = _worktree_repo(tmp_path, stray=False)
+    finishes = [rr.MemberFinish("engineer-1", 2, 0, "beta: merged orc/engineer-1", restart_rc=0)]
+    team = judges.worktree_team(repo, "beta", "main", OWNERS, finishes)
+    assert [c.subject for c in team.main_line][1:] == ["Initial commit"] and team.main_line[0].sha == merge
+    assert [c.subject for c in team.merged[merge]] == ["beta-dev1: task 3", "beta-dev1: task 1"]
+    assert [c.subject for c in team.live["orc/engineer-2"]] == ["beta-dev2: task 2"]
+    git_log = (f"2026-12-03T16:00:00+00:00 finish project=beta feature=orc/engineer-1 into=main result=merged "
+               f"commit={merge[:12]} tag=stable-engineer-1-x\n"
+               "2026-12-03T16:00:01+00:00 finish project=alpha feature=feature/conflict-demo into=main result=refused\n")
+    counts = rr.worktree_counts(team, git_log)
+    assert counts.merged_from == {"orc/engineer-1": 2, "orc/engineer-2": 0}
+    # engineer-1's branch is still there (this finish did not take it away): nothing on it main lacks.
+    assert counts.on_branch == {"orc/engineer-1": 0, "orc/engineer-2": 1}
+    assert counts.merges == {"orc/engineer-1": 1, "orc/engineer-2": 0} and counts.other_merges == 0
+    assert (counts.main_line, counts.main_reachable) == (2, 4)
+    assert counts.finished == {"merged": 1}                                  # alpha's task branch is not counted
+    assert (counts.misplaced, counts.on_main_directly) == ([], [])
+    # engineer-2 was never finished: the manager was told to finish each one.
+    assert judges.worktree_problems(team, git_log) == ["engineer-2 was never finished with a merge"]
+    lines = rr.worktree_lines(team, counts, [])
+    assert lines[0] == ("commits per branch (an engineer's by the subject it writes): orc/engineer-1 (beta-dev1): "
+                        "2 merged into main, 0 on the branch at the end; orc/engineer-2 (beta-dev2): 0 merged into "
+                        "main, 1 on the branch at the end")
+    assert lines[2].startswith("merges into main: 1 (orc/engineer-1 1, orc/engineer-2 0)")
+
+
+def test_a_commit_on_another_engineers_branch_or_made_on_main_fails_the_night(tmp_path: Path) -> None:
+    repo, merge = _worktree_repo(tmp_path, stray=True)
+    _commit(repo, "t6.txt", "beta-dev2: task 6")      # made in the main checkout, not merged in
+    team = judges.worktree_team(repo, "beta", "main", OWNERS, [])
+    counts = rr.worktree_counts(team, "")
+    (misplaced,) = counts.misplaced
+    assert "'beta-dev1: task 5' on orc/engineer-2 (beta-dev2's)" in misplaced
+    (direct,) = counts.on_main_directly
+    assert "'beta-dev2: task 6' made on main itself" in direct
+    problems = judges.worktree_problems(team, "")
+    assert problems[:2] == [f"misplaced commit {misplaced}", f"commit {direct}"]
+    night = a_night(logs={**a_night().logs, "git.log": ""}, worktree=team)
+    verdict = judges.judge_night(night)
+    assert verdict.ok is False and verdict.worktree_problems == problems
+    report = rr.report_text(night, verdict)
+    assert report.splitlines()[-1].endswith(f", worktree team: {len(problems)} problem(s)")
+    assert "commits on another engineer's branch or made on main directly: 2: " in report
+
+
+def _finished_team(finishes: list[rr.MemberFinish], merges: dict[str, str]) -> rr.WorktreeTeam:
+    """A worktree team whose main line holds a finish merge of each branch in ``merges`` (branch -> sha)."""
+    line = [rr.GitCommit(sha, ("p" + sha, "b" + sha), f"Merge {branch} into main (finish {branch[4:]}, tested: yes)")
+            for branch, sha in merges.items()]
+    merged = {sha: [rr.GitCommit("c" + sha, ("x",), f"{OWNERS[branch]}: task 1")] for branch, sha in merges.items()}
+    return rr.WorktreeTeam("beta", "main", dict(OWNERS), [*line, rr.GitCommit("i0", (), "Initial commit")],
+                           merged, {}, 4, finishes)
+
+
+def test_a_finish_that_should_have_merged_and_did_not_fails_the_night() -> None:
+    merged_line = ("2026-12-03T16:00:00+00:00 finish project=beta feature=orc/engineer-1 into=main result=merged "
+                   "commit=aaaa1111aaaa\n"
+                   "2026-12-03T16:01:00+00:00 finish project=beta feature=orc/engineer-2 into=main result=merged "
+                   "commit=bbbb2222bbbb\n")
+    both = {"orc/engineer-1": "aaaa1111aaaa0000", "orc/engineer-2": "bbbb2222bbbb0000"}
+    ran = [rr.MemberFinish("engineer-1", 1, 0, "merged", 0), rr.MemberFinish("engineer-2", 3, 0, "merged", 0)]
+    assert judges.worktree_problems(_finished_team(ran, both), merged_line) == []
+    # It exited 1 although its branch was ahead (and git.log has no merge for it).
+    refused = [ran[0], rr.MemberFinish("engineer-2", 3, 1, "beta: 1 uncommitted change(s)")]
+    assert judges.worktree_problems(_finished_team(refused, {"orc/engineer-1": both["orc/engineer-1"]}),
+                                    merged_line.splitlines()[0]) == [
+        "finish beta engineer-2: orc/engineer-2 was 3 commit(s) ahead of main, yet exit 1, git.log merged line: "
+        "none, merge on main: False",
+        "engineer-2 was never finished with a merge"]
+    # Exit 0 and a merged line in git.log, but no such merge on the main branch.
+    assert judges.worktree_problems(_finished_team(ran, {"orc/engineer-1": both["orc/engineer-1"]}), merged_line)[0] \
+        .endswith("yet exit 0, git.log merged line: bbbb2222bbbb, merge on main: False")
+    # Nothing ahead: finish rightly refuses; it is no failed merge (but the engineer is not finished).
+    idle = [ran[0], rr.MemberFinish("engineer-2", 0, 1, "nothing to merge")]
+    assert judges.worktree_problems(_finished_team(idle, {"orc/engineer-1": both["orc/engineer-1"]}), merged_line) \
+        == ["engineer-2 was never finished with a merge"]
+
+
+def test_a_worktree_teams_manager_finishes_each_engineer_at_its_next_done_and_brings_it_back() -> None:
+    ledger = Ledger()
+    team = Team("beta", "/suite", "beta:PM", "beta-pm", {"beta-dev1": "beta:Dev1", "beta-dev2": "beta:Dev2"},
+                finish_available=True, worktree_branches={"beta-dev1": ("engineer-1", "orc/engineer-1"),
+                                                          "beta-dev2": ("engineer-2", "orc/engineer-2")})
+    brain = Brain("beta-pm", "pm", team, ledger, clock=lambda: 1000.0)
+    chat = Chat(brain, "DONE beta-dev1: task 1; committed (ref m-beta-dev1-2)")
+    assert isinstance(chat.first, str) and brain.member_finishes == []     # not told yet: no finish
+    brain.finish_each_engineer()
+    step = chat.prompt("DONE beta-dev1: task 3; committed (ref m-beta-dev1-4)")
+    assert isinstance(step, ScriptedToolUse)
+    command = str(step.input["command"])
+    assert "git rev-list --count main..orc/engineer-1" in command
+    assert "orchestrator_integration.py finish beta engineer-1 2>&1" in command
+    assert "orchestrator_integration.py restart beta engineer-1 --resume" in command
+    assert step.input["timeout"] == 300000
+    chat.result("t1", "beta: ...; merged orc/engineer-1 into main as 1a2b3c4d5e6f; ...\nbeta: restarted engineer-1\n"
+                      "MEMBER-FINISH engineer-1 ahead=2 rc=0 restart rc=0")
+    assert brain.member_finishes == [rr.MemberFinish("engineer-1", 2, 0,
+                                                     "beta: ...; merged orc/engineer-1 into main as 1a2b3c4d5e6f; ...\n"
+                                                     "beta: restarted engineer-1", 0)]
+    # Once each: engineer-1's next DONE is only a DONE; engineer-2 is still to be finished.
+    assert isinstance(chat.prompt("DONE beta-dev1: task 5; committed (ref m-beta-dev1-6)"), str)
+    assert brain.finish_at_done == {"beta-dev2"}
+    chat.prompt("DONE beta-dev2: task 2; committed (ref m-beta-dev2-2)")
+    chat.result("t2", "beta: 1 uncommitted change(s)\nMEMBER-FINISH engineer-2 ahead=1 rc=1")
+    assert brain.member_finishes[1] == rr.MemberFinish("engineer-2", 1, 1, "beta: 1 uncommitted change(s)", None)

@@ -172,3 +172,39 @@ def test_restart_resume_brings_back_the_conversation_in_real_claude(claude_binar
         # A new conversation: no answer of the agent's before the briefing (which quotes the old
         # screen's last lines, so the word itself may appear inside it).
         assert not any(m.get("role") == "assistant" for m in messages)
+
+
+def test_a_conversation_that_dies_right_after_each_resume_is_started_fresh_after_three_tries(
+        tmp_path: Path, env: dict[str, str], tmux: Tmux) -> None:  # noqa: F811
+    repo = repo_with_spec(tmp_path / "webapp")
+    pm, _ = fake_agent(tmp_path, "pm")
+    dev, dev_record = fake_agent(tmp_path, "dev")
+    write_config(tmp_path, {"webapp": project_entry(repo, "webapp", pm, dev)})
+    env = {**env, "ORC_NOTIFY_COMMAND": ""}
+    assert integration("deploy", "webapp", "--ready-timeout", "20", env=env).returncode == 0
+    settings_file = str(started(dev_record)[0]["settings"])
+    dev_pane = tmux.resolve("webapp:Dev").pane_id
+
+    def dies_at_once() -> None:
+        """As an agent whose conversation is broken: it starts, reports its session, exits."""
+        report_session(settings_file, dev_pane, env["ORC_TMUX_SOCKET"], "sess-broken")
+        tmux.send_key(dev_pane, "C-c")
+        tmux.send_key(dev_pane, "C-c")
+        wait_for(lambda: tmux.pane(dev_pane).dead, what="the engineer to exit")
+
+    dies_at_once()
+    for n in range(3):
+        done = integration("restart", "webapp", "engineer", "--resume", "--ready-timeout", "20", env=env)
+        assert done.returncode == 0 and "resumed its conversation" in done.stdout, done.stdout + done.stderr
+        wait_for(lambda: len(started(dev_record)) == n + 2, what="the engineer resumed")
+        assert started(dev_record)[-1]["resume"] == "sess-broken"
+        dies_at_once()
+    # The fourth: fresh, with the full briefing, and a person told once.
+    done = integration("restart", "webapp", "engineer", "--resume", "--ready-timeout", "20", env=env)
+    assert done.returncode == 0 and "briefed it" in done.stdout and "resume-loop" in done.stdout, done.stdout
+    wait_for(lambda: len(started(dev_record)) == 5, what="the engineer started fresh")
+    assert started(dev_record)[-1]["resume"] is None
+    wait_for(lambda: any(t.startswith("You were restarted") and "The spec is" in t for t in submitted(dev_record)),
+             what="the full briefing")
+    log = (Path(env["ORC_STATE_DIR"]) / "attention.log").read_text()
+    assert log.count("raised subject=webapp/engineer reason=resume-loop") == 1

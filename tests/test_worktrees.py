@@ -329,17 +329,23 @@ def test_spawn_into_a_worktree_project_gives_the_new_engineer_its_own(team: dict
     assert (repo / "reset.py").exists() and not three.exists()
 
 
+def deploy_refuses_the_engineer(tmp_path: Path, repo: Path, env: dict[str, str], *said: str) -> None:
+    """``deploy`` of a worktree project with one engineer exits 1, says why in that engineer's
+    one line (each of ``said``), and makes no folder for it."""
+    worktree_project(tmp_path, repo, members=("engineer-1",))
+    done = deploy(env)
+    assert done.returncode == 1
+    line = [x for x in done.stdout.splitlines() if "engineer-1" in x]
+    assert len(line) == 1 and all(text in line[0] for text in said), line
+    assert not folder_of(repo, "engineer-1").exists()
+
+
 def test_a_repository_with_submodules_is_refused_in_one_line(tmp_path: Path, env: dict[str, str]) -> None:  # noqa: F811
     repo = repo_with_spec(tmp_path / "webapp")
     (repo / ".gitmodules").write_text('[submodule "lib"]\n\tpath = lib\n\turl = ../lib\n')
     sh(repo, "add", ".gitmodules")
     sh(repo, "commit", "-q", "-m", "submodule")
-    worktree_project(tmp_path, repo, members=("engineer-1",))
-    done = deploy(env)
-    assert done.returncode == 1
-    line = [x for x in done.stdout.splitlines() if "engineer-1" in x]
-    assert len(line) == 1 and "has submodules (.gitmodules)" in line[0] and '"worktree": false' in line[0]
-    assert not folder_of(repo, "engineer-1").exists()
+    deploy_refuses_the_engineer(tmp_path, repo, env, "has submodules (.gitmodules)", '"worktree": false')
 
 
 def test_lfs_files_without_git_lfs_are_refused_in_one_line(tmp_path: Path, env: dict[str, str]) -> None:  # noqa: F811
@@ -353,12 +359,7 @@ def test_lfs_files_without_git_lfs_are_refused_in_one_line(tmp_path: Path, env: 
     (repo / ".gitattributes").write_text("*.bin filter=lfs diff=lfs merge=lfs -text\n")
     sh(repo, "add", ".gitattributes")
     sh(repo, "commit", "-q", "-m", "lfs")
-    worktree_project(tmp_path, repo, members=("engineer-1",))
-    done = deploy(env)
-    assert done.returncode == 1
-    line = [x for x in done.stdout.splitlines() if "engineer-1" in x]
-    assert len(line) == 1 and "Git LFS" in line[0] and "install git-lfs" in line[0]
-    assert not folder_of(repo, "engineer-1").exists()
+    deploy_refuses_the_engineer(tmp_path, repo, env, "Git LFS", "install git-lfs")
 
 
 @pytest.mark.parametrize("worktree, key, message", [

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the system programs the suite needs when they are missing: tmux (always),
-# cron and its crontab command (the check-in scheduler), shellcheck (lint, optional).
+# cron and its crontab command (the check-in scheduler), shellcheck (lint, optional),
+# faketime (the tests: it shifts the suite's clock, as a laptop that slept sees it).
 # Uses apt-get (Debian/Ubuntu) or Homebrew (macOS); as root, or through `sudo -n`.
 # Usage: tools/install_system_deps.sh [tmux] [cron] [shellcheck]   (default: tmux cron)
 set -euo pipefail
@@ -30,7 +31,8 @@ if command -v apt-get >/dev/null 2>&1; then
 elif command -v brew >/dev/null 2>&1; then
   # macOS ships cron and crontab; only tmux and shellcheck come from Homebrew.
   # shellcheck disable=SC2086  # one package name per line
-  pkgs=$(printf '%s\n' $missing | grep -v '^cron$' || true)
+  # Homebrew calls faketime's package libfaketime.
+  pkgs=$(printf '%s\n' $missing | grep -v '^cron$' | sed 's/^faketime$/libfaketime/' || true)
   if [ -n "$pkgs" ]; then
     echo "install_system_deps: installing $pkgs with brew" >&2
     # shellcheck disable=SC2086

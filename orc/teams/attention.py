@@ -48,6 +48,9 @@ AGENT_REASONS = {
 #: A turn that ended with an API error other than a usage limit (the agent's StopFailure event).
 TURN_FAILED = "turn-failed"
 BACKUP_SKIPS_IN_A_ROW = 3
+#: The check runs every minute; a longer gap since the last one means the machine slept or was
+#: off (or cron was stopped). What it finds then is told in one summary, not one message each.
+WOKE_AFTER_SECONDS = 600
 LOG_TAIL_BYTES = 64 * 1024   # the per-minute check reads only the end of git.log
 
 
@@ -89,8 +92,9 @@ def _lock(settings: Settings) -> Any:
     return named_lock(settings.state_dir, "attention", 60)
 
 
-def raise_attention(settings: Settings, subject: str, reason: str, text: str) -> bool:
-    """Tell a person about ``subject`` once for ``reason``; False when it is already raised."""
+def raise_attention(settings: Settings, subject: str, reason: str, text: str, tell: bool = True) -> bool:
+    """Tell a person about ``subject`` once for ``reason``; False when it is already raised.
+    ``tell=False``: raised and logged, but told in a summary by the caller (:func:`tell_summary`)."""
     with _lock(settings):
         data = _read_open(settings)
         key = _key(subject, reason)
@@ -100,11 +104,24 @@ def raise_attention(settings: Settings, subject: str, reason: str, text: str) ->
         _write_open(settings, data)
     message = f"[attention] {subject}: {text}"
     log_event(log_path(settings), "raised", subject=subject, reason=reason, text=text)
+    if not tell:
+        log_event(log_path(settings), "told", subject=subject, reason=reason, orchestrator="in a summary",
+                  notify="in a summary")
+        return True
     told_orchestrator = _tell_orchestrator(settings, message)
     notified = _run_notify_command(settings, message)
     log_event(log_path(settings), "told", subject=subject, reason=reason, orchestrator=told_orchestrator,
               notify=notified)
     return True
+
+
+def tell_summary(settings: Settings, subject: str, text: str) -> None:
+    """One message for many items (raised with ``tell=False``), on the same two paths."""
+    message = f"[attention] {subject}: {text}"
+    told_orchestrator = _tell_orchestrator(settings, message)
+    notified = _run_notify_command(settings, message)
+    log_event(log_path(settings), "summary", subject=subject, text=text, orchestrator=told_orchestrator,
+              notify=notified)
 
 
 def clear_attention(settings: Settings, subject: str, reason: str) -> bool:
@@ -378,10 +395,18 @@ def check(settings: Settings, tmux: Any, projects: Sequence[Any]) -> list[Findin
     mail, still_kept, mail_offset = mailbox_findings(settings, int(memo.get("mailbox_offset", 0)))
     findings += mail
 
+    last = memo.get("last_check")
+    gap = now - float(last) if isinstance(last, (int, float)) else 0.0
+    woke = gap > WOKE_AFTER_SECONDS
     raised: list[Finding] = []
     for finding in findings:
-        if raise_attention(settings, finding.subject, finding.reason, finding.text):
+        if raise_attention(settings, finding.subject, finding.reason, finding.text, tell=not woke):
             raised.append(finding)
+    if woke and raised:
+        hours, minutes = divmod(int(gap // 60), 60)
+        names = "; ".join(f"{f.subject} ({f.reason})" for f in raised[:10]) + ("; ..." if len(raised) > 10 else "")
+        tell_summary(settings, "wake", f"no check had run for {hours}h{minutes:02d}m (the machine asleep or off, or "
+                     f"cron stopped); {len(raised)} item(s) need you: {names}. `attention list` shows each")
     wanted = {(f.subject, f.reason) for f in findings}
     for subject, reason in open_items(settings):
         gone_agent = (subject, reason) in owned and (subject, reason) not in wanted
@@ -391,7 +416,7 @@ def check(settings: Settings, tmux: Any, projects: Sequence[Any]) -> list[Findin
         if gone_agent or gone_backup or gone_checkin or gone_message:
             clear_attention(settings, subject, reason)
     write_private_text(memo_path, json.dumps({"waiting_since": first_seen, "checkins_offset": offset,
-                                              "mailbox_offset": mail_offset}) + "\n")
+                                              "mailbox_offset": mail_offset, "last_check": now}) + "\n")
     return raised
 
 

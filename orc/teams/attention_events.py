@@ -36,6 +36,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from orc.core.cli import EXIT_FAILED, EXIT_OK, Parser
 from orc.record.hook_events import HookReport, events, hooks_dir, parse_report
@@ -292,12 +293,14 @@ def _remember_nudge(settings: Settings, label: str, at: float, key: str) -> None
 
 def recover_turn(settings: Settings, label: str, seat: Seat, report: HookReport) -> str:
     """Log the failed check-in, wait ``ORC_TURN_RETRY_SECONDS``, then nudge the agent once
-    if it is still idle with this failure as its latest event; a short outcome for the log."""
+    if it is still idle with this failure as its latest event; a short outcome for the log.
+
+    The nudge waits in a file, not only in this process: ``turn-retries/<label>.pending``,
+    written before the wait, under a lock held for the wait. If this process dies (a kill, a
+    reboot), :func:`finish_pending_nudges` (the per-minute check) finds the file with its
+    lock free and does the rest, once."""
     from orc.teams.attention import log_path
     from orc.scheduling.checkins import log as checkin_log
-    from orc.messages.delivery import clean_text, deliver, fit_to_size
-    from orc.record.prompt_text import prompt_key
-    from orc.core.tmux import Tmux
 
     claimed, previous_nudge = _claim_failure(settings, label, report.at)
     if not claimed:
@@ -315,23 +318,110 @@ def recover_turn(settings: Settings, label: str, seat: Seat, report: HookReport)
         outcome = "no nudge: the failed turn was the nudge for the previous failure"
         log_event(log_path(settings), "turn-retry", subject=seat.subject, checkin=checkin_id, result=outcome)
         return outcome
-    _sleep_until(report.at + settings.turn_retry_seconds)
-    latest = latest_report(settings, label)
-    if latest is None or abs(latest.at - report.at) > 0.001:
+    pending = PendingNudge(label, report.at, report.at + settings.turn_retry_seconds, seat.subject, seat.target,
+                           report.pane_id, checkin_id or "", report.detail or "", note)
+    with _nudge_lock(settings, label, 30):
+        _write_pending(settings, pending)
+        _sleep_until(pending.due)
+        return _nudge_once(settings, pending)
+
+
+@dataclass(frozen=True)
+class PendingNudge:
+    """One turn-failed nudge waiting for its time, as ``turn-retries/<label>.pending`` holds it."""
+
+    label: str
+    at: float        # the failure (its StopFailure event)
+    due: float
+    subject: str
+    target: str
+    pane: str
+    checkin: str     # "" when the failed turn was not a check-in's
+    detail: str
+    note: str
+
+
+def _pending_path(settings: Settings, label: str) -> Path:
+    return settings.state_dir / "turn-retries" / f"{label}.pending"
+
+
+def _nudge_lock(settings: Settings, label: str, timeout: float) -> Any:
+    from orc.core.locks import named_lock
+
+    return named_lock(settings.state_dir, f"turn-retry-run-{label}", timeout)
+
+
+def _write_pending(settings: Settings, pending: PendingNudge) -> None:
+    from orc.core.state import write_private_text
+
+    head = {"label": pending.label, "at": f"{pending.at:.6f}", "due": f"{pending.due:.6f}", "subject": pending.subject,
+            "target": pending.target, "pane": pending.pane, "checkin": pending.checkin or "-",
+            "detail": " ".join(pending.detail.split()) or "-"}
+    write_private_text(_pending_path(settings, pending.label),
+                       "".join(f"{k}: {v}\n" for k, v in head.items()) + "\n" + pending.note + "\n")
+
+
+def _read_pending(path: Path) -> PendingNudge | None:
+    try:
+        head, _, note = path.read_text(encoding="utf-8").partition("\n\n")
+        fields = dict(line.split(": ", 1) for line in head.split("\n") if ": " in line)
+        return PendingNudge(fields["label"], float(fields["at"]), float(fields["due"]), fields["subject"],
+                            fields["target"], fields["pane"], "" if fields["checkin"] == "-" else fields["checkin"],
+                            "" if fields["detail"] == "-" else fields["detail"], note[:-1] if note.endswith("\n") else note)
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _nudge_once(settings: Settings, pending: PendingNudge, late: bool = False) -> str:
+    """The nudge itself, at its time (the caller holds the nudge's lock); the file goes after."""
+    from orc.teams.attention import log_path
+    from orc.scheduling.checkins import log as checkin_log
+    from orc.messages.delivery import clean_text, deliver, fit_to_size
+    from orc.record.prompt_text import prompt_key
+    from orc.core.tmux import Tmux
+
+    latest = latest_report(settings, pending.label)
+    if latest is None or abs(latest.at - pending.at) > 0.001:
         outcome = "no nudge: the agent moved on"
-    elif (state := pane_state(settings, report.pane_id)) != "idle":
+    elif (state := pane_state(settings, pending.pane)) != "idle":
         outcome = f"no nudge: the agent is {state}"
     else:
-        text = fit_to_size(clean_text(nudge_text(report.detail, note)), settings)
-        result = deliver(Tmux(settings.tmux_socket, settings.tmux_bin), seat.target, text, settings,
+        text = fit_to_size(clean_text(nudge_text(pending.detail or None, pending.note)), settings)
+        result = deliver(Tmux(settings.tmux_socket, settings.tmux_bin), pending.target, text, settings,
                          log_as="turn-retry")
         outcome = "nudged" if result.submitted else f"nudge not submitted: {result.reason}"
         if result.submitted:
-            _remember_nudge(settings, label, report.at, prompt_key(text))
-    log_event(log_path(settings), "turn-retry", subject=seat.subject, checkin=checkin_id, result=outcome)
-    if checkin_id:
-        checkin_log(settings, "turn-retry", checkin_id, target=seat.target, result=outcome)
+            _remember_nudge(settings, pending.label, pending.at, prompt_key(text))
+    if late:
+        outcome += " (by the per-minute check: the run that waited for it had died)"
+    checkin = pending.checkin or None
+    log_event(log_path(settings), "turn-retry", subject=pending.subject, checkin=checkin, result=outcome)
+    if checkin:
+        checkin_log(settings, "turn-retry", checkin, target=pending.target, result=outcome)
+    _pending_path(settings, pending.label).unlink(missing_ok=True)
     return outcome
+
+
+def finish_pending_nudges(settings: Settings, now: float | None = None) -> list[str]:
+    """The per-minute check's part: each nudge whose waiting run died (its file is there, its
+    lock free) and whose time has come is done now, once. Returns the outcomes."""
+    from filelock import Timeout
+
+    now = time.time() if now is None else now
+    outcomes = []
+    for path in sorted((settings.state_dir / "turn-retries").glob("*.pending")):
+        try:
+            with _nudge_lock(settings, path.stem, 0):
+                pending = _read_pending(path)
+                if pending is None:
+                    path.unlink(missing_ok=True)  # not one of ours any more: unreadable
+                    continue
+                if pending.due > now:
+                    continue  # not yet: the next minute's check
+                outcomes.append(_nudge_once(settings, pending, late=True))
+        except Timeout:
+            continue  # its run is alive and waiting
+    return outcomes
 
 
 # --- command line ------------------------------------------------------------------------------

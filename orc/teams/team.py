@@ -32,6 +32,7 @@ from orc.record.hook_events import agent_reports
 from orc.record.hooks_settings import settings_args
 from orc.core.locks import named_lock
 from orc.teams.project_git import run_backup, run_backups
+from orc.teams.resume_guard import forget_resumes, note_resume, resumes_that_died
 from orc.teams.team_schedules import install_schedules, remove_schedules
 from orc.teams.project_config import MANAGER_ROLE, Member, Project, member_kind
 from orc.core.settings import Settings
@@ -216,6 +217,45 @@ def known_session(settings: Settings, project: Project, member: Member) -> str |
     return report.session_id if report is not None and report.session_id else None
 
 
+#: ``session_to_resume``'s reason when the conversation died right after each of its last resumes.
+RESUME_LOOP = "resume-loop"
+
+
+def session_to_resume(settings: Settings, project: Project, member: Member, agent_gone: bool) -> tuple[str | None, str]:
+    """The session to resume, or None and why not: "" (none reported) or :data:`RESUME_LOOP`
+    (it died right after each of its last ``ORC_RESUME_TRIES`` resumes: start fresh, and a
+    person is told; orc/teams/resume_guard.py)."""
+    from orc.teams.attention import raise_attention
+
+    session = known_session(settings, project, member)
+    if session is None:
+        return None, ""
+    died = resumes_that_died(settings, project, member, agent_label(project, member), session, agent_gone)
+    if died >= settings.resume_tries:
+        forget_resumes(settings, project, member)
+        text = (f"{project.target(member)}: its conversation {session} ended right after each of its last {died} "
+                "resumes; it was started fresh, with its briefing, instead")
+        log_event(log_file(settings), RESUME_LOOP, project=project.name, role=member.role, session=session, died=died)
+        raise_attention(settings, f"{project.name}/{member.role}", RESUME_LOOP, text)
+        return None, RESUME_LOOP
+    note_resume(settings, project, member, session, time.time())
+    return session, ""
+
+
+def _agent_gone(tmux: Tmux, settings: Settings, project: Project, member: Member) -> bool:
+    """Whether the member's agent is not running: no window, a dead pane, a shell, exited."""
+    from orc.record.snapshot import look
+
+    pane = session_windows(tmux, project.session).get(member.window)
+    if pane is None or pane.dead:
+        return True
+    try:
+        return look(tmux, pane.pane_id, settings.agent_kind, StateSources.from_settings(settings)).state in (
+            "dead", "shell", "exited")
+    except (TargetNotFound, TmuxError):
+        return True
+
+
 def _open_window(tmux: Tmux, project: Project, window: str, command: str, folder: Path | None = None) -> Pane:
     cwd = str(folder or project.path)
     if tmux.has_session(project.session):
@@ -356,7 +396,7 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
                     reports.append(AgentReport(project.name, member.role, project.target(member), False, False,
                                                f"not started: {exc}"))
                     continue
-                resume_id = known_session(settings, project, member) if resume else None
+                resume_id = session_to_resume(settings, project, member, agent_gone=True)[0] if resume else None
                 if resume_id:  # before the window opens: a kill right after it is covered too
                     resuming[member.role] = {"session": resume_id}
                     write_record(settings, project.name, "resuming", resuming)
@@ -472,6 +512,7 @@ class RestartReport:
     briefed: bool
     detail: str
     agent: bool = True      # False: a window that runs no agent, restarted as written
+    resumed: bool = False   # its conversation continued (not: a fresh start with the briefing)
 
     @property
     def ok(self) -> bool:
@@ -499,8 +540,9 @@ def restart_agent(settings: Settings, tmux: Tmux, project: Project, member: Memb
     without a known session nothing is done and the report says so.
     """
     target = project.target(member)
-    resume_id = known_session(settings, project, member) if resume else None
-    if resume and resume_id is None:
+    resume_id, why_not = session_to_resume(settings, project, member, _agent_gone(tmux, settings, project, member)) \
+        if resume else (None, "")
+    if resume and resume_id is None and why_not != RESUME_LOOP:
         return RestartReport(target, False, "no conversation to resume: the agent's hooks never reported a "
                                             "session id; run restart without --resume for a fresh start")
     try:
@@ -539,7 +581,9 @@ def restart_agent(settings: Settings, tmux: Tmux, project: Project, member: Memb
                         "restart-resume" if resume_id else "restart-brief")
     log_event(log_file(settings), "restart", project=project.name, role=member.role,
               briefed=result.submitted, resumed=resume_id, reason=result.reason)
-    return RestartReport(target, result.submitted, f"{result.reason}; {backup_note}")
+    loop = (f"; its conversation ended right after each of its last {settings.resume_tries} resumes, so it was "
+            "started fresh and a person told (resume-loop)") if resume and not resume_id else ""
+    return RestartReport(target, result.submitted, f"{result.reason}; {backup_note}{loop}", resumed=bool(resume_id))
 
 
 def stop_project(settings: Settings, tmux: Tmux, project: Project, kill: bool) -> list[str]:

@@ -37,6 +37,19 @@ def test_a_night_of_kept_messages_reaches_three_real_agents_once_each_in_order(c
     assert sum(night.proofs.values()) == len(night.sent) == 60
 
 
+def approve(tmux: Tmux, pane_id: str) -> None:
+    """Answer "1. Yes" as a person would: Claude ignores an Enter in the dialog's first instant
+    (SCREENS.md), and longer on a loaded machine, so press again while the dialog still shows."""
+    for _ in range(5):
+        time.sleep(0.5)
+        tmux.send_key(pane_id, "Enter")
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            if look(tmux, pane_id).state != "waiting":
+                return
+            time.sleep(0.1)
+
+
 def test_an_agent_sending_from_its_bash_tool_has_its_message_kept_by_default(
         start_claude, orc_env: dict[str, str], tmux: Tmux, tmp_path: Path) -> None:
     sender = start_claude(window="A", permission_mode="default")
@@ -55,9 +68,12 @@ def test_an_agent_sending_from_its_bash_tool_has_its_message_kept_by_default(
     api.script_next_reply_tool_use("Bash", {"command": command, "description": "send a message"})
     assert run_script("send_message.sh", "team:A", "please send your status", env=orc_env).returncode == 0
     wait_for(lambda: look(tmux, sender.pane.pane_id).state == "waiting", timeout=30, what="A's dialog")
-    time.sleep(0.5)  # deliberate: Claude ignores an Enter in the dialog's first instant (SCREENS.md)
-    tmux.send_key(sender.pane.pane_id, "Enter")  # approve: the tool runs
-    results = api.wait_for_tool_results(1, timeout=60)
+    approve(tmux, sender.pane.pane_id)
+    try:
+        results = api.wait_for_tool_results(1, timeout=60)
+    except TimeoutError:
+        print("\n".join(tmux.capture(sender.pane.pane_id)))  # what the sender's screen showed instead
+        raise
     assert "exit=4" in results[0].content and "kept for team:B" in results[0].content, results[0].content
     assert api.turns().count("STATUS A: from my Bash tool") == 0  # not while B's dialog shows
     tmux.send_key(target.pane.pane_id, "Escape")  # a person declines B's tool call

@@ -233,15 +233,48 @@ def bring_back_orchestrator(settings: Settings, tmux: Tmux, projects: list[Proje
 # --- 3. what was missed ------------------------------------------------------------------------
 
 
+def delivered_since(log: Path, since: float) -> dict[str, str]:
+    """``id -> target`` of each ``delivered`` line of a check-in or mailbox log at or after
+    ``since``. The logs' times are to the second, so one in the second the boot began is left
+    out: nothing is delivered in a boot's first second (the teams come back first), and the
+    boot after a told one must not take the last one's deliveries for news."""
+    from datetime import datetime
+
+    from orc.teams.attention import _fields
+
+    found: dict[str, str] = {}
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        if " delivered " not in line:
+            continue
+        try:
+            at = datetime.fromisoformat(line.split(" ", 1)[0]).timestamp()
+        except ValueError:
+            continue
+        fields = _fields(line)
+        if at >= since and fields.get("_event") == "delivered" and fields.get("id"):
+            found[fields["id"]] = fields.get("target", "?")
+    return found
+
+
 def deliver_missed(settings: Settings, record: BootRecord) -> None:
     """The sweep, once the teams are back: overdue check-ins once (LATE), kept messages."""
-    from orc.messages.mailbox import kept_messages
-    from orc.scheduling.checkins import pending_checkins
+    from orc.messages.mailbox import kept_messages, log_path as mailbox_log
+    from orc.scheduling.checkins import events_log, pending_checkins
     from orc.scheduling.fire import sweep
 
     targets = {c.id: c.target for c in pending_checkins(settings)}
     kept_before = {k.id: k.target for k in kept_messages(settings)}
     outcomes = sweep(settings, after_boot=True)
+    # What an earlier run of this boot delivered before it was killed is in the logs, not in
+    # this run's outcomes (it was no longer pending when this run began).
+    for checkin_id, target in delivered_since(events_log(settings), record.since).items():
+        record.put(checkin_id, f"check-in {checkin_id} delivered to {target}", ok=True, news=True)
+    for message_id, target in delivered_since(mailbox_log(settings), record.since).items():
+        record.put(message_id, f"kept message {message_id} delivered to {target}", ok=True, news=True)
     for checkin_id, outcome in outcomes.items():
         if checkin_id not in targets or outcome not in ("delivered", "deferred", "failed"):
             continue

@@ -5,8 +5,8 @@ makes it exit at once) dies right after every ``--resume``. Whoever brings it ba
 the orchestrator agent, ``up --boot`` after a reboot) would resume it again and again. So each
 resume is written down, in ``<state>/projects/<project>/resumes/<role>.txt``, one line
 ``<epoch> <session id> <verdict>`` each. The verdict is given at the next start: ``died`` when
-the agent is gone by then and its last sign of life (its hooks' latest report) came within
-``QUICK_DEATH_SECONDS`` of the resume, else ``lived``. After ``ORC_RESUME_TRIES`` resumes of one
+the agent is gone by then and its last sign of life (its hooks' latest report) came after the
+resume and within ``QUICK_DEATH_SECONDS`` of it, else ``lived``. After ``ORC_RESUME_TRIES`` resumes of one
 session in a row that died, the next start is fresh, with the full briefing, and a person is
 told (reason ``resume-loop``).
 """
@@ -66,8 +66,10 @@ def resumes_that_died(settings: Settings, project: Project, member: Member, labe
     if history and history[-1].verdict == "-":
         last = history[-1]
         report = agent_reports(settings.state_dir).get(label)
-        seen = report.at if report is not None else last.at
-        died = agent_gone and last.session == session and seen - last.at <= QUICK_DEATH_SECONDS
+        # Died of it: it did run after the resume (a report since), and not for long. No report
+        # since means the resume never got as far as starting it (the starter was killed).
+        seen = report.at if report is not None else 0.0
+        died = agent_gone and last.session == session and last.at <= seen <= last.at + QUICK_DEATH_SECONDS
         history[-1] = Resumed(last.at, last.session, "died" if died else "lived")
         _write(path, history)
     count = 0

@@ -116,7 +116,7 @@ def _screen_hash(lines: Sequence[str]) -> str:
 
 
 def _agent_states(settings: Settings, project: Project, snaps: dict[tuple[str, str], PaneSnapshot],
-                  now: float) -> tuple[AgentStatus, ...]:
+                  now: float, kept: dict[tuple[str, str], tuple[int, float]]) -> tuple[AgentStatus, ...]:
     previous = read_record(settings, project.name, "activity") or {}
     seen: dict[str, Any] = {}
     result: list[AgentStatus] = []
@@ -152,7 +152,6 @@ def _agent_states(settings: Settings, project: Project, snaps: dict[tuple[str, s
     if seen != previous:
         write_record(settings, project.name, "activity", seen)
     # The messages kept for each agent until it can take them (orc/messages/mailbox.py).
-    kept = waiting_by_window(settings, settings.tmux_socket)
     with_mail = []
     for agent in result:
         count, oldest = kept.get((project.session, agent.window), (0, None))
@@ -185,6 +184,7 @@ def collect(settings: Settings, tmux: Tmux, projects: Sequence[Project]) -> list
     except Exception as exc:  # noqa: BLE001 - status must still show git facts when tmux fails
         notes.append(f"tmux could not be read at {settings.tmux_socket}: {exc}")
     checkins = _checkins_by_session(settings)
+    kept = waiting_by_window(settings, settings.tmux_socket)  # the mailbox read once, for every project
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(projects)))) as pool:
         facts = list(pool.map(lambda p: repo_facts(p.path), projects))
         trees = list(pool.map(lambda p: worktree_facts(settings, p), projects))
@@ -192,7 +192,7 @@ def collect(settings: Settings, tmux: Tmux, projects: Sequence[Project]) -> list
     for project, repo, worktrees in zip(projects, facts, trees):
         result.append(ProjectStatus(
             name=project.name, session=project.session, path=str(project.path),
-            agents=_agent_states(settings, project, snaps, now), repo=repo,
+            agents=_agent_states(settings, project, snaps, now, kept), repo=repo,
             checkins=tuple(checkins.get(project.session, [])),
             last_test=read_record(settings, project.name, "last-test"),
             last_backup=read_record(settings, project.name, "last-backup"),

@@ -54,7 +54,6 @@ from orc.record.snapshot import PaneSnapshot, StateSources, look
 
 MESSAGE_ID = re.compile(r"m-[0-9a-f]{10}")
 POLL = 0.5           # how often a drainer looks at a pane that cannot take its mail yet
-FINISHED = ("delivered", "cancelled", "unproven")
 
 
 class MailboxError(OSError):

@@ -168,8 +168,15 @@ def _add_workflow_commands(command: Callable[[str, str, list[str]], argparse.Arg
                    help="seconds to wait for the agent to show its input box (default 90)")
 
     p = command("up", "seat the orchestrator: start its agent at ORC_DEFAULT_TARGET in the suite folder, brief it "
-                "with its projects and commands, and give it a recurring self check-in (idempotent)",
-                ["up", "up --ready-timeout 120", "up --command \"claude --model opus\""])
+                "with its projects and commands, and give it a recurring self check-in (idempotent); with --boot "
+                "(what the @reboot line runs): bring back every deployed team and the orchestrator in their own "
+                "conversations, deliver what was missed, and tell a person one summary",
+                ["up", "up --ready-timeout 120", "up --command \"claude --model opus\"",
+                 "up --boot   # what the crontab's @reboot line runs after a reboot"])
+    p.add_argument("--boot", action="store_true",
+                   help="after a reboot: wait for tmux (ORC_BOOT_WAIT seconds at most), deploy --resume every team "
+                        "whose backup line is in the crontab, seat the orchestrator again if it was, then deliver "
+                        "the missed check-ins and kept messages and tell a person what came back and what did not")
     p.add_argument("--command", dest="agent_command", metavar="C",
                    help="the command that starts the orchestrator (default ORC_AGENT_COMMAND)")
     p.add_argument("--agent", choices=("claude",), help="the command starts Claude Code (a wrapper script): "
@@ -408,12 +415,13 @@ def _restart(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects:
 def _stop(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
     from orc.teams.project_config import load_config
     from orc.teams.team import stop_project
-    from orc.teams.team_schedules import remove_attention_check_if_unused
+    from orc.teams.team_schedules import remove_attention_check_if_unused, remove_boot_line_if_unused
 
     for project in projects:
         for line in stop_project(settings, tmux, project, args.kill):
             print(f"{project.name}: {line}")
     removed = remove_attention_check_if_unused(settings, list(load_config(config_file).projects))
+    removed += remove_boot_line_if_unused(settings)
     if removed:
         print(f"removed {', '.join(removed)} (no project runs any more)")
     return EXIT_OK
@@ -476,6 +484,8 @@ def _without_project(args: argparse.Namespace, settings: Settings) -> int:
     config_file = (args.config or settings.project_config).expanduser().absolute()
     if args.command == "spawn":
         return _spawn(args, settings, tmux, [], config_file)
+    if args.boot:
+        return _boot(args, settings, tmux, config_file)
     try:
         projects = list(load_config(config_file).projects)
     except ConfigError as exc:
@@ -500,9 +510,26 @@ def _up(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list
     print(f"orchestrator at {report.target}: {'started' if report.started else 'already running'}; "
           f"{'briefed' if report.briefed else 'not briefed'}: {report.detail}")
     print(f"  cron {report.checkin}")
+    from orc.teams.team_schedules import ensure_boot_line_if_deployed
+
+    print(f"  cron {ensure_boot_line_if_deployed(settings, config_file)}")
     if report.briefed or report.detail.startswith("already running and briefed"):
         return EXIT_OK
     return fail(PROG, f"the orchestrator at {report.target} is not briefed: {report.detail}")
+
+
+def _boot(args: argparse.Namespace, settings: Settings, tmux: Tmux, config_file: Path) -> int:
+    from orc.teams.boot import run_boot
+
+    if args.agent_command or args.agent:
+        return fail(PROG, "up --boot takes no --command or --agent: it starts the orchestrator as it was seated",
+                    EXIT_USAGE)
+    report = run_boot(settings, tmux, config_file, args.ready_timeout)
+    print(report.summary)
+    if report.ok:
+        return EXIT_OK
+    return fail(PROG, f"{len(report.not_back)} thing(s) did not come back after the reboot (see above and "
+                      f"`{PROG} attention list`)")
 
 
 def _finish(args: argparse.Namespace, settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path) -> int:
@@ -550,6 +577,10 @@ def _attention(args: argparse.Namespace, settings: Settings, tmux: Tmux, project
     if args.action == "check":
         if args.subject or args.reason:
             return fail(PROG, "attention check takes no subject or reason", EXIT_USAGE)
+        from orc.core.locks import boot_under_way
+
+        if boot_under_way(settings.state_dir):
+            return EXIT_OK  # the teams are coming back (up --boot): its one summary tells what did not
         for finding in attention.check(settings, tmux, [with_spawned(settings, p) for p in projects]):
             print(f"raised {finding.subject} {finding.reason}: {finding.text}")
         from orc.teams.attention_events import finish_pending_nudges

@@ -205,6 +205,26 @@ def test_a_run_that_died_mid_delivery_is_not_typed_twice(cfg: Settings, env: dic
     assert finished(cfg, checkin.id).state == "delivered"
 
 
+def test_a_run_killed_after_the_paste_leaves_it_in_the_input_box_and_the_sweep_submits_it_once(
+        cfg: Settings, env: dict[str, str], tmux: Tmux, start_agent) -> None:
+    """Fault injection: the record says `delivering` and the check-in sits unsent in the agent's
+    input box (its run, an `up --boot` killed half way, pasted it and died before the submit
+    key). On the screen it would pass for delivered; the sweep submits it instead, once."""
+    from orc.record.snapshot import look
+
+    agent = start_agent()
+    checkin = schedule_checkin(cfg, 30, "pasted before the crash", "team:0")
+    checkin = set_due(cfg, checkin, now() - timedelta(minutes=5), state="delivering", attempts=1)
+    tmux.run("send-keys", "-t", agent.pane.pane_id, "-l", f"[check-in {checkin.id} due 00:00:00] pasted before the crash")
+    wait_for(lambda: look(tmux, agent.pane.pane_id).state == "typing", what="the text in the input box")
+    assert fire(env, "--sweep").returncode == 0
+    texts = [text for text, _ in submissions(agent)]
+    assert texts == [f"[check-in {checkin.id} due 00:00:00] pasted before the crash"]
+    assert finished(cfg, checkin.id).state == "delivered"
+    log = (cfg.state_dir / "checkins.log").read_text()
+    assert "submitted the text an interrupted run left in the input box" in log
+
+
 def test_the_sweep_repairs_the_crontab(cfg: Settings, env: dict[str, str]) -> None:
     """A user's `crontab -e` dropped our lines and left a stale one: the sweep puts it right."""
     kept = schedule_checkin(cfg, 30, "keep me", "team:0")

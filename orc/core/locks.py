@@ -62,3 +62,23 @@ def named_lock(state_dir: Path, name: str, timeout: float) -> FileLock:
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ValueError(f"lock name {name!r} has characters outside [A-Za-z0-9_.-]")
     return _lock(state_dir, name, timeout)
+
+
+# Held by ``up --boot`` (orc/teams/boot.py) from its start until the missed check-ins and kept
+# messages are delivered: a check-in's own line, the minute sweep or a drainer started by an
+# agent's hook that runs meanwhile leaves the delivering to it, so nothing reaches a pane
+# that is not back yet, and nothing arrives before the agent's resume note.
+BOOT_LOCK = "boot"
+
+
+def boot_under_way(state_dir: Path) -> bool:
+    """Whether ``up --boot`` is bringing the teams back right now (it holds :data:`BOOT_LOCK`)."""
+    from filelock import Timeout
+
+    lock = named_lock(state_dir, BOOT_LOCK, 0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return True
+    lock.release()
+    return False

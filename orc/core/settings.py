@@ -70,6 +70,7 @@ class Settings:
     send_queue: str = "auto"
     queue_max_age_minutes: float = 60.0  # a message kept longer than this is told to a person
     drain_watch_seconds: float = 600.0   # how long a drainer watches a busy pane before leaving it to the sweep
+    boot_wait_seconds: float = 300.0     # up --boot: how long to wait for tmux and the project folders
     resume_tries: int = 3  # resumes of one conversation that died right after, before a fresh start (teams.resume_guard)
 
     @property
@@ -153,6 +154,7 @@ def load_settings(environ: Mapping[str, str] | None = None, suite_dir: Path = SU
         send_queue=_choice(values, "ORC_SEND_QUEUE", ("auto", "1", "0"), "auto"),
         queue_max_age_minutes=_number(values, "ORC_QUEUE_MAX_AGE", 60, minimum=1),
         drain_watch_seconds=_number(values, "ORC_DRAIN_WATCH_SECONDS", 600, minimum=0),
+        boot_wait_seconds=_number(values, "ORC_BOOT_WAIT", 300, minimum=0),
         resume_tries=int(_number(values, "ORC_RESUME_TRIES", 3, minimum=1)),
     )
 

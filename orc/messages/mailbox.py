@@ -42,7 +42,7 @@ from pathlib import Path
 from filelock import Timeout
 
 from orc.core.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, fail
-from orc.core.locks import named_lock
+from orc.core.locks import boot_under_way, named_lock
 from orc.core.settings import Settings, SettingsError, load_settings
 from orc.core.state import log_event, private_dir, write_private_text
 from orc.core.tmux import Pane, Tmux, TmuxError
@@ -617,6 +617,8 @@ def main(argv: list[str] | None = None) -> int:
         keys = keys_of_pane(settings, Path(args.socket), args.pane)
     else:
         return fail("orc drain", "give a message id, or --pane with --socket", EXIT_USAGE)
+    if boot_under_way(settings.state_dir):
+        return EXIT_OK  # `up --boot` drains every pane itself once its agent is back (orc/core/locks.py)
     try:
         for key in keys:
             drain(settings, key, settings.drain_watch_seconds)

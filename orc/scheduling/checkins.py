@@ -247,6 +247,14 @@ def sweep_ids(settings: Settings) -> tuple[str, str]:
     return f"orc-sweep-{tag}", f"orc-boot-{tag}"
 
 
+def team_boot_id(settings: Settings) -> str:
+    """The id of the ``@reboot`` line that brings the teams back (``up --boot``, written by
+    orc/teams/team_schedules.py while a team is deployed). It runs the sweep itself once the
+    teams are back, so while it is in the table the sweep's own ``@reboot`` line is left out:
+    two boot lines would race, and the sweep's would type into panes not yet back."""
+    return f"orc-up-{_suite_hash(settings)}"
+
+
 def _fire_env(settings: Settings) -> dict[str, str]:
     env = {"ORC_STATE_DIR": str(settings.state_dir)}
     if settings.crontab_file is not None:
@@ -395,8 +403,10 @@ def sync_crontab(settings: Settings, *, add: CheckIn | None = None, remove: list
                             reinstalled.append(checkin.id)
                 elif have != line and (not _is_ours(settings, have) or have.schedule == line.schedule):
                     jobs[checkin.id] = line  # same time, another folder's paths: put right
+        team_boot = jobs.get(team_boot_id(settings))
+        booted_by_team = team_boot is not None and _is_ours(settings, team_boot)
         for job in sweep_lines(settings, python):
-            if any_pending:
+            if any_pending and not (booted_by_team and job.schedule == "@reboot"):
                 if jobs.get(job.job_id) is None:
                     jobs[job.job_id] = job
             else:

@@ -26,7 +26,7 @@ from orc.scheduling.crontab_store import CrontabError, CrontabStore, split_table
 from orc.messages.delivery import clean_text, deliver, fit_to_size, squash
 from orc.messages.mailbox import drain_all
 from orc.scheduling.home import check_home
-from orc.core.locks import named_lock
+from orc.core.locks import boot_under_way, named_lock
 from orc.record.prompt_text import prompt_key
 from orc.core.settings import Settings, SettingsError, load_settings
 from orc.core.tmux import BadTarget, TargetNotFound, Tmux, TmuxError
@@ -80,6 +80,24 @@ def already_on_screen(settings: Settings, checkin: CheckIn) -> bool:
     return squash(f"[check-in {checkin.id}") in screen
 
 
+def left_in_input_box(settings: Settings, checkin: CheckIn) -> str:
+    """The text in the target's input box when it is this check-in's, unsent: a run killed
+    after the paste and before the submit key (``up --boot`` killed half way). "" otherwise.
+    On the screen it would pass for delivered; it is not, until it is submitted."""
+    from orc.record.agent_state import find_input_box
+    from orc.record.profiles import profile_for
+
+    tmux = Tmux(settings.tmux_socket, settings.tmux_bin)
+    try:
+        pane = tmux.resolve(checkin.target)
+        box = find_input_box(tmux.capture(pane.pane_id), profile_for(settings.agent_kind))
+    except (BadTarget, TargetNotFound, TmuxError):
+        return ""
+    if box is None or squash(f"[check-in {checkin.id}") not in squash(box.text):
+        return ""
+    return box.text
+
+
 def next_due(checkin: CheckIn, now: datetime) -> datetime:
     """The recurring check-in's next slot after ``now``; missed slots are skipped, not replayed."""
     step = timedelta(minutes=checkin.every_minutes or 0)
@@ -124,10 +142,20 @@ def attempt(settings: Settings, checkin: CheckIn, why: str) -> str:
     now = now_local()
     target_settings = settings_for(settings, checkin)
     lag = now - checkin.due
-    if checkin.state == "delivering" and already_on_screen(target_settings, checkin):
-        log(settings, "delivered", checkin, target=checkin.target, how="found on screen after an interrupted run")
-        conclude(settings, checkin, "delivered", now)
-        return "delivered"
+    if checkin.state == "delivering":
+        unsent = left_in_input_box(target_settings, checkin)
+        if unsent:
+            result = deliver(Tmux(checkin.tmux_socket, checkin.tmux_bin), checkin.target, unsent, target_settings,
+                             log_as="checkin", typed_before=True)
+            if result.submitted:
+                log(settings, "delivered", checkin, target=checkin.target, pane=result.pane_id,
+                    how="submitted the text an interrupted run left in the input box", prompt=prompt_key(unsent))
+                conclude(settings, checkin, "delivered", now_local())
+                return "delivered"
+        elif already_on_screen(target_settings, checkin):
+            log(settings, "delivered", checkin, target=checkin.target, how="found on screen after an interrupted run")
+            conclude(settings, checkin, "delivered", now)
+            return "delivered"
     if defer_for_limit(settings, target_settings, checkin, now):
         return "deferred"
     log(settings, "fired", checkin, by=why, lag=f"{lag.total_seconds():.0f}s", attempt=checkin.attempts + 1)
@@ -183,11 +211,15 @@ def defer_for_limit(settings: Settings, target_settings: Settings, checkin: Chec
     return True
 
 
-def ready(checkin: CheckIn, now: datetime) -> bool:
-    """Whether a sweep should try ``checkin`` now."""
+def ready(checkin: CheckIn, now: datetime, after_boot: bool = False) -> bool:
+    """Whether a sweep should try ``checkin`` now. ``after_boot``: the teams were just
+    brought back, so a check-in deferred because its pane was not there is tried at once;
+    one deferred for a usage limit still waits for the reset."""
     if checkin.due > now:
         return False
     if checkin.state == "deferred":
+        if after_boot and not (checkin.last_reason or "").startswith("usage limit"):
+            return True
         return checkin.next_try is None or checkin.next_try <= now
     return True
 
@@ -230,18 +262,19 @@ def fire_one(settings: Settings, checkin_id: str) -> str:
     return outcome
 
 
-def sweep(settings: Settings) -> dict[str, str]:
+def sweep(settings: Settings, after_boot: bool = False) -> dict[str, str]:
     """Try every check-in that is overdue or due for a retry, and every pane with kept
-    messages; then repair the crontab."""
+    messages; then repair the crontab. ``after_boot``: run by ``up --boot`` once the teams
+    are back (see :func:`ready`)."""
     outcomes: dict[str, str] = dict(honour_crontab_edits(settings))
     for checkin in pending_checkins(settings):
-        if not ready(checkin, now_local()):
+        if not ready(checkin, now_local(), after_boot):
             continue
         try:
             # timeout=0: a check-in locked right now is being handled by another run.
             with named_lock(settings.state_dir, checkin.id, 0):
                 fresh = read_checkin(settings, checkin.id)
-                if fresh is None or not ready(fresh, now_local()):
+                if fresh is None or not ready(fresh, now_local(), after_boot):
                     continue
                 outcomes[checkin.id] = attempt(settings, fresh, "sweep")
         except Timeout:
@@ -281,6 +314,12 @@ def main(argv: list[str] | None = None) -> int:
     if not settings.state_dir.is_dir():
         # The line outlived its folder (moved or deleted): create nothing where it was.
         print(f"{PROG}: the state folder {settings.state_dir} no longer exists; nothing to do", flush=True)
+        return EXIT_OK
+    if boot_under_way(settings.state_dir):
+        # `up --boot` is bringing the teams back: typed now, a check-in would reach a pane
+        # not yet resumed (or none). The boot delivers what is due once the teams are back.
+        print(f"{PROG}: the teams are being brought back after a reboot (up --boot); it delivers what is due",
+              flush=True)
         return EXIT_OK
     try:
         check_home(settings)

@@ -15,6 +15,7 @@ from typing import Any
 
 from orc.messages.delivery import clean_text, deliver, fit_to_size
 from orc.core.locks import named_lock
+from orc.record.hook_events import agent_reports
 from orc.teams.project_config import Member, Project
 from orc.core.settings import Settings
 from orc.teams.spawn import SpawnError, empty_pane
@@ -68,7 +69,7 @@ def orchestrator_checkin_note(settings: Settings) -> str:
             f"project learned with the others, then carry on.")
 
 
-def _orchestrator_record(settings: Settings) -> dict[str, Any]:
+def orchestrator_record(settings: Settings) -> dict[str, Any]:
     import json
 
     try:
@@ -78,10 +79,37 @@ def _orchestrator_record(settings: Settings) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+ORCHESTRATOR_LABEL = "orchestrator"   # the name its hook reports carry (docs/agent-record.md)
+
+
+def was_seated(settings: Settings) -> bool:
+    """Whether ``up`` seated the orchestrator in this state folder: it briefed one, and
+    recorded its pane in ``<state>/orchestrator.json``. ``up --boot`` brings it back then."""
+    return bool(orchestrator_record(settings))
+
+
+def seated_with(settings: Settings) -> tuple[str | None, str | None]:
+    """The ``--command`` and ``--agent`` the orchestrator was seated with (None: the default)."""
+    record = orchestrator_record(settings)
+    command, agent = record.get("command"), record.get("agent")
+    return (command if isinstance(command, str) and command else None,
+            agent if agent == "claude" else None)
+
+
+def resume_note(target: str) -> str:
+    return clean_text(f"You were restarted and your conversation was resumed: you are still the Orchestrator, in tmux "
+                      f"window {target}. The machine restarted; the teams were brought back. Run status, then carry on "
+                      f"where you left off.")
+
+
 def seat_orchestrator(settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path,
-                      ready_timeout: float = 90.0, command: str | None = None, agent: str | None = None) -> UpReport:
+                      ready_timeout: float = 90.0, command: str | None = None, agent: str | None = None,
+                      resume: bool = False) -> UpReport:
     """Start the orchestrator's agent at ORC_DEFAULT_TARGET in the suite folder, brief it, give it
-    its recurring self check-in. Idempotent: a running, briefed orchestrator is left as it is."""
+    its recurring self check-in. Idempotent: a running, briefed orchestrator is left as it is.
+
+    With ``resume`` (``up --boot``), an orchestrator that has to be started continues its own
+    last conversation, where its hooks reported one, and gets a short note instead of the briefing."""
     import json
 
     from orc.core.state import write_private_text
@@ -96,7 +124,10 @@ def seat_orchestrator(settings: Settings, tmux: Tmux, projects: list[Project], c
         raise SpawnError(f"ORC_DEFAULT_TARGET={target!r} must be session:window for up", usage=True)
     session, window = parsed.session, parsed.window
     member = Member("orchestrator", window, command or "", None, agent)  # agent: "claude" for a wrapper
-    line = agent_command(settings, member, label="orchestrator")
+    report = agent_reports(settings.state_dir).get(ORCHESTRATOR_LABEL) if resume else None
+    resume_id = report.session_id if report is not None and report.session_id else None
+    # The resume id is used only when the agent has to be started: a running one keeps its own.
+    line = agent_command(settings, member, label=ORCHESTRATOR_LABEL, resume_id=resume_id)
     folder = str(settings.suite_dir)
     started = False
     with named_lock(settings.state_dir, "team-orchestrator", 120):
@@ -122,7 +153,7 @@ def seat_orchestrator(settings: Settings, tmux: Tmux, projects: list[Project], c
             tmux.respawn(pane.pane_id, line, folder)
             started = True
         tmux.keep_on_exit(pane.pane_id)
-        record = _orchestrator_record(settings)
+        record = orchestrator_record(settings)
         try:
             pid = tmux.pane_pid(pane.pane_id)
         except TargetNotFound:
@@ -134,12 +165,18 @@ def seat_orchestrator(settings: Settings, tmux: Tmux, projects: list[Project], c
             if state != "idle":
                 briefed, detail = False, f"not ready after {ready_timeout:g}s (state {state}); run up again once it is idle"
             else:
-                text = fit_to_size(orchestrator_briefing(settings, projects, config_file, target), settings)
-                result = deliver(tmux, pane.pane_id, text, settings, log_as="up-brief")
+                resumed = started and resume_id is not None
+                text = fit_to_size(resume_note(target) if resumed
+                                   else orchestrator_briefing(settings, projects, config_file, target), settings)
+                result = deliver(tmux, pane.pane_id, text, settings, log_as="up-resume" if resumed else "up-brief")
                 briefed, detail = result.submitted, result.reason
+                if resumed:
+                    detail = f"resumed session {resume_id}; {detail}"
                 if result.submitted:
                     write_private_text(settings.state_dir / "orchestrator.json", json.dumps(
-                        {"pane": pane.pane_id, "pid": tmux.pane_pid(pane.pane_id), "at": timestamp()}) + "\n")
+                        # command and agent: what `up --boot` starts it with again after a reboot.
+                        {"pane": pane.pane_id, "pid": tmux.pane_pid(pane.pane_id), "at": timestamp(),
+                         "command": command or "", "agent": agent or ""}) + "\n")
     checkin = ensure_recurring_checkin(settings, target, settings.orchestrator_checkin_minutes,
                                        orchestrator_checkin_note(settings), "self check-in")
     log_event(log_file(settings), "up", target=target, started=started, briefed=briefed, reason=detail)

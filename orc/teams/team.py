@@ -18,6 +18,7 @@ in place.
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from orc.core import gitops
-from orc.messages.delivery import Delivery, clean_text, deliver, fit_to_size, special_meaning
+from orc.messages.delivery import Delivery, clean_text, deliver, fit_to_size, special_meaning, squash
 from orc.record.hook_events import agent_reports
 from orc.record.hooks_settings import settings_args
 from orc.core.locks import named_lock
@@ -39,7 +40,7 @@ from orc.core.state import log_event, timestamp
 from orc.teams.status import read_record, write_record
 from orc.teams.worktrees import WorktreeRefused, ensure_worktree, uses_worktree, workdir, worktree_branch
 from orc.core.tmux import Pane, TargetNotFound, Tmux, TmuxError
-from orc.record.snapshot import StateSources, snapshot
+from orc.record.snapshot import StateSources, look, snapshot
 
 POLL = 0.2
 NOT_AN_AGENT = "not an agent (\"agent\": \"none\" or a shell): runs as written, not briefed"
@@ -262,8 +263,10 @@ def _open_window(tmux: Tmux, project: Project, window: str, command: str, folder
     return tmux.new_session(project.session, window, command, cwd, width=200, height=50)
 
 
-def wait_ready(tmux: Tmux, settings: Settings, pane_ids: list[str], timeout: float) -> dict[str, str]:
-    """Poll until every pane's agent is idle or the deadline; return each pane's last state."""
+def wait_ready(tmux: Tmux, settings: Settings, pane_ids: list[str], timeout: float,
+               also: tuple[str, ...] = ()) -> dict[str, str]:
+    """Poll until every pane's agent is idle (or in a state of ``also``) or the deadline;
+    return each pane's last state."""
     deadline = time.monotonic() + timeout
     states: dict[str, str] = {}
     waiting = list(pane_ids)
@@ -273,7 +276,7 @@ def wait_ready(tmux: Tmux, settings: Settings, pane_ids: list[str], timeout: flo
         now = {s.pane.pane_id: s.state for s in snapshot(tmux, 0, settings.agent_kind, sources)}
         for pane_id in list(waiting):
             states[pane_id] = now.get(pane_id, "gone")
-            if states[pane_id] in ("idle", "gone", "dead"):
+            if states[pane_id] in ("idle", "gone", "dead", *also):
                 waiting.remove(pane_id)
         if not waiting or time.monotonic() >= deadline:
             return states
@@ -328,13 +331,37 @@ def _briefed_record(settings: Settings, project: Project) -> dict[str, Any]:
     return read_record(settings, project.name, "briefed") or {}
 
 
+def write_briefed(tmux: Tmux, settings: Settings, project: Project, member: Member, pane_id: str,
+                  session: str | None = None) -> None:
+    """Record ``member`` as briefed in this pane and process (``session``: the conversation it resumed)."""
+    record = _briefed_record(settings, project)
+    record[member.role] = {"pane": pane_id, "pid": tmux.pane_pid(pane_id), "at": timestamp()}
+    if session:
+        record[member.role]["session"] = session
+    write_record(settings, project.name, "briefed", record)
+
+
+def note_arrived(tmux: Tmux, settings: Settings, pane_id: str, entry: dict[str, Any]) -> bool:
+    """Whether the note an interrupted run was typing (``entry``: its token and text) was
+    submitted: its token shows on the agent's screen, and the input box does not hold it."""
+    from orc.messages.delivery import holds_exactly
+    from orc.record.profiles import profile_for
+
+    token, text = str(entry.get("token") or ""), str(entry.get("text") or "")
+    try:
+        snap = look(tmux, pane_id, settings.agent_kind, StateSources.from_settings(settings))
+    except (TargetNotFound, TmuxError):
+        return False
+    if not token or squash(token) not in squash("\n".join(snap.lines)):
+        return False
+    return not (snap.state == "typing" and holds_exactly(snap, profile_for(settings.agent_kind), text))
+
+
 def brief_agent(tmux: Tmux, settings: Settings, project: Project, member: Member, pane_id: str, text: str,
-           log_as: str) -> Delivery:
-    result = deliver(tmux, pane_id, fit_to_size(text, settings), settings, log_as=log_as)
+           log_as: str, typed_before: bool = False, session: str | None = None) -> Delivery:
+    result = deliver(tmux, pane_id, fit_to_size(text, settings), settings, log_as=log_as, typed_before=typed_before)
     if result.submitted:
-        record = _briefed_record(settings, project)
-        record[member.role] = {"pane": pane_id, "pid": tmux.pane_pid(pane_id), "at": timestamp()}
-        write_record(settings, project.name, "briefed", record)
+        write_briefed(tmux, settings, project, member, pane_id, session)
     return result
 
 
@@ -350,11 +377,16 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
     opened: list[str] = []
     fresh: dict[str, str] = {}  # role -> pane id of agents that need a briefing
     resumed: dict[str, str] = {}  # role -> session id continued
+    unsent: dict[str, str] = {}  # role -> the resume note an interrupted run was typing
     reports: list[AgentReport] = []
     started: set[str] = set()
     with named_lock(settings.state_dir, f"team-{project.name}", 120):
         windows = session_windows(tmux, project.session)
         briefed = _briefed_record(settings, project)
+        # Agents started with --resume and not yet given their note: a deploy killed between
+        # the two (up --boot killed half way) left them; the next deploy --resume finishes with
+        # the note, not a briefing, since the agent has its conversation (orc/teams/boot.py).
+        resuming = read_record(settings, project.name, "resuming") or {}
         for member in project.team:
             pane = windows.get(member.window)
             if pane is None:
@@ -365,6 +397,9 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
                                                f"not started: {exc}"))
                     continue
                 resume_id = session_to_resume(settings, project, member, agent_gone=True)[0] if resume else None
+                if resume_id:  # before the window opens: a kill right after it is covered too
+                    resuming[member.role] = {"session": resume_id}
+                    write_record(settings, project.name, "resuming", resuming)
                 pane = _open_window(tmux, project, member.window, agent_command(settings, member, project, resume_id),
                                     folder)
                 tmux.keep_on_exit(pane.pane_id)
@@ -383,11 +418,27 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
                 pid = tmux.pane_pid(pane.pane_id)
             except TargetNotFound:
                 pid = -1
-            if isinstance(entry, dict) and entry.get("pane") == pane.pane_id and entry.get("pid") == pid:
+            same = isinstance(entry, dict) and entry.get("pane") == pane.pane_id and entry.get("pid") == pid
+            typing = same and isinstance(entry, dict) and entry.get("state") == "delivering"
+            if typing and isinstance(entry, dict) and note_arrived(tmux, settings, pane.pane_id, entry):
+                # A run killed while typing the resume note, after it was submitted: typing it again would double it.
+                write_briefed(tmux, settings, project, member, pane.pane_id, str(entry.get("session") or ""))
+                reports.append(AgentReport(project.name, member.role, project.target(member), True, True,
+                                           f"resumed session {entry.get('session')}; its note was found on screen "
+                                           f"after an interrupted run"))
+            elif same and not typing:
                 reports.append(AgentReport(project.name, member.role, project.target(member), False, False,
-                                           f"already briefed at {entry.get('at')}"))
+                                           f"already briefed at {isinstance(entry, dict) and entry.get('at')}"))
             else:
+                if typing and isinstance(entry, dict):  # the note may sit unsent in the input box: submit that one
+                    unsent[member.role] = str(entry.get("text") or "")
+                    resumed[member.role] = str(entry.get("session"))
+                    started.add(member.role)
                 fresh[member.role] = pane.pane_id
+                left = resuming.get(member.role)
+                if resume and member.role not in resumed and isinstance(left, dict) and left.get("session"):
+                    resumed[member.role] = str(left.get("session"))
+                    started.add(member.role)  # by the run that was killed: this one finishes it
         shell = os.environ.get("SHELL") or "/bin/sh"
         extra = []
         if project.shell_window:
@@ -401,14 +452,15 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
                 _open_window(tmux, project, window, command)
                 opened.append(window)
 
-        states = wait_ready(tmux, settings, list(fresh.values()), ready_timeout)
+        # A pane holding the unsent note of an interrupted run reads as typing, never idle: not waited for.
+        states = wait_ready(tmux, settings, [p for r, p in fresh.items() if r not in unsent], ready_timeout)
         for role, pane_id in fresh.items():
             found = project.member(role)
             assert found is not None
             member = found
             target = project.target(member)
             state = states.get(pane_id, "unknown")
-            if state != "idle":
+            if state != "idle" and role not in unsent:
                 why = {"waiting": "a dialog is showing (answer it in the window, then run deploy again)",
                        "dead": "the agent exited at once (check its command in the window, then run restart)",
                        "gone": "the window closed"}.get(state, f"not ready after {ready_timeout:g}s (state {state}); "
@@ -418,12 +470,25 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
                 reports.append(AgentReport(project.name, role, target, role in started, False, why))
                 continue
             if role in resumed:
-                text = resume_note(settings, project, member, "nothing was snapshotted")
-                result = brief_agent(tmux, settings, project, member, pane_id, text, "resume")
+                # Recorded before it is typed, with a token: a run after this one, if this one is
+                # killed while typing, finds the note on the agent's screen, or unsent in its input
+                # box, rather than type it twice (as check-ins and kept messages do).
+                text = unsent.get(role) or fit_to_size(
+                    resume_note(settings, project, member, "nothing was snapshotted")
+                    + f" (restart note r-{secrets.token_hex(4)})", settings)
+                record = _briefed_record(settings, project)
+                record[role] = {"pane": pane_id, "pid": tmux.pane_pid(pane_id), "at": timestamp(),
+                                "state": "delivering", "token": text.rsplit("(", 1)[-1].rstrip(")"),
+                                "text": text, "session": resumed[role]}
+                write_record(settings, project.name, "briefed", record)
+                result = brief_agent(tmux, settings, project, member, pane_id, text, "resume",
+                                     typed_before=role in unsent, session=resumed[role])
                 detail = f"resumed session {resumed[role]}; {result.reason}"
             else:
                 result = brief_agent(tmux, settings, project, member, pane_id, briefing(settings, project, member), "brief")
                 detail = result.reason
+            if result.submitted and resuming.pop(role, None) is not None:
+                write_record(settings, project.name, "resuming", resuming)
             progress(f"{project.name}: briefed {role}: {detail}" if result.submitted
                      else f"{project.name}: briefing {role} failed: {result.reason}")
             reports.append(AgentReport(project.name, role, target, role in started, result.submitted, detail))

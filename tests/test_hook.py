@@ -311,6 +311,21 @@ def test_stop_failure_keeps_why_and_an_agent_label_keeps_the_report_by_name(tmp_
     assert not (tmp_path.parent / "etc").exists()
 
 
+
+def test_a_run_that_got_no_event_keeps_the_agents_session(tmp_path: Path) -> None:
+    """Seen in a real reboot: the tmux server was killed as Claude Code started a hook, whose
+    stdin stayed empty. That run must not replace the report `--resume` reads the session from."""
+    env = {"PATH": os.environ["PATH"], "TMUX": f"{SOCKET},1,0", "TMUX_PANE": "%5", **scratch_env(tmp_path)}
+    command = hook_command(SUITE, tmp_path, agent="webapp.engineer")
+    subprocess.run(["sh", "-c", command], input=json.dumps(event("Stop")).encode(), env=env, timeout=10, check=True)
+    for stdin in (b"", b"{}"):
+        done = subprocess.run(["sh", "-c", command], input=stdin, env=env, capture_output=True, timeout=10)
+        assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert hook_events.agent_reports(tmp_path)["webapp.engineer"].session_id == "sess-1"
+    assert hook_events.latest_reports(tmp_path)["%5"].event == "Stop"
+    logged = [line.split()[1] for line in (tmp_path / "hooks" / "events.log").read_text().splitlines()]
+    assert logged == ["Stop", "-", "-"]  # still seen in the log
+
 # --- events that need a person start `orc attention-event` in the background ---------------
 
 

@@ -17,7 +17,8 @@ It runs on the agent's critical path (``UserPromptSubmit`` waits for it), so it 
   slow disk, a full or unwritable state folder, a stdin that never closes).
 
 Losing one report is harmless (the next event replaces it, and the screen is still read);
-delaying or breaking the agent is not.
+delaying or breaking the agent is not. A run that got no event (empty or late stdin) is only
+logged: it never replaces a report.
 
 The events that need a person (docs/attention.md: the agent ended, a turn failed, a dialog
 opened) also start ``orc attention-event`` in the background, fully detached (its own
@@ -313,6 +314,12 @@ def record(argv: list[str], stdin_deadline: float) -> None:
     if not os.path.isdir(panes_dir):
         os.makedirs(panes_dir, mode=0o700, exist_ok=True)
         os.chmod(hooks_dir, 0o700)
+    if not fields["event"]:
+        # No event named: the payload never came (an agent killed as it started the hook, as
+        # a reboot does, or stdin later than its deadline). Logged as "-" so it can be seen,
+        # but it must not replace the agent's last real report, which holds its session.
+        _append_log(hooks_dir, log_line(fields))
+        return
     text = "".join(f"{key}: {value}\n" for key, value in fields.items())
     reminder = fields["state"] if fields["event"] == "Notification" else ""
     try:

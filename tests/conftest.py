@@ -75,7 +75,7 @@ SMOKE = (
 
 # The fixtures that hold the machine-wide lock (tests/support.py, machine_lock) for a test:
 # their tests are marked `machine`, so that `make test` can run them beside the others.
-MACHINE_FIXTURES = {"cron_daemon", "real_crontab", "real_env"}
+MACHINE_FIXTURES = {"cron_daemon", "cron_restarted", "real_crontab", "real_env"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

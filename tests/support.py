@@ -238,6 +238,84 @@ def stop_cron_daemon(daemon: subprocess.Popen[bytes]) -> None:
         daemon.wait()
 
 
+
+def reboot_marker(binary: str) -> Path | None:
+    """The file whose absence tells the cron daemon ``binary``, as it starts, that the system
+    has just booted: only then does it run the ``@reboot`` lines (Debian's cron: ``/run/crond.reboot``,
+    which /run being emptied at boot takes away). Read from the program itself; None when it names none."""
+    import re
+
+    try:
+        data = Path(binary).read_bytes()
+    except OSError:
+        return None
+    for text in re.findall(rb"[ -~]{6,}", data):
+        if text.startswith(b"/") and text.endswith(b".reboot") and b" " not in text:
+            return Path(text.decode())
+    return None
+
+
+class CronRestart:
+    """A cron daemon this run starts, stops and starts again as a boot does: ``boot()`` stops it,
+    takes away its reboot marker and starts it, so that it runs the ``@reboot`` lines itself.
+    Make one with :func:`cron_daemon_restartable`."""
+
+    def __init__(self, binary: str, marker: Path) -> None:
+        self.binary, self.marker = binary, marker
+        self.marker_was_there = marker.exists()
+        self.daemon: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.daemon = start_cron_daemon(self.binary)
+
+    def boot(self) -> None:
+        """Stopped and started again, as after a reboot; returns once it runs."""
+        self.stop()
+        self.marker.unlink(missing_ok=True)
+        self.start()
+        assert self.marker.exists(), f"{self.binary} did not write {self.marker} as it started"
+
+    def stop(self) -> None:
+        if self.daemon is not None:
+            stop_cron_daemon(self.daemon)
+            self.daemon = None
+
+    def close(self) -> None:
+        """Stopped, and the marker as it was before (a boot of the machine takes it away)."""
+        self.stop()
+        if not self.marker_was_there:
+            self.marker.unlink(missing_ok=True)
+
+
+@contextmanager
+def cron_daemon_restartable() -> Iterator[CronRestart | str]:
+    """A :class:`CronRestart`, or why there can be none here: it needs root, a cron that keeps
+    a reboot marker, and no other cron daemon running (this test must not stop the machine's own)."""
+    from orc.scheduling.crontab_store import cron_daemon_running
+
+    _refuse_outside_the_machine_run()
+    with machine_lock():
+        binary = find_cron()
+        marker = reboot_marker(binary) if binary else None
+        # A daemon another test stopped may leave its jobs running under the name cron a while.
+        deadline = time.monotonic() + 90
+        while cron_daemon_running() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if binary is None:
+            yield "cron is not installed (Debian: apt-get install cron; `make system` installs it)"
+        elif os.geteuid() != 0:
+            yield "restarting the cron daemon needs root (CI runs as root)"
+        elif marker is None:
+            yield f"{binary} names no reboot marker file: there is no way to make it run @reboot lines short of a reboot"
+        elif cron_daemon_running():
+            yield "a cron daemon runs that this run did not start: it is not stopped for a test (stop it, or run in CI)"
+        else:
+            restart = CronRestart(binary, marker)
+            try:
+                yield restart
+            finally:
+                restart.close()
+
 def suite_files() -> list[str]:
     """The suite's files as git knows them (tracked, and new ones not ignored)."""
     done = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=SUITE,

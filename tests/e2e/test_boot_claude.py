@@ -1,7 +1,8 @@
 """A reboot done for real within the machine, with two teams of two real Claude Code agents
 each (offline, against the stand-in API): the tmux server killed, every process of the run killed,
 then the crontab's ``@reboot`` line run as cron runs it (``/bin/sh -c``, cron's bare
-environment). After it each agent is back in its own conversation (the stand-in API sees its
+environment; in the first test by a real cron daemon, stopped and started again as a boot does,
+from the user's real crontab). After it each agent is back in its own conversation (the stand-in API sees its
 earlier turns), the missed check-in reached the resumed engineer once, marked LATE, and one
 summary reached the attention log and the notify command (docs/workflow.md, "After a reboot").
 The second test kills the boot command at five random instants first, then runs it to the end:
@@ -15,6 +16,7 @@ import random
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -27,7 +29,7 @@ from orc.core.settings import load_settings
 from orc.record.hook_events import agent_reports
 from orc.record.snapshot import look
 from orc.scheduling.checkins import now_local, read_checkin, save_checkin
-from support import SUITE, wait_for
+from support import SUITE, CronRestart, cron_daemon_restartable, users_crontab_replaced, wait_for
 from test_boot import BARE, attention_raised, boot_command, calls, notify_stand_in, reboot, run_as_cron
 from test_team import env, integration, project_entry, repo_with_spec, write_config  # noqa: F401
 from tmux_utils import Tmux
@@ -123,20 +125,42 @@ class Night:
             assert f"check-in {checkin_id} delivered to {name}:Dev" in summary[0], summary[0]
 
 
+USERS_LINES = "# the user's own line, kept as is\n@reboot /usr/bin/true users-own-reboot-line\n"
+
+
+@pytest.fixture
+def cron_restarted() -> Iterator[CronRestart]:
+    """A real cron daemon this test starts, then stops and starts again as a boot does, over the
+    user's real crontab (its own lines kept, restored after). Under CI not having one fails."""
+    with cron_daemon_restartable() as restart:
+        if isinstance(restart, str):
+            (pytest.fail if os.environ.get("CI") else pytest.skip)(restart)
+        with users_crontab_replaced(USERS_LINES):
+            restart.start()
+            yield restart
+
+
 def test_after_a_real_reboot_two_claude_teams_are_back_in_their_own_conversations(
-        claude_binary: Path, tmp_path: Path, env: dict[str, str], tmux: Tmux) -> None:  # noqa: F811
+        claude_binary: Path, tmp_path: Path, env: dict[str, str], tmux: Tmux,  # noqa: F811
+        cron_restarted: CronRestart) -> None:
+    real = {k: v for k, v in env.items() if k != "ORC_CRONTAB_FILE"}  # the user's real crontab
     with FakeAnthropicAPI() as api:
-        night = Night(claude_binary, tmp_path, env, tmux, api)
+        night = Night(claude_binary, tmp_path, real, tmux, api)
+        table = subprocess.run(["crontab", "-l"], capture_output=True, text=True, timeout=30).stdout
+        assert table.startswith(USERS_LINES) and "integration up --boot" in table, table
         count = night.reboot()
+        cron_restarted.stop()  # down with the machine
         started = time.monotonic()
-        run = run_as_cron(boot_command(night.env))
-        out, err = run.communicate(timeout=600)
+        cron_restarted.boot()  # the daemon itself runs the @reboot line, as at startup
+        log = Path(night.env["ORC_STATE_DIR"]) / "cron.log"
+        while not any("after a reboot" in c for c in calls(night.notified)):
+            assert time.monotonic() - started < 120, log.read_text()[-3000:] if log.exists() else "cron ran nothing"
+            time.sleep(0.2)
         took = time.monotonic() - started
-        log = (Path(night.env["ORC_STATE_DIR"]) / "cron.log").read_text()
-        assert run.returncode == 0, out + err + log[-3000:]
         assert took < 60, f"the boot took {took:.1f}s"
         night.check_back(count)
-        print(f"boot to summary, two teams of real Claude Code: {took:.1f}s")
+        assert subprocess.run(["crontab", "-l"], capture_output=True, text=True, timeout=30).stdout.startswith(USERS_LINES)
+        print(f"cron daemon start to summary, two teams of real Claude Code: {took:.1f}s")
 
 
 def test_a_boot_killed_at_five_random_instants_then_run_again_brings_back_each_once(

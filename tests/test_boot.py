@@ -120,6 +120,12 @@ def test_the_reboot_line_brings_the_team_back_delivers_what_was_missed_and_tells
     assert done.returncode == 0, done.stdout + done.stderr
     done = integration("up", "--command", boss, "--agent", "claude", "--ready-timeout", "20", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
+    # The project manager added an engineer with spawn: it is part of the team too.
+    dev2, dev2_record = fake_agent(tmp_path, "dev2")
+    done = integration("spawn", "webapp:Dev2", "--role", "engineer-2", "--project", "webapp", "--brief",
+                       "Write the password reset form", "--command", dev2, "--agent", "claude", "--ready-timeout", "20",
+                       env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
     jobs = crontab_jobs(env)
     assert team_boot_id(settings) in jobs
     # The boot runs the sweep itself once the teams are back: the sweep's own @reboot line is out.
@@ -127,7 +133,7 @@ def test_the_reboot_line_brings_the_team_back_delivers_what_was_missed_and_tells
     assert sum(1 for job in jobs.values() if getattr(job, "schedule") == "@reboot") == 1
 
     for record, target, session in ((pm_record, "webapp:PM", "sess-pm"), (dev_record, "webapp:Dev", "sess-dev"),
-                                    (boss_record, "orc:boss", "sess-boss")):
+                                    (dev2_record, "webapp:Dev2", "sess-dev2"), (boss_record, "orc:boss", "sess-boss")):
         report_session(str(started(record)[0]["settings"]), tmux.resolve(target).pane_id, env["ORC_TMUX_SOCKET"],
                        session)
 
@@ -156,7 +162,8 @@ def test_the_reboot_line_brings_the_team_back_delivers_what_was_missed_and_tells
     assert "Back: " in log and "NOT back" not in log
 
     # Each agent came back once, in its own conversation, and was told so.
-    for record, session in ((pm_record, "sess-pm"), (dev_record, "sess-dev"), (boss_record, "sess-boss")):
+    for record, session in ((pm_record, "sess-pm"), (dev_record, "sess-dev"), (dev2_record, "sess-dev2"),
+                            (boss_record, "sess-boss")):
         assert [e["resume"] for e in started(record)] == [None, session]
         notes = [t for t in submitted(record) if t.startswith("You were restarted and your conversation was resumed")]
         assert len(notes) == 1, submitted(record)
@@ -174,6 +181,7 @@ def test_the_reboot_line_brings_the_team_back_delivers_what_was_missed_and_tells
     assert len(boot_calls) == 1
     for what in ("webapp/project-manager came back in its own conversation (session sess-pm)",
                  "webapp/engineer came back in its own conversation (session sess-dev)",
+                 "webapp/engineer-2 came back in its own conversation (session sess-dev2)",
                  "the orchestrator at orc:boss came back in its own conversation (session sess-boss)",
                  f"check-in {checkin_id} delivered to webapp:Dev", "delivered to webapp:PM"):
         assert what in boot_calls[0], boot_calls[0]
@@ -183,7 +191,7 @@ def test_the_reboot_line_brings_the_team_back_delivers_what_was_missed_and_tells
     again = run_as_cron(command)
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, out + err
-    assert [len(started(r)) for r in (pm_record, dev_record, boss_record)] == [2, 2, 2]
+    assert [len(started(r)) for r in (pm_record, dev_record, dev2_record, boss_record)] == [2, 2, 2, 2]
     assert len([t for t in submitted(dev_record) if t.startswith(f"[check-in {checkin_id} ")]) == 1
     assert len([c for c in calls(notified) if "after a reboot" in c]) == 1
 

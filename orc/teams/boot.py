@@ -6,9 +6,10 @@ Cron runs it from this state folder's ``@reboot`` line (orc/teams/team_schedules
 
 1. wait, up to ``ORC_BOOT_WAIT`` seconds, until tmux can start a server and the deployed
    projects' folders are there;
-2. bring every deployed team back with ``deploy --resume`` (a project is deployed while its
-   backup line is in the crontab: ``stop`` removes it, so a team a person stopped stays
-   stopped), and the orchestrator with ``up`` if it was seated (``<state>/orchestrator.json``);
+2. bring every deployed team back with ``deploy --resume``, the agents ``spawn`` added to it
+   included (a project is deployed while its backup line is in the crontab: ``stop`` removes
+   it, so a team a person stopped stays stopped), and the orchestrator with ``up`` if it was
+   seated (``<state>/orchestrator.json``);
 3. then deliver the missed check-ins (once, marked LATE) and the kept messages: the sweep;
 4. then tell a person one summary: what came back, what did not, and why.
 
@@ -34,7 +35,7 @@ from orc.core.state import log_event, timestamp, write_private_text
 from orc.core.tmux import BadTarget, TargetNotFound, Tmux, TmuxError
 from orc.teams.project_config import ConfigError, Project, load_config, member_kind
 from orc.teams.status import read_record
-from orc.teams.team import AgentReport, deploy_project, log_file, session_windows, wait_ready
+from orc.teams.team import AgentReport, deploy_project, log_file, session_windows, wait_ready, with_spawned
 from orc.teams.team_schedules import backup_job_id, deployed_backup_ids
 
 POLL = 1.0
@@ -158,9 +159,11 @@ def agent_line(report: AgentReport, briefed: dict[str, Any], since: float) -> tu
 
 def bring_back_teams(settings: Settings, tmux: Tmux, projects: list[Project], config_file: Path,
                      ready_timeout: float, record: BootRecord) -> list[str]:
-    """deploy --resume each project; return the pane ids of the agents that are back."""
+    """deploy --resume each project, the agents ``spawn`` added to it included (they were part of
+    the team when the machine went down); return the pane ids of the agents that are back."""
     panes: list[str] = []
     for project in projects:
+        project = with_spawned(settings, project)
         try:
             report = deploy_project(settings, tmux, project, ready_timeout, config_file=config_file, resume=True)
         except Exception as exc:  # noqa: BLE001 - told in the summary; the other teams still come back

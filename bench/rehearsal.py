@@ -321,6 +321,7 @@ class Rehearsal(Stage):
                 print(f"{PROG}: error: {why}", file=sys.stderr)
                 return 1
             stack.enter_context(users_crontab_replaced(None))
+            stack.callback(self.cron.leave_marker_as_found)
             stack.callback(self.cron.stop)
             self.cron.start()
             stack.callback(self.teardown)

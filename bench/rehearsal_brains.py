@@ -219,6 +219,9 @@ class Brain:
         # project manager of a worktree team: engineers to finish at their next DONE, and each finish run
         self.finish_at_done: set[str] = set()
         self.member_finishes: list[MemberFinish] = []
+        # Each resume note that reached it: how many messages its conversation held then (more
+        # than one: the earlier turns came along, it was resumed in its own conversation).
+        self.resumed_with: list[int] = []
 
     # -- faults the rehearsal switches on -------------------------------------------------
     def limit_for(self, seconds: float) -> None:
@@ -278,6 +281,8 @@ class Brain:
                     if (conv, i, j, "prompt") not in self.seen_keys:
                         self.seen_keys.add((conv, i, j, "prompt"))
                         self.inbox.append(text)
+                        if "You were restarted" in text:
+                            self.resumed_with.append(len(body.get("messages") or []))
                         if "usage limit has reset" in text:
                             self.nudges += 1
                         if TURN_RETRY_MARK in text:

@@ -1,6 +1,8 @@
 """The faults a night brings, each at its fixed fraction of the night (bench/rehearsal.py):
 an agent killed; a permission dialog left open; the account's usage limit (subscription); a
-merge conflict at ``finish``; cron stopped; a plain HTTP 429 (API key).
+merge conflict at ``finish``; cron stopped; a plain HTTP 429 (API key); the laptop asleep
+(every process of the night stopped, then continued); a reboot (every process of the night
+killed, the cron daemon started again as at boot: the ``@reboot`` line must bring it all back).
 
 :func:`plan` schedules them; :func:`threads` runs each at its time. A fault does its harm
 and, where a person would, plays the person (``restart`` once ``status`` shows the agent
@@ -18,6 +20,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Callable
+
+from support import processes_with_env, reboot_marker
 
 import rehearsal_judges as judges
 from rehearsal_report import Fault
@@ -57,10 +61,24 @@ def plan(stage: Stage) -> dict[str, Fault]:
                           f"{PLAIN_429_AGENT} (API-key login) gets HTTP 429 rate_limit_error for "
                           f"{plain_429_seconds:.0f}s from its next request: not a usage limit", plain_429_seconds),
     }
+    # Long enough that check-ins come due while everything is stopped (they are every minute).
+    asleep = min(180.0, max(90.0, total / 8))
+    faults["sleep"] = Fault("laptop asleep", 0.84 * total,
+                            f"every process of the night (tmux, the agents, cron and its jobs) stopped with "
+                            f"SIGSTOP for {asleep:.0f}s, then continued, as a laptop that slept", asleep)
+    faults["reboot"] = Fault("reboot", 0.92 * total,
+                             "the tmux server and every process of the night killed, the cron daemon stopped, its "
+                             "reboot marker taken away and the daemon started: cron itself runs the @reboot line")
     if not stage.available["finish"]:
         faults["conflict"].skipped = "`finish` is not in the suite yet (branch issue-8 had not committed it)"
     if stage.cron.machine_daemon:
-        faults["cron"].skipped = "the machine's own cron daemon runs; the rehearsal cannot stop it"
+        for key in ("cron", "sleep", "reboot"):
+            faults[key].skipped = "the machine's own cron daemon runs; the rehearsal cannot stop it"
+    if not Path("/proc/self/environ").exists():
+        for key in ("sleep", "reboot"):
+            faults[key].skipped = "the night's processes are found in /proc, which this system has not"
+    if not faults["reboot"].skipped and (stage.cron.binary is None or reboot_marker(stage.cron.binary) is None):
+        faults["reboot"].skipped = f"{stage.cron.binary} names no reboot marker: it cannot be made to run @reboot lines"
     return faults
 
 
@@ -199,7 +217,103 @@ def cron_stopped(stage: Stage, fault: Fault) -> None:
     judges.cron_caught_up(stage, fault, late_before)
 
 
+def night_processes(stage: Stage) -> list[int]:
+    """The night's processes but the cron daemon: every one started with the rehearsal's state
+    folder in its environment (the tmux server, the agents, their hooks, the suite's runs and
+    cron's jobs); never the rehearsal itself, whose stand-ins are the world outside the machine."""
+    return processes_with_env((f"ORC_STATE_DIR={stage.state}",))
+
+
+def cron_processes(stage: Stage) -> list[int]:
+    """The rehearsal's cron daemon and the job processes it forked (named cron too)."""
+    daemon = stage.cron.process
+    if daemon is None:
+        return []
+    found = [daemon.pid]
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if entry.name.isdigit() and int(fields[1]) == daemon.pid:
+            found.append(int(entry.name))
+    return found
+
+
+def signal_all(pids: list[int], signum: int) -> int:
+    sent = 0
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+            sent += 1
+        except ProcessLookupError:
+            pass
+    return sent
+
+
+def laptop_asleep(stage: Stage, fault: Fault) -> None:
+    """SIGSTOP to cron first (it starts nothing more), then to every other process of the
+    night, twice (one started meanwhile, a hook say); ``fault.lasts`` seconds later SIGCONT
+    to all: their clocks have jumped, as a laptop's do when it wakes."""
+    late_before = judges.late_checkins(stage)
+    told_before = len(judges.notifications(stage))
+    stage.asleep.set()   # `status` would wait on a stopped tmux server: nobody looks meanwhile
+    stopped: list[int] = []
+    try:
+        with stage.cron_lock:
+            for group in (cron_processes(stage), night_processes(stage), night_processes(stage)):
+                new = [pid for pid in group if pid not in stopped]
+                signal_all(new, signal.SIGSTOP)
+                stopped += new
+        fault.injected = f"{time.strftime('%H:%M:%S')} SIGSTOP to {len(stopped)} processes for {fault.lasts:.0f}s"
+        say(f"fault: the laptop sleeps {fault.lasts:.0f}s ({len(stopped)} processes stopped)")
+        slept = time.monotonic()
+        while time.monotonic() - slept < fault.lasts and not stage.stopping.is_set():
+            time.sleep(1)
+    finally:
+        signal_all(stopped, signal.SIGCONT)
+        stage.asleep.clear()
+    fault.recovered = f"{time.strftime('%H:%M:%S')} SIGCONT: the laptop woke"
+    judges.wake_survived(stage, fault, late_before, told_before)
+
+
+def reboot(stage: Stage, fault: Fault) -> None:
+    """Down: the tmux server and every process of the night killed, the cron daemon stopped.
+    Up: its reboot marker taken away (a boot empties /run), the daemon started, which runs the
+    ``@reboot`` line: ``up --boot`` must bring every team back, spawned engineer and
+    orchestrator included, each in its own conversation, then deliver what was missed."""
+    sleep = stage.faults.get("sleep")
+    if sleep is not None and not sleep.skipped:   # one fault at a time: the sleep's judge ends first
+        stage.wait_until(lambda: sleep.survived is not None or stage.stopping.is_set(), 600, 2)
+    slots = [s for s in (*stage.agents.values(), stage.orchestrator) if s is not None]
+    resumes_before = {slot.name: len(slot.brain.resumed_with) for slot in slots}
+    told_before = len(judges.notifications(stage))
+    assert stage.cron.binary is not None
+    marker = reboot_marker(stage.cron.binary)
+    assert marker is not None
+    stage.cron_off_now = True
+    try:
+        with stage.cron_lock:
+            stage.cron.stop()
+            if stage.tmux.is_running():
+                stage.tmux.run("kill-server")
+            killed = 0
+            for _ in range(3):   # a process started while the others went
+                killed += signal_all(night_processes(stage), signal.SIGKILL)
+                time.sleep(0.5)
+            fault.injected = (f"{time.strftime('%H:%M:%S')} tmux server and {killed} processes killed, cron "
+                              f"stopped; {marker} taken away")
+            say(f"fault: reboot ({killed} processes killed)")
+            marker.unlink(missing_ok=True)
+            up = time.monotonic()
+            stage.cron.start()
+    finally:
+        stage.cron_off_now = False
+    fault.recovered = f"{time.strftime('%H:%M:%S')} cron daemon started, as at boot"
+    judges.boot_survived(stage, fault, slots, resumes_before, told_before, up)
+
+
 ACTIONS: dict[str, Callable[[Stage, Fault], None]] = {
     "killed": agent_killed, "dialog": dialog_left_open, "usage": usage_limit, "conflict": merge_conflict,
-    "cron": cron_stopped, "plain429": plain_429,
+    "cron": cron_stopped, "plain429": plain_429, "sleep": laptop_asleep, "reboot": reboot,
 }

@@ -417,3 +417,59 @@ def spawned_at_work(stage: Stage, slot: AgentSlot, pm: AgentSlot, spawn_rc: int)
                                         for t, e in list(stage.ledger.sent.items())), 180, 5)
     return (f"its stand-in heard from it: {briefed}; it reported a task DONE to {pm.name}: {done}",
             spawn_rc == 0 and briefed and done)
+
+
+# --- the laptop asleep, the reboot -------------------------------------------------------------
+
+
+def notifications(stage: Stage) -> list[str]:
+    """What the notify command was given, one line per call (``<work>/notifications.txt``)."""
+    path = stage.work / "notifications.txt"
+    return path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
+
+
+def wake_survived(stage: Stage, fault: Fault, late_before: int, told_before: int) -> None:
+    """Survived: the check-ins that came due while the night was stopped are delivered once it
+    wakes, marked LATE (lost and doubled are judged over the whole night), and the wake tells a
+    person at most one thing (no attention storm)."""
+    woke = time.monotonic()
+    caught_up = stage.wait_until(lambda: late_checkins(stage) > late_before, 150, 5)
+    took = time.monotonic() - woke
+    # Then two minutes more: whatever the wake sets off is told by then (the checks are every minute).
+    stage.wait_until(lambda: stage.stopping.is_set(), 120, 5)
+    told = notifications(stage)[told_before:]
+    late = late_checkins(stage) - late_before
+    fault.noticed.append(f"{late} check-in(s) delivered marked LATE, the first {took:.0f}s after the wake"
+                         if caught_up else "no check-in delivered LATE within 150s of the wake")
+    fault.noticed.append(f"{len(told)} notification(s) to a person in the 2 minutes after the wake"
+                         + (f": {' | '.join(t[:120] for t in told)}" if told else ""))
+    fault.survived = caught_up and len(told) <= 1
+
+
+def boot_survived(stage: Stage, fault: Fault, slots: list[AgentSlot], resumes_before: dict[str, int],
+                  told_before: int, up: float) -> None:
+    """Survived: within 60 s of the cron daemon's start the boot's one summary reached the notify
+    command, every agent (the spawned engineer and the orchestrator included) was given its
+    resume note in its own conversation (its stand-in saw the earlier turns), and none was left
+    behind; the check-ins missed meanwhile are judged with the night's (nothing lost, nothing doubled)."""
+    def summaries() -> list[str]:
+        return [t for t in notifications(stage)[told_before:] if "after a reboot" in t]
+
+    told = stage.wait_until(lambda: summaries(), 180, 1)
+    took = time.monotonic() - up
+    # Every agent's note and any second summary have had their time by then.
+    stage.wait_until(lambda: all(len(s.brain.resumed_with) > resumes_before[s.name] for s in slots), 60, 2)
+    stage.wait_until(lambda: stage.stopping.is_set(), 30, 5)
+    back, fresh = [], []
+    for slot in slots:
+        notes = slot.brain.resumed_with[resumes_before[slot.name]:]
+        (back if notes and all(n > 1 for n in notes) and len(notes) == 1 else fresh).append(
+            f"{slot.name} ({len(notes)} note(s), {notes[0] if notes else 0} messages)")
+    found = summaries()
+    fault.noticed.append(f"the boot's summary reached the notify command {took:.0f}s after cron started"
+                         if told else "no summary of the boot within 180s of cron's start")
+    fault.noticed.append(f"back in their own conversations: {len(back)}/{len(slots)}"
+                         + (f"; not: {', '.join(fresh)}" if fresh else ""))
+    if found:
+        fault.noticed.append(f"summary ({len(found)}x): {found[0][:300]}")
+    fault.survived = bool(told) and took < 60 and not fresh and len(found) == 1 and "did not come back" not in found[0]

@@ -24,7 +24,8 @@ from bench_setup import SUITE  # first: puts the suite, tests/ and the dependenc
 from fake_anthropic_api import FakeAnthropicAPI
 from orc.scheduling.crontab_store import cron_daemon_running
 from rehearsal_brains import Brain, Ledger
-from support import find_cron, start_cron_daemon, stop_cron_daemon
+from rehearsal_report import Fault
+from support import find_cron, reboot_marker, start_cron_daemon, stop_cron_daemon
 from tmux_utils import Tmux, TmuxError
 
 PROJECTS = ("alpha", "beta")
@@ -75,6 +76,9 @@ class CronDaemon:
         self.process: subprocess.Popen[bytes] | None = None
         self.machine_daemon = False
         self.binary = find_cron()
+        # The reboot fault takes the daemon's reboot marker away; the night leaves it as found.
+        self.marker = reboot_marker(self.binary) if self.binary else None
+        self.marker_was_there = self.marker is not None and self.marker.exists()
 
     def detect(self) -> None:
         """Whether a daemon runs already: asked only while holding the machine-wide lock (a
@@ -117,6 +121,10 @@ class CronDaemon:
         if process is not None:
             stop_cron_daemon(process)
 
+    def leave_marker_as_found(self) -> None:
+        if self.ours and self.marker is not None and not self.marker_was_there:
+            self.marker.unlink(missing_ok=True)
+
 
 # --- the stage ---------------------------------------------------------------------------------
 
@@ -156,6 +164,9 @@ class Stage:
         self.cron_off_now = False        # the "cron stopped" fault is on: do not start a daemon
         self.cron_lock = threading.Lock()
         self.stopping = threading.Event()
+        self.asleep = threading.Event()  # the "laptop asleep" fault has the night stopped: do not look
+        self.faults: dict[str, Fault] = {}
+        self.orchestrator: AgentSlot | None = None
         self.env = {
             **os.environ,
             "ORC_STATE_DIR": str(self.state), "ORC_TMUX_SOCKET": str(self.socket),
@@ -196,6 +207,8 @@ class Stage:
 
     def watch(self) -> dict[str, str]:
         """Read every agent's state through ``status`` and keep the changes."""
+        if self.asleep.is_set():
+            return {}
         now = self.elapsed()
         states = self.agent_states()
         for name, state in states.items():

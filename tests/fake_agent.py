@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--exit-after-submit", action="store_true", help="exit when the first turn ends")
     parser.add_argument("--dialog-on-start", action="store_true", help="show the permission dialog at once")
     parser.add_argument("--ready-file", type=Path, help="touch this once the first screen is drawn")
+    parser.add_argument("--read-input-after", type=float, default=0.0, metavar="SECONDS",
+                        help="fault: draw the prompt at once but read no input for SECONDS (a program still "
+                             "starting on a loaded machine: what is typed meanwhile waits in the terminal)")
     parser.add_argument("--hook-command", help="run this as the UserPromptSubmit hook on each submitted prompt")
     # Claude Code's own options the suite adds for its agents; recorded in the "started" event.
     parser.add_argument("--settings", help="like claude --settings: recorded, not read")
@@ -353,6 +356,7 @@ def run(args: argparse.Namespace, fd_in: int, fd_out: int) -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGWINCH, lambda *_: None)
     drawn: list[str] = []
+    reading_from = time.monotonic() + args.read_input_after
     while agent.running:
         try:
             cols, rows = os.get_terminal_size(fd_out)
@@ -366,6 +370,8 @@ def run(args: argparse.Namespace, fd_in: int, fd_out: int) -> None:
             drawn = lines
         deadlines = [d for d in (agent.next_deadline(), reader.escape_deadline) if d is not None]
         timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        if time.monotonic() < reading_from:
+            time.sleep(reading_from - time.monotonic())
         ready, _, _ = select.select([fd_in, wake_r], [], [], timeout)
         if wake_r in ready:
             os.read(wake_r, 512)

@@ -239,6 +239,23 @@ def stop_cron_daemon(daemon: subprocess.Popen[bytes]) -> None:
 
 
 
+def processes_with_env(markers: tuple[str, ...]) -> list[int]:
+    """Every process whose environment holds one of ``markers`` (``NAME=value``), this one left
+    out: found by a run's state folder, they are its agents, tmux server, waiters and drainers
+    (tests/test_boot.py, bench/rehearsal_faults.py: a reboot kills them, a sleep stops them)."""
+    found = []
+    wanted = {m.encode() for m in markers}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if wanted & set((entry / "environ").read_bytes().split(b"\0")):
+                found.append(int(entry.name))
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
 def reboot_marker(binary: str) -> Path | None:
     """The file whose absence tells the cron daemon ``binary``, as it starts, that the system
     has just booted: only then does it run the ``@reboot`` lines (Debian's cron: ``/run/crond.reboot``,

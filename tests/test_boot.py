@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from support import SUITE, wait_for
+from support import SUITE, processes_with_env, wait_for
 from test_team import env, fake_agent, integration, project_entry, repo_with_spec, submitted, write_config  # noqa: F401
 from test_team_resume import report_session, server_gone, started
 from orc.core.settings import load_settings
@@ -51,34 +51,17 @@ def run_as_cron(command: str) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True)
 
 
-def suite_processes(markers: tuple[str, ...]) -> list[int]:
-    """Every process of this run: those whose environment holds one of ``markers`` (its state
-    folder: the agents, the tmux server, waiters and drainers; never this test, which has no
-    ORC_STATE_DIR)."""
-    found = []
-    wanted = {m.encode() for m in markers}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if wanted & set((entry / "environ").read_bytes().split(b"\0")):
-                found.append(int(entry.name))
-        except OSError:
-            continue  # gone meanwhile, or not ours to read
-    return found
-
-
 def reboot(tmux: Tmux, env: dict[str, str], extra_markers: tuple[str, ...] = ()) -> None:
     """The machine goes down: the tmux server killed, then every process of the run left."""
     markers = (f"ORC_STATE_DIR={env['ORC_STATE_DIR']}", *extra_markers)
     tmux.run("kill-server")
     wait_for(lambda: server_gone(tmux), what="the tmux server gone")
-    for pid in suite_processes(markers):
+    for pid in processes_with_env(markers):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    wait_for(lambda: not suite_processes(markers), what="every process of the run gone")
+    wait_for(lambda: not processes_with_env(markers), what="every process of the run gone")
 
 
 def notify_stand_in(tmp_path: Path) -> tuple[str, Path]:

@@ -106,22 +106,46 @@ def test_a_several_line_note_is_kept_intact(env: dict[str, str]) -> None:
     assert "$(not run)" not in table(env)
 
 
-def test_inside_tmux_the_target_is_the_callers_own_pane(env: dict[str, str], tmux: Tmux, tmp_path: Path) -> None:
-    """An agent scheduling itself: no target, no ORC_TMUX_SOCKET; $TMUX and $TMUX_PANE decide."""
-    out = tmp_path / "out.txt"
+def schedule_from_a_window(env: dict[str, str], tmux: Tmux, tmp_path: Path, name: str | None) -> str:
+    """Run schedule_with_note.sh with no target from a new window of session "work" (named
+    ``name``, or left for tmux to name after its program); the check-in's target."""
+    out = tmp_path / f"out-{name}.txt"
     inner_env = {k: v for k, v in env.items() if k in ("ORC_STATE_DIR", "ORC_CRONTAB_FILE")}
     command = " ".join([
         "env", *(shlex.quote(f"{k}={v}") for k, v in inner_env.items()),
         shlex.quote(str(SUITE / "schedule_with_note.sh")), "5", "'check on yourself'",
         ">", shlex.quote(str(out)), "2>&1; echo rc=$? >>", shlex.quote(str(out)), "; sleep 30",
     ])
-    tmux.new_session("work", "dev", "bash", str(tmp_path))
-    tmux.new_window("work", "self", f"bash -c {shlex.quote(command)}", str(tmp_path))
+    if name is None:
+        tmux.run("new-window", "-t", "work:", "-c", str(tmp_path), f"bash -c {shlex.quote(command)}")
+    else:
+        tmux.new_window("work", name, f"bash -c {shlex.quote(command)}", str(tmp_path))
     wait_for(lambda: out.exists() and "rc=" in out.read_text(), what="the launcher to finish inside tmux")
     assert "rc=0" in out.read_text(), out.read_text()
-    [checkin] = [parse_record(p.read_text()) for p in (Path(env["ORC_STATE_DIR"]) / "checkins").glob("ck-*.txt")]
-    assert checkin.target == "work:1.0"
+    checkins = sorted((Path(env["ORC_STATE_DIR"]) / "checkins").glob("ck-*.txt"), key=lambda p: p.stat().st_mtime_ns)
+    checkin = parse_record(checkins[-1].read_text())
     assert checkin.tmux_socket == Path(env["ORC_TMUX_SOCKET"])
+    return checkin.target
+
+
+def test_inside_tmux_the_target_is_the_callers_own_pane(env: dict[str, str], tmux: Tmux, tmp_path: Path) -> None:
+    """An agent scheduling itself: no target, no ORC_TMUX_SOCKET; $TMUX and $TMUX_PANE decide.
+    A window named on purpose is written down by name: after a reboot the suite starts the
+    agent's window again by that name, not always at the same index."""
+    tmux.new_session("work", "dev", "bash", str(tmp_path))
+    assert schedule_from_a_window(env, tmux, tmp_path, "self") == "work:self"
+    # Named after its program by tmux (the name changes with it): by index.
+    assert schedule_from_a_window(env, tmux, tmp_path, None) == "work:2.0"
+    # A name two windows share does not say which: by index.
+    tmux.new_window("work", "twin", "sleep 60", str(tmp_path))
+    assert schedule_from_a_window(env, tmux, tmp_path, "twin") == "work:4.0"
+    # A name that reads as an index: by index.
+    assert schedule_from_a_window(env, tmux, tmp_path, "7") == "work:5.0"
+    # The window "self" gone and started again by name at another index: the target still finds it.
+    tmux.run("kill-window", "-t", "work:self")
+    tmux.new_window("work", "other", "sleep 60", str(tmp_path))   # takes the free index 1
+    tmux.new_window("work", "self", "sleep 60", str(tmp_path))
+    assert tmux.resolve("work:self").window_index == 6
 
 
 def test_outside_tmux_the_default_target_is_used_and_said(env: dict[str, str]) -> None:

@@ -305,3 +305,29 @@ def test_back_to_back_messages_across_turn_ends(orc_env: dict[str, str], start_a
         assert done.returncode == 0, done.stderr
     wait_for(lambda: len(agent.submitted()) == len(messages), what="every message")
     assert agent.submitted() == messages
+
+
+def test_a_note_to_an_agent_still_starting_is_submitted_once_when_its_paste_shows(
+        orc_env: dict[str, str], start_agent, tmux: Tmux) -> None:
+    """Fault injection: the agent reads no input for its first 5 s (seen in a reboot of eight agents
+    at once, where a resume note showed 8 s after its paste). `deliver` stops waiting for the paste
+    first and says so; the suite's own notes (a briefing, a resume note) wait for it, then submit
+    it: once, exactly, not typed again."""
+    from orc.core.settings import load_settings
+    from orc.messages.delivery import deliver, deliver_a_note
+
+    settings = load_settings(orc_env)
+    slow = start_agent("--read-input-after", "5")
+    first = deliver(tmux, slow.pane.pane_id, "You were restarted: go on", settings)
+    assert not first.submitted and "did not show in the input box" in first.reason
+    wait_for(lambda: look(tmux, slow.pane.pane_id).state == "typing", timeout=10, what="the late paste to show")
+    # Started again as before, the suite's note waits for its late paste, then submits it.
+    again = start_agent("--read-input-after", "5")
+    done = deliver_a_note(tmux, again.pane.pane_id, "You were restarted: go on", settings, "resume")
+    assert done.submitted, done.reason
+    wait_for(lambda: again.submitted() == ["You were restarted: go on"], timeout=10, what="one submission")
+    # Something else in the box when the paste shows: the refusal stands, no key is pressed.
+    other = start_agent("--read-input-after", "4")
+    tmux.type_literal(other.pane.pane_id, "draft ")
+    refused = deliver_a_note(tmux, other.pane.pane_id, "You were restarted: go on", settings, "resume")
+    assert not refused.submitted and other.submitted() == []

@@ -229,6 +229,24 @@ class Tmux:
                 return pane
         raise TargetNotFound(f"no pane {pane_index} in window {wanted.session}:{wanted.window}")
 
+    def lasting_address(self, pane: Pane) -> str:
+        """``pane``'s address by its window's name, when that name is the window's own: given on
+        purpose (``new-window -n``, ``rename-window``: tmux then renames it no more as its program
+        changes) and held by no other window of its session. The suite starts each agent's
+        window by name, and after a reboot ``deploy --resume`` starts it again by that name,
+        perhaps at another index: a check-in written down by name still finds its agent.
+        Otherwise :attr:`Pane.address`, by index."""
+        name = pane.window_name
+        if not name or name.isdigit() or name.strip() != name or any(c in name for c in ".:%\n"):
+            return pane.address
+        panes = [p for p in self.list_panes() if p.session == pane.session]
+        if {p.window_index for p in panes if p.window_name == name} != {pane.window_index}:
+            return pane.address
+        if self.run("show-options", "-w", "-v", "-t", pane.pane_id, "automatic-rename").strip() != "off":
+            return pane.address
+        alone = sum(1 for p in panes if p.window_index == pane.window_index) == 1
+        return f"{pane.session}:{name}" if alone else f"{pane.session}:{name}.{pane.pane_index}"
+
     def capture(self, pane_id: str) -> list[str]:
         """The visible screen of one pane, trailing blank rows removed."""
         return trim_screen(self.run("capture-pane", "-p", "-t", pane_id))

@@ -279,6 +279,31 @@ def deliver(
     return result
 
 
+#: How long :func:`deliver_a_note` waits for a late paste to show before it gives up.
+LATE_PASTE_SECONDS = 20.0
+
+
+def deliver_a_note(tmux: Tmux, pane_id: str, text: str, settings: Settings, log_as: str) -> Delivery:
+    """:func:`deliver` for what the suite itself types into an agent it has just started (a
+    briefing, a resume note), where nobody else types. A program that has just started, on a
+    loaded machine, may take the paste seconds after :func:`deliver` stopped waiting for it
+    (seen in a reboot of eight agents at once: the note showed 8 s later, unsent): then it
+    waits for the note to show, exactly, and submits it, not typing it again. Anything else
+    in the box, or nothing by the deadline, and the refusal stands."""
+    result = deliver(tmux, pane_id, text, settings, log_as=log_as)
+    if result.submitted or result.kind != "typed":
+        return result
+    profile = profile_for(settings.agent_kind)
+    screen = _Screen(tmux, pane_id, profile, settings.agent_kind, StateSources.from_settings(settings))
+    try:
+        shown = screen.wait(lambda s: s.state != "idle", LATE_PASTE_SECONDS)
+    except (TargetNotFound, TmuxError):
+        return result
+    if shown.state != "typing" or not holds_exactly(shown, profile, text):
+        return result
+    return deliver(tmux, pane_id, text, settings, log_as=log_as, typed_before=True)
+
+
 # States in which no key may be pressed (an Enter would answer a dialog, run as a command...).
 _NO_KEYS = ("waiting", "limited", "shell", "dead", "copy-mode")
 

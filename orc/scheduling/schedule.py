@@ -72,19 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def default_target(settings: Settings, environ: dict[str, str] | os._Environ[str]) -> tuple[str, str | None]:
-    """The caller's own pane when it runs inside tmux on the suite's server, else the
-    configured default; and a note on how it was chosen, for stderr."""
+    """The caller's own pane when it runs inside tmux on the suite's server (by its window's
+    name where that lasts, :meth:`Tmux.lasting_address`), else the configured default; and a
+    note on how it was chosen, for stderr."""
     inside, pane_id = environ.get("TMUX", ""), environ.get("TMUX_PANE", "")
     if inside and pane_id and Path(inside.split(",")[0]) == settings.tmux_socket:
+        tmux = Tmux(settings.tmux_socket, settings.tmux_bin)
         try:
-            pane = Tmux(settings.tmux_socket, settings.tmux_bin).resolve(pane_id)
+            pane = tmux.resolve(pane_id)
+            # By its window's name where that lasts: after a reboot the agent's window comes
+            # back by name, not always at the same index.
+            address = tmux.lasting_address(pane)
         except (BadTarget, TargetNotFound, TmuxError):
             return pane_id, None
         try:
-            parse_target(pane.address)
+            parse_target(address)
         except BadTarget:  # a session name with '.' or ':' has no address form
             return pane.pane_id, None
-        return pane.address, None
+        return address, None
     return settings.default_target, f"not inside tmux: using ORC_DEFAULT_TARGET={settings.default_target}"
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orc.messages.delivery import clean_text, deliver, fit_to_size
+from orc.messages.delivery import clean_text, deliver_a_note, fit_to_size
 from orc.core.locks import named_lock
 from orc.record.hook_events import agent_reports
 from orc.teams.project_config import Member, Project
@@ -168,7 +168,7 @@ def seat_orchestrator(settings: Settings, tmux: Tmux, projects: list[Project], c
                 resumed = started and resume_id is not None
                 text = fit_to_size(resume_note(target) if resumed
                                    else orchestrator_briefing(settings, projects, config_file, target), settings)
-                result = deliver(tmux, pane.pane_id, text, settings, log_as="up-resume" if resumed else "up-brief")
+                result = deliver_a_note(tmux, pane.pane_id, text, settings, log_as="up-resume" if resumed else "up-brief")
                 briefed, detail = result.submitted, result.reason
                 if resumed:
                     detail = f"resumed session {resume_id}; {detail}"

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from orc.core import gitops
-from orc.messages.delivery import Delivery, clean_text, deliver, fit_to_size, special_meaning, squash
+from orc.messages.delivery import Delivery, clean_text, deliver, deliver_a_note, fit_to_size, special_meaning, squash
 from orc.record.hook_events import agent_reports
 from orc.record.hooks_settings import settings_args
 from orc.core.locks import named_lock
@@ -359,7 +359,9 @@ def note_arrived(tmux: Tmux, settings: Settings, pane_id: str, entry: dict[str, 
 
 def brief_agent(tmux: Tmux, settings: Settings, project: Project, member: Member, pane_id: str, text: str,
            log_as: str, typed_before: bool = False, session: str | None = None) -> Delivery:
-    result = deliver(tmux, pane_id, fit_to_size(text, settings), settings, log_as=log_as, typed_before=typed_before)
+    sized = fit_to_size(text, settings)
+    result = (deliver(tmux, pane_id, sized, settings, log_as=log_as, typed_before=True) if typed_before
+              else deliver_a_note(tmux, pane_id, sized, settings, log_as))
     if result.submitted:
         write_briefed(tmux, settings, project, member, pane_id, session)
     return result

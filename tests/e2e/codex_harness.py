@@ -104,3 +104,29 @@ def rollout_user_texts(path: Path) -> list[str]:
             texts += [part.get("text", "") for part in payload.get("content") or []
                       if part.get("type") == "input_text"]
     return texts
+
+
+#: The hook events 0.169.0 counts as hooks (its "Hooks need review" screen counted 9 of
+#: these 10 when all were configured: ``Notification`` is not one of its events).
+CODEX_HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse",
+                     "Stop", "SessionEnd", "SubagentStop", "PreCompact")
+#: The events whose hooks take a ``matcher`` (a tool name pattern).
+_TOOL_EVENTS = ("PreToolUse", "PermissionRequest", "PostToolUse")
+
+
+def write_codex_hooks(codex_home: Path, command_for: dict[str, str]) -> None:
+    """Write ``codex_home/hooks.json``: for each event, one command hook.
+
+    The shape is Claude Code's (event -> matcher groups -> ``{"type": "command",
+    "command": ...}``). Codex runs a new or changed hook only once it is trusted (its
+    "Hooks need review" screen at start-up), or when started with
+    ``--dangerously-bypass-hook-trust``.
+    """
+    hooks: dict[str, Any] = {}
+    for event, command in command_for.items():
+        group: dict[str, Any] = {"hooks": [{"type": "command", "command": command}]}
+        if event in _TOOL_EVENTS:
+            group["matcher"] = "*"
+        hooks[event] = [group]
+    codex_home.mkdir(parents=True, exist_ok=True)
+    (codex_home / "hooks.json").write_text(json.dumps({"hooks": hooks}, indent=2), encoding="utf-8")

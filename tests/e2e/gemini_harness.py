@@ -87,3 +87,21 @@ def chat_user_texts(path: Path) -> list[str]:
             if message.get("type") == "user" and isinstance(message.get("content"), list):
                 texts += [part["text"] for part in message["content"] if "text" in part]
     return texts
+
+
+#: Gemini CLI 0.61.0's hook events (all fired offline, docs/agent-clis.md).
+GEMINI_HOOK_EVENTS = ("SessionStart", "SessionEnd", "BeforeAgent", "AfterAgent", "BeforeModel", "AfterModel",
+                      "BeforeToolSelection", "BeforeTool", "AfterTool", "Notification", "PreCompress")
+
+
+def add_gemini_hooks(home: Path, command_for: dict[str, str]) -> None:
+    """Add to ``home/.gemini/settings.json`` one command hook per event (settings key
+    ``hooks``: event -> ``[{"matcher": "*", "hooks": [{"type": "command", ...}]}]``).
+    0.61.0 runs them with no trust question."""
+    path = home / ".gemini" / "settings.json"
+    settings = json.loads(path.read_text(encoding="utf-8"))
+    settings["hooks"] = {
+        event: [{"matcher": "*", "hooks": [{"type": "command", "command": command, "name": f"e2e-{event}"}]}]
+        for event, command in command_for.items()
+    }
+    path.write_text(json.dumps(settings, indent=2), encoding="utf-8")

@@ -18,16 +18,19 @@ Needs the CLI: ``make agent-clis`` (tests/e2e/install_agent_clis.sh); skipped wi
 from __future__ import annotations
 
 import re
+import shlex
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from agent_cli_processes import end_processes_with_env, processes_with_env
-from codex_harness import (CODEX_VERSION, codex_command, codex_env, codex_launcher, rollout_files,
-                           rollout_user_texts, write_codex_config)
+from codex_harness import (CODEX_HOOK_EVENTS, CODEX_VERSION, codex_command, codex_env, codex_launcher,
+                           rollout_files, rollout_user_texts, write_codex_config, write_codex_hooks)
 from fake_openai_api import FakeOpenAIAPI
+from record_hook_event import recorded_events
 
 from support import wait_for
 from tmux_utils import Pane, Tmux
@@ -54,6 +57,7 @@ class Codex:
     workdir: Path
     codex_home: Path
     api: FakeOpenAIAPI
+    hook_events: Path  # where the hooks (if any) save each event
 
 
 def screen(tmux: Tmux, codex: Codex) -> str:
@@ -66,26 +70,48 @@ def is_idle(text: str) -> bool:
 
 
 @pytest.fixture
-def codex(tmux: Tmux, tmp_path: Path) -> Iterator[Codex]:
-    """Codex in window ``codex`` of session ``team``, idle at its input box; ended with
-    every process it started when the test ends."""
+def start_codex(tmux: Tmux, tmp_path: Path) -> Iterator[Callable[..., Codex]]:
+    """Start Codex in window ``codex`` of session ``team`` and wait until it is idle at its
+    input box; every process it started is ended when the test ends.
+
+    ``hooks=True`` also configures a hook for each of :data:`CODEX_HOOK_EVENTS` that saves
+    its event in ``Codex.hook_events`` (started with ``--dangerously-bypass-hook-trust``,
+    so that no review screen comes first).
+    """
     launcher = codex_launcher()
     if not launcher.exists():
         pytest.skip(f"Codex CLI {CODEX_VERSION} is not installed; run: make agent-clis")
     home, workdir, codex_home = tmp_path / "home", tmp_path / "work", tmp_path / "codex-home"
     home.mkdir()
     with FakeOpenAIAPI() as api:
-        write_codex_config(codex_home, workdir, api.base_url)
-        env = codex_env(home, codex_home)
-        pane = tmux.new_session("team", "codex", codex_command(launcher, env), str(workdir), width=100, height=30)
-        agent = Codex(pane, workdir, codex_home, api)
-        try:
+
+        def start(hooks: bool = False) -> Codex:
+            write_codex_config(codex_home, workdir, api.base_url)
+            events = tmp_path / "hook-events"
+            args: list[str] = []
+            if hooks:
+                recorder = shlex.join([sys.executable, str(Path(__file__).with_name("record_hook_event.py"))])
+                write_codex_hooks(codex_home, {event: f"{recorder} {shlex.quote(str(events))} {event}"
+                                               for event in CODEX_HOOK_EVENTS})
+                args.append("--dangerously-bypass-hook-trust")
+            command = codex_command(launcher, codex_env(home, codex_home), *args)
+            pane = tmux.new_session("team", "codex", command, str(workdir), width=100, height=30)
+            agent = Codex(pane, workdir, codex_home, api, events)
             wait_for(lambda: is_idle(screen(tmux, agent)), timeout=60, what="Codex's idle input prompt")
-            yield agent
+            return agent
+
+        try:
+            yield start
         finally:
             if tmux.has_session("team"):
                 tmux.kill_session("team")
             end_processes_with_env("CODEX_HOME", str(codex_home))
+
+
+@pytest.fixture
+def codex(start_codex: Callable[..., Codex]) -> Codex:
+    """Codex without hooks, idle at its input box."""
+    return start_codex()
 
 
 def paste_and_submit(tmux: Tmux, pane: Pane, text: str, settle: float, tmp_path: Path) -> None:
@@ -171,3 +197,29 @@ def test_without_its_pane_codex_leaves_no_process_behind(codex: Codex, tmux: Tmu
     tmux.kill_session("team")
     wait_for(lambda: not processes_with_env("CODEX_HOME", str(codex.codex_home)), timeout=15,
              what="every Codex process to end with its pane (--no-daemon: no app-server left)")
+
+
+def test_hooks_get_the_exact_prompt_and_the_permission_request(start_codex: Callable[..., Codex], tmux: Tmux,
+                                                               tmp_path: Path) -> None:
+    codex = start_codex(hooks=True)
+    time.sleep(1)
+    # 0.169.0 fires SessionStart with the first turn, not when the TUI is up.
+    assert recorded_events(codex.hook_events) == []
+    codex.api.script_next_reply_shell("touch approved.txt")
+    paste_and_submit(tmux, codex.pane, HARD_MESSAGE, 0.1, tmp_path)
+    wait_for(lambda: APPROVAL_QUESTION in screen(tmux, codex), timeout=30, what="Codex's approval dialog")
+
+    names = lambda: [e["hook_event_name"] for e in recorded_events(codex.hook_events)]  # noqa: E731
+    wait_for(lambda: names()[-1:] == ["PermissionRequest"], timeout=15, what="the PermissionRequest hook")
+    events = {e["hook_event_name"]: e for e in recorded_events(codex.hook_events)}
+    assert names() == ["SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest"]
+    assert events["UserPromptSubmit"]["prompt"] == HARD_MESSAGE
+    assert events["PermissionRequest"]["tool_name"] == "Bash"
+    assert events["PermissionRequest"]["tool_input"]["command"] == "touch approved.txt"
+    rollout = rollout_files(codex.codex_home)[0]
+    assert {e["transcript_path"] for e in events.values()} == {str(rollout)}
+    assert len({e["session_id"] for e in events.values()}) == 1
+
+    tmux.send_key(codex.pane.pane_id, "y")
+    wait_for(lambda: names()[-2:] == ["PostToolUse", "Stop"], timeout=30, what="the PostToolUse and Stop hooks")
+    assert recorded_events(codex.hook_events)[-1]["last_assistant_message"] == "OK"

@@ -24,16 +24,19 @@ Needs the CLI: ``make agent-clis`` (tests/e2e/install_agent_clis.sh); skipped wi
 
 from __future__ import annotations
 
+import shlex
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from agent_cli_processes import end_processes_with_env, processes_with_env
 from fake_gemini_api import FakeGeminiAPI
-from gemini_harness import (GEMINI_CLI_VERSION, chat_files, chat_user_texts, gemini_command, gemini_env,
-                            gemini_launcher, write_gemini_settings)
+from gemini_harness import (GEMINI_CLI_VERSION, GEMINI_HOOK_EVENTS, add_gemini_hooks, chat_files, chat_user_texts,
+                            gemini_command, gemini_env, gemini_launcher, write_gemini_settings)
+from record_hook_event import recorded_events
 from test_codex_cli import HARD_MESSAGE
 
 from support import wait_for
@@ -54,6 +57,7 @@ class Gemini:
     workdir: Path
     home: Path
     api: FakeGeminiAPI
+    hook_events: Path  # where the hooks (if any) save each event
 
 
 def screen(tmux: Tmux, gemini: Gemini) -> str:
@@ -65,25 +69,44 @@ def is_idle(text: str) -> bool:
 
 
 @pytest.fixture
-def gemini(tmux: Tmux, tmp_path: Path) -> Iterator[Gemini]:
-    """Gemini CLI in window ``gemini`` of session ``team``, idle at its input box; ended
-    with every process it started when the test ends."""
+def start_gemini(tmux: Tmux, tmp_path: Path) -> Iterator[Callable[..., Gemini]]:
+    """Start Gemini CLI in window ``gemini`` of session ``team`` and wait until it is idle
+    at its input box; every process it started is ended when the test ends.
+
+    ``hooks=True`` also configures a hook for each of :data:`GEMINI_HOOK_EVENTS` that
+    saves its event in ``Gemini.hook_events``.
+    """
     launcher = gemini_launcher()
     if not launcher.exists():
         pytest.skip(f"Gemini CLI {GEMINI_CLI_VERSION} is not installed; run: make agent-clis")
     home, workdir = tmp_path / "home", tmp_path / "work"
-    write_gemini_settings(home, workdir)
     with FakeGeminiAPI() as api:
-        env = gemini_env(home, api.base_url)
-        pane = tmux.new_session("team", "gemini", gemini_command(launcher, env), str(workdir), width=100, height=30)
-        agent = Gemini(pane, workdir, home, api)
-        try:
+
+        def start(hooks: bool = False) -> Gemini:
+            write_gemini_settings(home, workdir)
+            events = tmp_path / "hook-events"
+            if hooks:
+                recorder = shlex.join([sys.executable, str(Path(__file__).with_name("record_hook_event.py"))])
+                add_gemini_hooks(home, {event: f"{recorder} {shlex.quote(str(events))} {event}"
+                                        for event in GEMINI_HOOK_EVENTS})
+            command = gemini_command(launcher, gemini_env(home, api.base_url))
+            pane = tmux.new_session("team", "gemini", command, str(workdir), width=100, height=30)
+            agent = Gemini(pane, workdir, home, api, events)
             wait_for(lambda: is_idle(screen(tmux, agent)), timeout=60, what="Gemini CLI's idle input box")
-            yield agent
+            return agent
+
+        try:
+            yield start
         finally:
             if tmux.has_session("team"):
                 tmux.kill_session("team")
             end_processes_with_env("HOME", str(home))
+
+
+@pytest.fixture
+def gemini(start_gemini: Callable[..., Gemini]) -> Gemini:
+    """Gemini CLI without hooks, idle at its input box."""
+    return start_gemini()
 
 
 def paste(tmux: Tmux, pane: Pane, text: str, tmp_path: Path, then: tuple[str, ...] = ()) -> None:
@@ -208,3 +231,33 @@ def test_without_its_pane_gemini_leaves_no_process_behind(gemini: Gemini, tmux: 
     tmux.kill_session("team")
     wait_for(lambda: not processes_with_env("HOME", str(gemini.home)), timeout=15,
              what="every Gemini CLI process to end with its pane")
+
+
+def test_hooks_get_the_exact_prompt_and_a_notification_for_the_dialog(start_gemini: Callable[..., Gemini],
+                                                                      tmux: Tmux, tmp_path: Path) -> None:
+    gemini = start_gemini(hooks=True)
+    names = lambda: [e["hook_event_name"] for e in recorded_events(gemini.hook_events)]  # noqa: E731
+    wait_for(lambda: names() == ["SessionStart"], timeout=15, what="the SessionStart hook")
+    assert recorded_events(gemini.hook_events)[0]["source"] == "startup"
+
+    gemini.api.script_next_reply_shell("touch approved.txt")
+    paste(tmux, gemini.pane, HARD_MESSAGE, tmp_path)
+    time.sleep(0.3)
+    submit_after_home(tmux, gemini.pane)
+    wait_for(lambda: DIALOG_QUESTION in screen(tmux, gemini), timeout=30, what="Gemini CLI's confirmation dialog")
+    wait_for(lambda: "Notification" in names(), timeout=15, what="the Notification hook")
+
+    events = {e["hook_event_name"]: e for e in recorded_events(gemini.hook_events)}
+    assert events["BeforeAgent"]["prompt"] == HARD_MESSAGE
+    assert events["BeforeTool"]["tool_name"] == "run_shell_command"
+    assert events["BeforeTool"]["tool_input"]["command"] == "touch approved.txt"
+    assert events["Notification"]["notification_type"] == "ToolPermission"
+    assert events["Notification"]["details"]["command"] == "touch approved.txt"
+    assert "AfterTool" not in events, "the tool must not have run while the dialog is up"
+    assert {e["transcript_path"] for e in events.values()} == {str(chat_files(gemini.home)[0])}
+
+    tmux.send_key(gemini.pane.pane_id, "Enter")  # "1. Allow once"
+    wait_for(lambda: "AfterAgent" in names(), timeout=30, what="the AfterAgent hook")
+    after = {e["hook_event_name"]: e for e in recorded_events(gemini.hook_events)}
+    assert after["AfterTool"]["tool_input"]["command"] == "touch approved.txt"
+    assert after["AfterAgent"]["prompt"] == HARD_MESSAGE and after["AfterAgent"]["prompt_response"] == "OK"

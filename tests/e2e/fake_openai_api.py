@@ -172,7 +172,9 @@ def shell_tool_call(body: dict[str, Any], command: str, call_id: str) -> dict[st
     offered = {str(tool.get("name")): tool for tool in body.get("tools") or [] if isinstance(tool, dict)}
     escalate = {"sandbox_permissions": "require_escalated",
                 "justification": "The test asks for this command to be approved."}
+    arguments: dict[str, Any]
     if "exec_command" in offered:
+        # What 0.169.0 offers (its schema: cmd, sandbox_permissions, justification, ...).
         name, arguments = "exec_command", {"cmd": command, **escalate}
     elif "shell_command" in offered:
         name, arguments = "shell_command", {"command": command, **escalate}

@@ -51,5 +51,10 @@ def recorded_events(folder: Path) -> list[dict[str, Any]]:
             for path in sorted(folder.glob("*.json"), key=lambda p: int(p.name.split("-", 1)[0]))]
 
 
+def recorded_event_names(folder: Path) -> list[str]:
+    """The ``hook_event_name`` of each event saved in ``folder`` so far, oldest first."""
+    return [str(event.get("hook_event_name")) for event in recorded_events(folder)]
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

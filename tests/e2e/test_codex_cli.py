@@ -30,7 +30,7 @@ from agent_cli_processes import end_processes_with_env, processes_with_env
 from codex_harness import (CODEX_HOOK_EVENTS, CODEX_VERSION, codex_command, codex_env, codex_launcher,
                            rollout_files, rollout_user_texts, write_codex_config, write_codex_hooks)
 from fake_openai_api import FakeOpenAIAPI
-from record_hook_event import recorded_events
+from record_hook_event import recorded_event_names, recorded_events
 
 from support import wait_for
 from tmux_utils import Pane, Tmux
@@ -153,8 +153,9 @@ def test_a_shell_call_waits_in_the_approval_dialog_until_approved(codex: Codex, 
     codex.api.script_next_reply_shell("touch approved.txt")
     paste_and_submit(tmux, codex.pane, "Create the file, please.", 0.1, tmp_path)
 
-    dialog = wait_for(lambda: (lambda s: s if APPROVAL_QUESTION in s else None)(screen(tmux, codex)),
-                      timeout=30, what="Codex's approval dialog")
+    # Its footer is drawn last: waiting for it gets the whole dialog, not half of it.
+    dialog = wait_for(lambda: (lambda s: s if APPROVAL_QUESTION in s and APPROVAL_FOOTER in s else None)(
+        screen(tmux, codex)), timeout=30, what="Codex's approval dialog")
     assert "$ touch approved.txt" in dialog
     assert APPROVAL_FOOTER in dialog and "1. Yes, proceed (y)" in dialog
     assert not is_idle(dialog)
@@ -209,10 +210,11 @@ def test_hooks_get_the_exact_prompt_and_the_permission_request(start_codex: Call
     paste_and_submit(tmux, codex.pane, HARD_MESSAGE, 0.1, tmp_path)
     wait_for(lambda: APPROVAL_QUESTION in screen(tmux, codex), timeout=30, what="Codex's approval dialog")
 
-    names = lambda: [e["hook_event_name"] for e in recorded_events(codex.hook_events)]  # noqa: E731
-    wait_for(lambda: names()[-1:] == ["PermissionRequest"], timeout=15, what="the PermissionRequest hook")
+    wait_for(lambda: recorded_event_names(codex.hook_events)[-1:] == ["PermissionRequest"],
+             timeout=15, what="the PermissionRequest hook")
     events = {e["hook_event_name"]: e for e in recorded_events(codex.hook_events)}
-    assert names() == ["SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest"]
+    assert recorded_event_names(codex.hook_events) == \
+        ["SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest"]
     assert events["UserPromptSubmit"]["prompt"] == HARD_MESSAGE
     assert events["PermissionRequest"]["tool_name"] == "Bash"
     assert events["PermissionRequest"]["tool_input"]["command"] == "touch approved.txt"
@@ -221,5 +223,6 @@ def test_hooks_get_the_exact_prompt_and_the_permission_request(start_codex: Call
     assert len({e["session_id"] for e in events.values()}) == 1
 
     tmux.send_key(codex.pane.pane_id, "y")
-    wait_for(lambda: names()[-2:] == ["PostToolUse", "Stop"], timeout=30, what="the PostToolUse and Stop hooks")
+    wait_for(lambda: recorded_event_names(codex.hook_events)[-2:] == ["PostToolUse", "Stop"],
+             timeout=30, what="the PostToolUse and Stop hooks")
     assert recorded_events(codex.hook_events)[-1]["last_assistant_message"] == "OK"

@@ -10,9 +10,10 @@ Two traps of 0.61.0's input box (its ``input.submit`` handler, in the bundle's
 * an Enter with a backslash just before the cursor replaces the backslash with a
   newline (line continuation) instead of submitting.
 
-So a message is submitted with a settle time after the paste, then ``Home`` (the cursor
-leaves the end of the text, so no backslash precedes it), then, once the cursor has
-moved, Enter: a hard multi-line
+So a message is submitted, once the CLI has started (its ``SessionStart`` hook), with a
+settle time after the paste, then ``Home`` (the cursor leaves the end of the text, so no
+backslash precedes it), then, once the cursor has moved, Enter (and a second Enter if
+the first was lost, which happened in about one run in ten): a hard multi-line
 message ending in a backslash then reaches the API as exactly one user turn with exactly
 that text, and the chat record has it once.
 
@@ -24,9 +25,11 @@ Needs the CLI: ``make agent-clis`` (tests/e2e/install_agent_clis.sh); skipped wi
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +39,7 @@ from agent_cli_processes import end_processes_with_env, processes_with_env
 from fake_gemini_api import FakeGeminiAPI
 from gemini_harness import (GEMINI_CLI_VERSION, GEMINI_HOOK_EVENTS, add_gemini_hooks, chat_files, chat_user_texts,
                             gemini_command, gemini_env, gemini_launcher, write_gemini_settings)
-from record_hook_event import recorded_events
+from record_hook_event import recorded_event_names, recorded_events
 from test_codex_cli import HARD_MESSAGE
 
 from support import wait_for
@@ -47,8 +50,9 @@ pytestmark = pytest.mark.e2e
 # Screen markers of 0.61.0 (tests/e2e/SCREENS.md, "Gemini CLI"). The input box stays on
 # screen while the CLI works, so idle is "input box and no busy marker".
 INPUT_BOX = " >   Type your message or @path/to/file"
-BUSY = "(esc to cancel, "  # " ⠸ Thinking... (esc to cancel, 2s)"
+BUSY = "(esc to cancel, "  # " ⠸ Thinking... (esc to cancel, 2s)"; the phrase varies
 DIALOG_QUESTION = "Allow execution of [Shell]?"
+DIALOG_LAST_OPTION = "3. No, suggest changes (esc)"
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,9 @@ def start_gemini(tmux: Tmux, tmp_path: Path) -> Iterator[Callable[..., Gemini]]:
     """Start Gemini CLI in window ``gemini`` of session ``team`` and wait until it is idle
     at its input box; every process it started is ended when the test ends.
 
-    ``hooks=True`` also configures a hook for each of :data:`GEMINI_HOOK_EVENTS` that
-    saves its event in ``Gemini.hook_events``.
+    It always has a ``SessionStart`` hook, and waits for it; ``hooks=True`` configures a
+    hook for each of :data:`GEMINI_HOOK_EVENTS`, each saving its event in
+    ``Gemini.hook_events``.
     """
     launcher = gemini_launcher()
     if not launcher.exists():
@@ -85,14 +90,18 @@ def start_gemini(tmux: Tmux, tmp_path: Path) -> Iterator[Callable[..., Gemini]]:
         def start(hooks: bool = False) -> Gemini:
             write_gemini_settings(home, workdir)
             events = tmp_path / "hook-events"
-            if hooks:
-                recorder = shlex.join([sys.executable, str(Path(__file__).with_name("record_hook_event.py"))])
-                add_gemini_hooks(home, {event: f"{recorder} {shlex.quote(str(events))} {event}"
-                                        for event in GEMINI_HOOK_EVENTS})
+            recorder = shlex.join([sys.executable, str(Path(__file__).with_name("record_hook_event.py"))])
+            # Always SessionStart: the input box is drawn before the CLI takes a submission
+            # (an Enter in its first seconds was lost, docs/agent-clis.md); SessionStart
+            # comes once it does.
+            wanted = GEMINI_HOOK_EVENTS if hooks else ("SessionStart",)
+            add_gemini_hooks(home, {event: f"{recorder} {shlex.quote(str(events))} {event}" for event in wanted})
             command = gemini_command(launcher, gemini_env(home, api.base_url))
             pane = tmux.new_session("team", "gemini", command, str(workdir), width=100, height=30)
             agent = Gemini(pane, workdir, home, api, events)
             wait_for(lambda: is_idle(screen(tmux, agent)), timeout=60, what="Gemini CLI's idle input box")
+            wait_for(lambda: "SessionStart" in recorded_event_names(events), timeout=30,
+                     what="Gemini CLI's SessionStart hook (ready for input)")
             return agent
 
         try:
@@ -121,21 +130,39 @@ def paste(tmux: Tmux, pane: Pane, text: str, tmp_path: Path, then: tuple[str, ..
     tmux.run("paste-buffer", "-p", "-d", "-b", "e2e-message", "-t", pane.pane_id, *keys)
 
 
-def cursor_column(tmux: Tmux, pane: Pane) -> int:
-    return int(tmux.run("display-message", "-p", "-t", pane.pane_id, "#{cursor_x}").strip())
-
-
 def submit_after_home(tmux: Tmux, pane: Pane) -> None:
-    """Press Home, wait until the CLI has moved the cursor, then press Enter.
+    """Press Home once the CLI has drawn the paste, wait until it has moved the cursor,
+    then press Enter.
 
     With the cursor off the end of the text no backslash precedes it, so Enter submits.
-    An Enter sent right behind the Home (before the CLI has handled it) was lost in the
-    trials (docs/agent-clis.md), hence the wait for the cursor to move.
+    In the trials an Enter sent right behind the Home was lost, and once (settle 0.1 s,
+    cursor not yet settled) the backslash was still consumed (docs/agent-clis.md), hence
+    both waits.
     """
-    before = cursor_column(tmux, pane)
+    before = wait_for(lambda: stable_cursor(tmux, pane), timeout=5, what="the cursor to settle after the paste")
     tmux.send_key(pane.pane_id, "Home")
-    wait_for(lambda: cursor_column(tmux, pane) != before, timeout=5, what="Home to move the cursor")
+    wait_for(lambda: cursor(tmux, pane) != before, timeout=5, what="Home to move the cursor")
     tmux.send_key(pane.pane_id, "Enter")
+
+
+def cursor(tmux: Tmux, pane: Pane) -> tuple[int, int]:
+    x, y = tmux.run("display-message", "-p", "-t", pane.pane_id, "#{cursor_x} #{cursor_y}").split()
+    return int(x), int(y)
+
+
+def stable_cursor(tmux: Tmux, pane: Pane) -> tuple[int, int] | None:
+    """The cursor position if it stayed put for 0.1 s, else None."""
+    first = cursor(tmux, pane)
+    time.sleep(0.1)  # the interval that defines "stayed put"
+    return first if cursor(tmux, pane) == first else None
+
+
+def turns_or_screen(tmux: Tmux, gemini: Gemini, n: int, timeout: float = 30) -> list[str]:
+    """The stand-in's turns once there are ``n``; fails with the pane's screen otherwise."""
+    try:
+        return gemini.api.wait_for_turns(n, timeout=timeout)
+    except TimeoutError as exc:
+        pytest.fail(f"{exc}; the screen:\n{screen(tmux, gemini)}")
 
 
 def no_turn_for(api: FakeGeminiAPI, seconds: float) -> bool:
@@ -152,8 +179,14 @@ def test_a_pasted_hard_message_arrives_as_one_exact_user_turn(gemini: Gemini, tm
     paste(tmux, gemini.pane, HARD_MESSAGE, tmp_path)
     time.sleep(settle)  # the settle time under test, not a wait for a condition
     submit_after_home(tmux, gemini.pane)
+    if no_turn_for(gemini.api, 3) and "third line ends with a backslash \\" in screen(tmux, gemini):
+        # About one run in ten the Enter was lost: the text stays in the box untouched
+        # (no newline, no request; docs/agent-clis.md). A second Enter then submits it;
+        # the assertions below still demand exactly one turn with exactly the text.
+        warnings.warn("Gemini CLI lost the first Enter; pressed it again")
+        tmux.send_key(gemini.pane.pane_id, "Enter")
 
-    assert gemini.api.wait_for_turns(1, timeout=30) == [HARD_MESSAGE]
+    assert turns_or_screen(tmux, gemini, 1) == [HARD_MESSAGE]
     wait_for(lambda: is_idle(screen(tmux, gemini)) and "✦ OK" in screen(tmux, gemini), timeout=30,
              what="Gemini CLI's answer and its idle input box")
     time.sleep(1)  # room for a second, unwanted turn to arrive before counting
@@ -194,8 +227,9 @@ def test_a_shell_call_waits_in_the_confirmation_dialog_until_allowed(gemini: Gem
     time.sleep(0.3)
     tmux.send_key(gemini.pane.pane_id, "Enter")
 
-    dialog = wait_for(lambda: (lambda s: s if DIALOG_QUESTION in s else None)(screen(tmux, gemini)),
-                      timeout=30, what="Gemini CLI's confirmation dialog")
+    # Its last option is drawn last: waiting for it gets the whole dialog, not half of it.
+    dialog = wait_for(lambda: (lambda s: s if DIALOG_QUESTION in s and DIALOG_LAST_OPTION in s else None)(
+        screen(tmux, gemini)), timeout=30, what="Gemini CLI's confirmation dialog")
     assert "? Shell  touch approved.txt" in str(dialog)
     assert "● 1. Allow once" in str(dialog) and "3. No, suggest changes (esc)" in str(dialog)
     assert not is_idle(str(dialog))
@@ -221,7 +255,10 @@ def test_a_slow_answer_shows_the_busy_marker_above_the_input_box(gemini: Gemini,
 
     busy = str(wait_for(lambda: (lambda s: s if BUSY in s else None)(screen(tmux, gemini)), timeout=30,
                         what="Gemini CLI's busy marker"))
-    assert "Thinking... (esc to cancel, " in busy
+    # The phrase before the timer varies ("Thinking...", or a tip: settings ui.loadingPhrases);
+    # "(esc to cancel, <N>s)" is drawn only while the turn streams (bundle interactiveCli-*.js).
+    line = next(line for line in busy.splitlines() if BUSY in line)
+    assert re.search(r"\(esc to cancel, \d+s\)", line), line
     assert INPUT_BOX in busy, "the input box stays while busy"
     wait_for(lambda: is_idle(screen(tmux, gemini)), timeout=30, what="Gemini CLI idle after the slow answer")
 
@@ -236,16 +273,18 @@ def test_without_its_pane_gemini_leaves_no_process_behind(gemini: Gemini, tmux: 
 def test_hooks_get_the_exact_prompt_and_a_notification_for_the_dialog(start_gemini: Callable[..., Gemini],
                                                                       tmux: Tmux, tmp_path: Path) -> None:
     gemini = start_gemini(hooks=True)
-    names = lambda: [e["hook_event_name"] for e in recorded_events(gemini.hook_events)]  # noqa: E731
-    wait_for(lambda: names() == ["SessionStart"], timeout=15, what="the SessionStart hook")
+    wait_for(lambda: recorded_event_names(gemini.hook_events) == ["SessionStart"],
+             timeout=15, what="the SessionStart hook")
     assert recorded_events(gemini.hook_events)[0]["source"] == "startup"
 
     gemini.api.script_next_reply_shell("touch approved.txt")
     paste(tmux, gemini.pane, HARD_MESSAGE, tmp_path)
     time.sleep(0.3)
     submit_after_home(tmux, gemini.pane)
-    wait_for(lambda: DIALOG_QUESTION in screen(tmux, gemini), timeout=30, what="Gemini CLI's confirmation dialog")
-    wait_for(lambda: "Notification" in names(), timeout=15, what="the Notification hook")
+    wait_for(lambda: DIALOG_LAST_OPTION in screen(tmux, gemini), timeout=30,
+             what="Gemini CLI's confirmation dialog")
+    wait_for(lambda: "Notification" in recorded_event_names(gemini.hook_events),
+             timeout=15, what="the Notification hook")
 
     events = {e["hook_event_name"]: e for e in recorded_events(gemini.hook_events)}
     assert events["BeforeAgent"]["prompt"] == HARD_MESSAGE
@@ -257,7 +296,8 @@ def test_hooks_get_the_exact_prompt_and_a_notification_for_the_dialog(start_gemi
     assert {e["transcript_path"] for e in events.values()} == {str(chat_files(gemini.home)[0])}
 
     tmux.send_key(gemini.pane.pane_id, "Enter")  # "1. Allow once"
-    wait_for(lambda: "AfterAgent" in names(), timeout=30, what="the AfterAgent hook")
+    wait_for(lambda: "AfterAgent" in recorded_event_names(gemini.hook_events),
+             timeout=30, what="the AfterAgent hook")
     after = {e["hook_event_name"]: e for e in recorded_events(gemini.hook_events)}
     assert after["AfterTool"]["tool_input"]["command"] == "touch approved.txt"
     assert after["AfterAgent"]["prompt"] == HARD_MESSAGE and after["AfterAgent"]["prompt_response"] == "OK"

@@ -6,7 +6,7 @@ DEPS = .deps/$(shell $(PY) -c 'import sys; print("py%d.%d" % sys.version_info[:2
 PYTEST = PYTHONPATH=$(DEPS)/python:$(DEPS)/dev $(PY) -m pytest
 MINUTES ?= 20
 
-.PHONY: help deps system test-tools dev-deps bundle claude demo test test-fast e2e bench rehearsal lint clean
+.PHONY: help deps system test-tools dev-deps bundle claude agent-clis demo test test-fast e2e bench rehearsal lint clean
 
 help:            ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' Makefile | sed 's/:.*## /\t/' | expand -t 14
@@ -28,6 +28,9 @@ bundle:          ## put the wheels for Python 3.9 to 3.13 into bundle/wheels, fo
 
 claude:          ## install the pinned Claude Code CLI (or CLAUDE_CODE_VERSION) into .deps/npm/<version>
 	@bash tests/e2e/install_claude.sh >/dev/null || { echo "make: the Claude Code CLI could not be installed (npm's error above), so the end-to-end tier cannot run; the fast tier runs alone with: make test-fast" >&2; exit 1; }
+
+agent-clis:      ## install the pinned Codex CLI and Gemini CLI (or CODEX_VERSION, GEMINI_CLI_VERSION) into .deps/npm/
+	@bash tests/e2e/install_agent_clis.sh
 
 demo: system deps ## a private tmux session with a stand-in agent that receives a scheduled check-in (KEEP=1: leave it running)
 	$(PY) tools/demo.py $(if $(KEEP),--keep)

@@ -30,18 +30,18 @@ claude:          ## install the pinned Claude Code CLI (or CLAUDE_CODE_VERSION) 
 	@bash tests/e2e/install_claude.sh >/dev/null || { echo "make: the Claude Code CLI could not be installed (npm's error above), so the end-to-end tier cannot run; the fast tier runs alone with: make test-fast" >&2; exit 1; }
 
 agent-clis:      ## install the pinned Codex CLI and Gemini CLI (or CODEX_VERSION, GEMINI_CLI_VERSION) into .deps/npm/
-	@bash tests/e2e/install_agent_clis.sh
+	@bash tests/e2e/install_agent_clis.sh >/dev/null || echo "make: the Codex or Gemini CLI could not be installed (npm's error above): their end-to-end tests are skipped (under CI: they fail); the rest runs" >&2
 
 demo: system deps ## a private tmux session with a stand-in agent that receives a scheduled check-in (KEEP=1: leave it running)
 	$(PY) tools/demo.py $(if $(KEEP),--keep)
 
-test: system test-tools claude ## the whole suite on every Python 3.9-3.13 found: everything on the oldest and newest, smoke between
+test: system test-tools claude agent-clis ## the whole suite on every Python 3.9-3.13 found: everything on the oldest and newest, smoke between
 	$(PY) tools/matrix.py
 
 test-fast: system test-tools dev-deps ## the unit tier only, on one Python: PY=python3 (no real Claude Code, no cron daemon)
 	$(PYTEST) -m "not e2e" tests
 
-e2e: system dev-deps claude ## the end-to-end tier only, on one Python: PY=python3
+e2e: system dev-deps claude agent-clis ## the end-to-end tier only, on one Python: PY=python3
 	$(PYTEST) -m e2e tests
 
 bench: system deps claude ## run the benchmarks whose figures are in docs/benchmarks.md

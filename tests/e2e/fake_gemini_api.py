@@ -43,9 +43,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Callable, TextIO
+
+from loopback_stand_in import LoopbackStandIn, StandInServer
 
 #: A prompt containing this marker is answered with a shell tool call running the
 #: marked command, e.g. ``please [[fake-shell: touch /tmp/x]]``.
@@ -174,7 +176,7 @@ def _candidate_response(parts: list[dict[str, Any]], model: str) -> dict[str, An
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: StandInServer
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
@@ -242,23 +244,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    api: FakeGeminiAPI
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that goes away mid-request (an agent killed, a turn cancelled) is
-        # normal here; anything else still gets the standard traceback.
-        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
-            return
-        super().handle_error(request, client_address)
-
-
-class FakeGeminiAPI:
+class FakeGeminiAPI(LoopbackStandIn):
     """A Gemini API stand-in on 127.0.0.1 serving from a background thread.
 
     Use as a context manager, or call ``start()`` and ``stop()``.
     """
+
+    HANDLER = _Handler
+    THREAD_NAME = "fake-gemini-api"
 
     def __init__(self, reply_text: str = "OK", reply_delay: float = 0.0, port: int = 0,
                  log: TextIO | None = None) -> None:
@@ -267,44 +260,8 @@ class FakeGeminiAPI:
         ``log``: a text file that gets one JSON line per request (method, path,
         headers, body).
         """
+        super().__init__(port, log)
         self._state = _State(reply_text=reply_text, reply_delay=reply_delay)
-        self._port = port
-        self._log = log
-        self._log_lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> str:
-        """Start serving and return the base URL, e.g. ``http://127.0.0.1:40123``."""
-        server = _Server(("127.0.0.1", self._port), _Handler)
-        server.api = self
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="fake-gemini-api", daemon=True)
-        self._thread.start()
-        return self.base_url
-
-    @property
-    def base_url(self) -> str:
-        """The URL to put in ``GOOGLE_GEMINI_BASE_URL``; only valid after ``start()``."""
-        assert self._server is not None, "start() first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        """Stop serving and close the socket; safe to call twice."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeGeminiAPI:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def set_reply(self, text: str) -> None:
         """Answer later conversation turns with ``text``."""
@@ -374,11 +331,7 @@ class FakeGeminiAPI:
                         self._state.seen_call_ids.add(key)
                         self._state.function_responses.append(answer)
             self._state.cond.notify_all()
-        if self._log is not None:
-            with self._log_lock:
-                self._log.write(json.dumps({"method": request.method, "path": request.path,
-                                            "headers": headers, "body": body}) + "\n")
-                self._log.flush()
+        self._log_request(request.method, request.path, headers, body)
         return request
 
     def _next_reply(self, request: RecordedRequest, body: dict[str, Any]) -> tuple[list[dict[str, Any]], float, bool]:

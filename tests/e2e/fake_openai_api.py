@@ -54,9 +54,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Callable, TextIO
+
+from loopback_stand_in import LoopbackStandIn, StandInServer
 
 #: A prompt containing this marker is answered with a shell tool call running the
 #: marked command, e.g. ``please [[fake-shell: touch /tmp/x]]``.
@@ -216,7 +218,7 @@ def _text_item(text: str) -> dict[str, Any]:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: StandInServer
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
@@ -281,23 +283,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    api: FakeOpenAIAPI
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that goes away mid-request (an agent killed, a turn interrupted) is
-        # normal here; anything else still gets the standard traceback.
-        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
-            return
-        super().handle_error(request, client_address)
-
-
-class FakeOpenAIAPI:
+class FakeOpenAIAPI(LoopbackStandIn):
     """A Responses API stand-in on 127.0.0.1 serving from a background thread.
 
     Use as a context manager, or call ``start()`` and ``stop()``.
     """
+
+    HANDLER = _Handler
+    THREAD_NAME = "fake-openai-api"
 
     def __init__(self, reply_text: str = "OK", reply_delay: float = 0.0, port: int = 0,
                  log: TextIO | None = None) -> None:
@@ -306,44 +299,13 @@ class FakeOpenAIAPI:
         ``log``: a text file that gets one JSON line per request (method, path,
         headers, body).
         """
+        super().__init__(port, log)
         self._state = _State(reply_text=reply_text, reply_delay=reply_delay)
-        self._port = port
-        self._log = log
-        self._log_lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> str:
-        """Start serving and return the base URL, e.g. ``http://127.0.0.1:40123/v1``."""
-        server = _Server(("127.0.0.1", self._port), _Handler)
-        server.api = self
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="fake-openai-api", daemon=True)
-        self._thread.start()
-        return self.base_url
 
     @property
     def base_url(self) -> str:
         """The provider's ``base_url`` (Codex appends ``/responses``); valid after ``start()``."""
-        assert self._server is not None, "start() first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def stop(self) -> None:
-        """Stop serving and close the socket; safe to call twice."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeOpenAIAPI:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return f"http://127.0.0.1:{self.port}/v1"
 
     def set_reply(self, text: str) -> None:
         """Answer later conversation turns with ``text``."""
@@ -412,11 +374,7 @@ class FakeOpenAIAPI:
                         self._state.seen_call_ids.add(output.call_id)
                         self._state.tool_outputs.append(output)
             self._state.cond.notify_all()
-        if self._log is not None:
-            with self._log_lock:
-                self._log.write(json.dumps({"method": request.method, "path": request.path,
-                                            "headers": headers, "body": body}) + "\n")
-                self._log.flush()
+        self._log_request(request.method, request.path, headers, body)
         return request
 
     def _next_reply(self, request: RecordedRequest, body: dict[str, Any]) -> tuple[dict[str, Any], float, bool]:

@@ -291,6 +291,34 @@ def test_a_boot_killed_at_random_instants_and_run_again_loses_nothing_and_double
         assert len(notes) == 1 and not [t for t in submitted(record)[1:] if "The spec is" in t], why
     assert len([t for t in submitted(dev_record) if t.startswith(f"[check-in {checkin_id} ")]) == 1, why
     summary = [c for c in calls(notified) if "after a reboot" in c]
-    assert len(summary) == 1, why
+    assert len(summary) == 1, f"{why}: {summary}"
     for who, session in (("project-manager", "sess-pm"), ("engineer", "sess-dev")):
         assert f"webapp/{who} came back in its own conversation (session {session})" in summary[0], (why, summary)
+
+
+def test_a_session_a_killed_run_left_tmux_making_is_used_not_made_twice(tmp_path: Path, tmux: Tmux) -> None:
+    """Fault injection (a stand-in for the race, not tmux's own timing): the session appears just
+    as this run asks for it, made by a boot run killed a moment before, so tmux refuses a second
+    one. The window that run opened is used; no second window of that name is opened."""
+    from orc.core.tmux import TmuxError
+    from orc.teams.project_config import load_config
+    from orc.teams.team import _open_window
+
+    repo = repo_with_spec(tmp_path / "webapp")
+    write_config(tmp_path, {"webapp": project_entry(repo, "webapp", "sleep 60", "sleep 60")})
+    [project] = load_config(tmp_path / "project_configs.json").projects
+
+    class RacedTmux(Tmux):
+        def new_session(self, name: str, window_name: str, command: str, cwd: str, width: int = 200,
+                        height: int = 50):  # type: ignore[no-untyped-def]
+            super().new_session(name, window_name, command, cwd, width, height)  # the killed run's
+            raise TmuxError(["new-session", "-s", name], f"Session named {name} exists", 1)
+
+    raced = RacedTmux(tmux.socket, tmux.binary)
+    pane = _open_window(raced, project, "PM", "sleep 60")
+    assert [p.window_name for p in tmux.list_windows() if p.session == "webapp"] == ["PM"]
+    assert pane.pane_id == tmux.resolve("webapp:PM").pane_id
+    # A window that run had not got to: opened in the session it left.
+    dev = _open_window(raced, project, "Dev", "sleep 60")
+    assert [p.window_name for p in tmux.list_windows() if p.session == "webapp"] == ["PM", "Dev"]
+    assert dev.pane_id == tmux.resolve("webapp:Dev").pane_id

@@ -260,7 +260,15 @@ def _open_window(tmux: Tmux, project: Project, window: str, command: str, folder
     cwd = str(folder or project.path)
     if tmux.has_session(project.session):
         return tmux.new_window(project.session, window, command, cwd)
-    return tmux.new_session(project.session, window, command, cwd, width=200, height=50)
+    try:
+        return tmux.new_session(project.session, window, command, cwd, width=200, height=50)
+    except TmuxError:
+        # A run killed as it started this session (up --boot killed half way) leaves the tmux
+        # server making it: there now, it is used, and the window if that run got to open it.
+        if not tmux.has_session(project.session):
+            raise
+        made = session_windows(tmux, project.session).get(window)
+        return made if made is not None else tmux.new_window(project.session, window, command, cwd)
 
 
 def wait_ready(tmux: Tmux, settings: Settings, pane_ids: list[str], timeout: float,

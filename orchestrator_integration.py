@@ -111,9 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", action="append", metavar="NAME", help="only these projects (repeatable)")
     p.add_argument("message", nargs="+")
 
-    p = command("hooks", "our Claude Code hooks for agents started by hand: install, remove, status",
+    p = command("hooks", "our hooks for agents started by hand (Claude Code, Codex, Gemini CLI): install, "
+                "remove, status",
                 ["hooks install --project ~/projects/webapp", "hooks install --user", "hooks remove --user",
-                 "hooks status"])
+                 "hooks install --user --agent codex", "hooks status"])
     p.add_argument("action", choices=("install", "remove", "status"),
                    help="install: merge ours into the settings file; remove: take exactly ours out; "
                         "status: which panes report, and where ours are installed")
@@ -122,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the project's own settings, PATH/.claude/settings.local.json")
     where.add_argument("--user", action="store_true",
                        help="your settings for every project: $CLAUDE_CONFIG_DIR/settings.json or ~/.claude/settings.json")
+    p.add_argument("--agent", choices=("claude", "codex", "gemini"), default="claude",
+                   help="whose settings: claude (default); codex: $CODEX_HOME/hooks.json (~/.codex), "
+                        "PATH/.codex/hooks.json; gemini: ~/.gemini/settings.json, PATH/.gemini/settings.json")
 
     p = command("learn", "append a dated learning to LEARNINGS.md",
                 ["learn \"Claude Code swallows an Enter sent within 150 ms of a paste\"",
@@ -610,9 +614,9 @@ def _hooks(args: argparse.Namespace, settings: Settings) -> int:
         project = args.project.expanduser().absolute()
         if not project.is_dir():
             return fail(PROG, f"--project {args.project}: no such folder; give the project's folder", EXIT_USAGE)
-        files.append(hooks_settings.project_settings_file(project))
+        files.append(hooks_settings.project_settings_file(project, args.agent))
     if args.user:
-        files.append(hooks_settings.user_settings_file())
+        files.append(hooks_settings.user_settings_file(kind=args.agent))
     if args.action == "status":
         from tmux_utils import Tmux, TmuxError
 
@@ -621,7 +625,7 @@ def _hooks(args: argparse.Namespace, settings: Settings) -> int:
                                            for p in Tmux(settings.tmux_socket, settings.tmux_bin).list_panes()}
         except TmuxError:
             live = None
-        for path in files or [hooks_settings.user_settings_file()]:
+        for path in files or [hooks_settings.user_settings_file(kind=args.agent)]:
             found = hooks_settings.installed_in(path)
             print(f"{path}: " + {True: "our hooks installed", False: "none of ours",
                                  None: "cannot be read as settings"}[found])
@@ -634,7 +638,7 @@ def _hooks(args: argparse.Namespace, settings: Settings) -> int:
         return fail(PROG, f"hooks {args.action}: say where: --project PATH or --user", EXIT_USAGE)
     try:
         if args.action == "install":
-            print(hooks_settings.install(files[0], settings.suite_dir, settings.state_dir))
+            print(hooks_settings.install(files[0], settings.suite_dir, settings.state_dir, kind=args.agent))
         else:
             print(hooks_settings.remove(files[0]))
     except hooks_settings.HooksFileError as exc:

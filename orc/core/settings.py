@@ -42,7 +42,7 @@ class Settings:
     state_dir: Path
     default_target: str
     agent_command: str
-    agent_kind: str            # which screen patterns to use (orc.record.profiles)
+    agent_kind: str            # the profile to read every pane with (orc.record.profiles); "": each pane's own agent CLI
     submit_key: str            # tmux key name that submits in the agent's TUI
     paste_settle: float        # seconds between the paste and the submit key
     submit_timeout: float      # seconds to wait for proof after each submit key
@@ -128,7 +128,7 @@ def load_settings(environ: Mapping[str, str] | None = None, suite_dir: Path = SU
         state_dir=state_dir.absolute(),
         default_target=text("ORC_DEFAULT_TARGET", "tmux-orc:0"),
         agent_command=text("ORC_AGENT_COMMAND", "claude"),
-        agent_kind=text("ORC_AGENT_KIND", "claude"),
+        agent_kind=text("ORC_AGENT_KIND", ""),
         submit_key=text("ORC_SUBMIT_KEY", "Enter"),
         paste_settle=_number(values, "ORC_PASTE_SETTLE", 0.3),
         submit_timeout=_number(values, "ORC_SUBMIT_TIMEOUT", 2.0, minimum=0.1),

@@ -34,7 +34,7 @@ from typing import Any
 
 from filelock import Timeout
 
-from orc.record.profiles import AgentProfile, profile_for
+from orc.record.profiles import TRANSCRIPT_FORMATS, AgentProfile, profile_for
 from orc.record.agent_state import find_input_box
 from orc.core.locks import pane_lock
 from orc.record.hook_events import events_log, latest_reports, prompt_keys_since
@@ -87,30 +87,10 @@ PASSING = ("dialog", "limited", "draft", "busy", "dead", "exited", "unknown", "c
 
 
 def prompts_of(entry: Any) -> Iterator[str]:
-    """The prompt texts one transcript line records: a submitted ``user`` entry, a queued
-    prompt (``queue-operation`` enqueue, ``attachment`` of type ``queued_command``).
-    (The mailbox tells the enqueue apart: orc/messages/mailbox.py, ``read_transcript``.)"""
-    if not isinstance(entry, dict):
-        return
-    kind = entry.get("type")
-    if kind == "user":
-        content = (entry.get("message") or {}).get("content") if isinstance(entry.get("message"), dict) else None
-        if isinstance(content, str):
-            yield content
-        elif isinstance(content, list):
-            texts = [b.get("text") for b in content if isinstance(b, dict) and b.get("type") == "text"]
-            yield from (t for t in texts if isinstance(t, str))
-    elif kind == "queue-operation" and entry.get("operation") == "enqueue":
-        if isinstance(entry.get("content"), str):
-            yield entry["content"]
-    elif kind == "attachment":
-        attachment = entry.get("attachment")
-        if isinstance(attachment, dict) and attachment.get("type") == "queued_command":
-            prompt = attachment.get("prompt")
-            if isinstance(prompt, str):
-                yield prompt
-            elif isinstance(prompt, list):
-                yield "".join(b.get("text", "") for b in prompt if isinstance(b, dict))
+    """The prompt texts one transcript line records, in the format of whichever agent CLI
+    wrote it (each profile's ``transcript_prompts``: their shapes do not overlap)."""
+    for profile in TRANSCRIPT_FORMATS:
+        yield from profile.transcript_prompts(entry)
 
 
 class TranscriptWatch:
@@ -193,14 +173,17 @@ def fingerprints(text: str) -> list[str]:
 
 
 class _Screen:
-    """Reads one pane's state (screen, process group, registry) for the polling loops below."""
+    """Reads one pane's state (screen, process group, registry) for the polling loops below,
+    and reads its screen with the profile of the agent CLI each look finds running there."""
 
-    def __init__(self, tmux: Tmux, pane_id: str, profile: AgentProfile, agent_kind: str,
-                 sources: StateSources) -> None:
-        self.tmux, self.pane_id, self.profile, self.kind, self.sources = tmux, pane_id, profile, agent_kind, sources
+    def __init__(self, tmux: Tmux, pane_id: str, agent_kind: str, sources: StateSources) -> None:
+        self.tmux, self.pane_id, self.kind, self.sources = tmux, pane_id, agent_kind, sources
+        self.profile = profile_for(agent_kind)
 
     def look(self) -> PaneSnapshot:
-        return look(self.tmux, self.pane_id, self.kind, self.sources)
+        snap = look(self.tmux, self.pane_id, self.kind, self.sources)
+        self.profile = profile_for(snap.agent.kind)
+        return snap
 
     def sees_box(self, snap: PaneSnapshot) -> bool:
         """Whether the screen patterns recognise the agent's input box (or a dialog) at all."""
@@ -293,13 +276,12 @@ def deliver_a_note(tmux: Tmux, pane_id: str, text: str, settings: Settings, log_
     result = deliver(tmux, pane_id, text, settings, log_as=log_as)
     if result.submitted or result.kind != "typed":
         return result
-    profile = profile_for(settings.agent_kind)
-    screen = _Screen(tmux, pane_id, profile, settings.agent_kind, StateSources.from_settings(settings))
+    screen = _Screen(tmux, pane_id, settings.agent_kind, StateSources.from_settings(settings))
     try:
         shown = screen.wait(lambda s: s.state != "idle", LATE_PASTE_SECONDS)
     except (TargetNotFound, TmuxError):
         return result
-    if shown.state != "typing" or not holds_exactly(shown, profile, text):
+    if shown.state != "typing" or not holds_exactly(shown, screen.profile, text):
         return result
     return deliver(tmux, pane_id, text, settings, log_as=log_as, typed_before=True)
 
@@ -317,9 +299,9 @@ def holds_exactly(snap: PaneSnapshot, profile: AgentProfile, text: str) -> bool:
 def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Settings, allow_shell: bool,
                     when_idle: bool = False, typed_before: bool = False,
                     on_paste: OnPaste | None = None) -> Delivery:
-    profile = profile_for(settings.agent_kind)
-    screen = _Screen(tmux, pane.pane_id, profile, settings.agent_kind, StateSources.from_settings(settings))
+    screen = _Screen(tmux, pane.pane_id, settings.agent_kind, StateSources.from_settings(settings))
     snap = screen.look()
+    profile = screen.profile  # the pane's own agent CLI's, unless ORC_AGENT_KIND names one
     if snap.state == "copy-mode":
         tmux.leave_copy_mode(pane.pane_id)
         snap = screen.wait(lambda s: s.state != "copy-mode", 2.0)
@@ -398,6 +380,14 @@ def _deliver_locked(tmux: Tmux, target: str, pane: Pane, text: str, settings: Se
         return ""
 
     def proven(how: str, s: PaneSnapshot) -> Delivery:
+        if how == "screen" and hooks_log.exists():
+            # Hooks report in this state folder, and an agent's first prompt may come before
+            # its first report (Codex names its session with its first turn): the hook's copy
+            # of the prompt, a moment behind the screen, is the stronger proof.
+            deadline = time.monotonic() + settings.submit_timeout
+            while time.monotonic() < deadline and not hook_proof():
+                time.sleep(POLL)
+            how = "hook" if hook_proof() else how
         return Delivery(True, target, pane.pane_id, f"submitted (proof: {how}; agent {s.state})", enters, state,
                         proof=how)
 

@@ -449,8 +449,8 @@ def try_one(settings: Settings, kept: Kept) -> str:
             finish(settings, kept, "delivered", proof=how, how="found after an earlier attempt",
                    lag=f"{kept.age(now_local()):.1f}s")
             return "delivered"
-    profile = profile_for(target_settings.agent_kind)
     snap = look(tmux, pane.pane_id, target_settings.agent_kind, StateSources.from_settings(target_settings))
+    profile = profile_for(snap.agent.kind)
     if queued and not another_agent(kept, snap):
         return _waiting(settings, kept, "in the agent's own typed-ahead queue; delivered once it takes it")
     ours = kept.state == "delivering" and snap.state == "typing" and holds_exactly(snap, profile, kept.text)

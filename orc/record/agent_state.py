@@ -64,7 +64,11 @@ class InputBox:
 
 
 def find_input_box(lines: Sequence[str], profile: AgentProfile) -> InputBox | None:
-    """The agent's input box: a prompt line right below a rule, text up to the next rule."""
+    """The agent's input box: a prompt line right below a rule, text up to the next rule.
+    For a profile with no rules (Codex), the last prompt line with no dialog line after it,
+    text up to the first blank line."""
+    if profile.rule is None:
+        return _unruled_input_box(lines, profile)
     for top in range(len(lines) - 2, -1, -1):
         if not profile.rule.match(lines[top]):
             continue
@@ -75,11 +79,33 @@ def find_input_box(lines: Sequence[str], profile: AgentProfile) -> InputBox | No
         for line in lines[top + 2 :]:
             if profile.rule.match(line):
                 break
-            body.append(line[2:] if line.startswith("  ") else line)
-        text = "\n".join(body).rstrip()
-        if any(p.match(text) for p in profile.placeholders):
-            text = ""
-        return InputBox(text=text, top=top)
+            body.append(_unindent(line, profile.indent))
+        return InputBox(text=_typed(body, profile), top=top)
+    return None
+
+
+def _unindent(line: str, indent: int) -> str:
+    return line[indent:] if line.startswith(" " * indent) else line
+
+
+def _typed(body: list[str], profile: AgentProfile) -> str:
+    text = "\n".join(body).rstrip()
+    return "" if any(p.match(text) for p in profile.placeholders) else text
+
+
+def _unruled_input_box(lines: Sequence[str], profile: AgentProfile) -> InputBox | None:
+    for top in range(len(lines) - 1, -1, -1):
+        first = profile.prompt.match(lines[top])
+        if not first:
+            continue
+        if any(p.search(line) for line in lines[top:] for p in profile.dialog):
+            return None  # a dialog's selected option looks like the prompt: no box while it shows
+        body = [first.group("text")]
+        for line in lines[top + 1 :]:
+            if not line.strip():
+                break
+            body.append(_unindent(line, profile.indent))
+        return InputBox(text=_typed(body, profile), top=top)
     return None
 
 
@@ -131,6 +157,7 @@ class AgentState:
     transcript_path: str | None = None
     detail: str | None = None         # e.g. "permission prompt", a usage limit's reset time
     pid: int | None = None            # the agent's process (registry)
+    kind: str = ""                    # which agent CLI (orc.record.profiles): set by the snapshot
 
 
 # The states in which nothing may be typed, most binding first: any source seeing one wins.

@@ -56,7 +56,19 @@ EVENT_STATES = {
     "Stop": "idle",
     "StopFailure": "idle",
     "SessionEnd": "exited",
+    # Gemini CLI's own names (docs/agent-clis.md, "Hooks"); Codex CLI uses Claude Code's.
+    "BeforeAgent": "busy",
+    "BeforeModel": "busy",
+    "BeforeToolSelection": "busy",
+    "AfterModel": "busy",
+    "BeforeTool": "busy",
+    "AfterTool": "busy",
+    "PreCompress": "busy",
+    "AfterAgent": "idle",
 }
+#: The events whose ``prompt`` is what was just submitted (Gemini CLI's BeforeAgent;
+#: its AfterAgent repeats the prompt of the turn that ended).
+PROMPT_EVENTS = ("UserPromptSubmit", "BeforeAgent")
 #: ``Notification``'s ``notification_type`` values that name a state.
 NOTIFICATION_STATES = {
     "permission_prompt": "waiting",
@@ -65,6 +77,7 @@ NOTIFICATION_STATES = {
     # check actions in this session" (its PermissionRequest never fires), 6 s after it opens.
     "agent_needs_input": "waiting",
     "idle_prompt": "idle",
+    "ToolPermission": "waiting",  # Gemini CLI: its confirmation dialog appeared
 }
 
 
@@ -95,7 +108,7 @@ def attention_argv(suite_dir: str, state_dir: str, case: str, fields: dict[str, 
 
 #: Events after which an agent may take kept mail (orc/messages/mailbox.py): its turn ended,
 #: a tool ran (a dialog was answered), a session started (a restart, a resume), it went idle.
-DRAIN_EVENTS = ("Stop", "StopFailure", "SessionStart", "PostToolUse", "PostToolUseFailure")
+DRAIN_EVENTS = ("Stop", "StopFailure", "SessionStart", "PostToolUse", "PostToolUseFailure", "AfterAgent", "AfterTool")
 
 
 def drains_now(fields: dict[str, str]) -> bool:
@@ -204,7 +217,7 @@ def report_fields(payload: dict[str, object], env: dict[str, str] | os._Environ[
         # ("You've hit your 5-hour limit · resets 4:45pm (UTC)"). Kept for failures only.
         fields["message"] = _flat(payload.get("last_assistant_message"), 300)
     prompt = payload.get("prompt")
-    if event == "UserPromptSubmit" and isinstance(prompt, str):
+    if event in PROMPT_EVENTS and isinstance(prompt, str):
         # Imported only here: hashlib and re cost a few milliseconds the other events skip.
         # Run by the launcher, this file is the top-level module `hook` beside prompt_text.py
         # (the `orc` package is not imported: see orc/__main__.py).

@@ -29,7 +29,7 @@ class HookReport:
     transcript_path: str
     cwd: str
     state: str                   # "idle", "busy", "waiting" (dialog), "exited", or "" (says nothing)
-    prompt_key: str | None       # orc.record.prompt_text.prompt_key(prompt), UserPromptSubmit only
+    prompt_key: str | None       # orc.record.prompt_text.prompt_key(prompt), for a submitted prompt only
     prompt_first_line: str | None
     detail: str | None           # notification_type, tool_name, SessionStart's source...
     socket: str = ""             # the tmux server's socket path (from TMUX)
@@ -171,11 +171,16 @@ def events(state_dir: Path, socket: str | Path | None = None, containing: str = 
     return found
 
 
+#: The events that carry a just-submitted prompt (orc/record/hook.py, ``PROMPT_EVENTS``).
+PROMPT_EVENTS = ("UserPromptSubmit", "BeforeAgent")
+
+
 def prompt_keys_since(state_dir: Path, pane_id: str, since: float, socket: str | Path | None = None) -> list[str]:
-    """``prompt_key`` of every ``UserPromptSubmit`` from ``pane_id`` at or after ``since`` (epoch s)."""
+    """``prompt_key`` of every submitted prompt (``UserPromptSubmit``; Gemini CLI's
+    ``BeforeAgent``) from ``pane_id`` at or after ``since`` (epoch s)."""
     keys = []
-    for fields in events(state_dir, socket, containing=f" UserPromptSubmit pane={pane_id} "):
-        if fields.get("event") != "UserPromptSubmit" or fields.get("pane") != pane_id:
+    for fields in events(state_dir, socket, containing=f" pane={pane_id} "):
+        if fields.get("event") not in PROMPT_EVENTS or fields.get("pane") != pane_id:
             continue
         try:
             at = float(fields.get("at", ""))

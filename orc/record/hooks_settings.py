@@ -1,4 +1,8 @@
-"""Our hooks in Claude Code's settings: for agents the suite starts, and for agents started by hand.
+"""Our hooks in an agent CLI's settings: for agents the suite starts, and for agents started by hand.
+
+Codex CLI (``$CODEX_HOME/hooks.json``) and Gemini CLI (``~/.gemini/settings.json``) keep
+hooks in Claude Code's shape, under the same ``hooks`` key, with events of their own
+(:data:`EVENTS_OF`); the rest of this note is about Claude Code.
 
 ``orc hook`` (orc/record/hook.py) records what each agent reports. Claude Code runs it when its
 settings name it under ``hooks`` (docs/agent-record.md, "Hooks"):
@@ -37,6 +41,16 @@ EVENTS = (
     "StopFailure",
     "SessionEnd",
 )
+#: The events we listen to, per agent CLI (docs/agent-clis.md, "Hooks"). Gemini CLI's
+#: per-model-request events are left out: they carry the whole request, on every request.
+EVENTS_OF = {
+    "claude": EVENTS,
+    "codex": ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PermissionRequest", "Stop",
+              "SessionEnd"),
+    "gemini": ("SessionStart", "BeforeAgent", "BeforeTool", "AfterTool", "Notification", "AfterAgent", "SessionEnd"),
+}
+#: Codex matches tool events by tool name, and Gemini CLI every event by its subject: "*" is any.
+_MATCHED = {"codex": ("PreToolUse", "PostToolUse", "PermissionRequest"), "gemini": EVENTS_OF["gemini"]}
 def python_for_hooks() -> str:
     """The interpreter the hook command names: ``ORC_PYTHON``, else python3 on PATH, else ours.
 
@@ -62,11 +76,15 @@ def hook_command(suite_dir: Path, state_dir: Path, python: str | None = None, ag
 
 
 def our_hooks(suite_dir: Path, state_dir: Path, python: str | None = None,
-              agent: str | None = None) -> dict[str, list[dict[str, Any]]]:
-    """The ``hooks`` value holding only ours: per event one matcher-less group with our command."""
+              agent: str | None = None, kind: str = "claude") -> dict[str, list[dict[str, Any]]]:
+    """The ``hooks`` value holding only ours: per event one group with our command
+    (matcher-less for Claude Code, which reads that as any)."""
     command = hook_command(suite_dir, state_dir, python, agent)
-    entry = {"type": "command", "command": command, "timeout": 5}
-    return {event: [{"hooks": [dict(entry)]}] for event in EVENTS}
+    # Claude Code takes a timeout in seconds; the others are left their own defaults.
+    entry: dict[str, Any] = {"type": "command", "command": command, **({"timeout": 5} if kind == "claude" else {})}
+    matched = _MATCHED.get(kind, ())
+    return {event: [{**({"matcher": "*"} if event in matched else {}), "hooks": [dict(entry)]}]
+            for event in EVENTS_OF[kind]}
 
 
 def agent_settings_file(settings: Settings, agent: str | None = None) -> Path:
@@ -107,22 +125,32 @@ class HooksFileError(ValueError):
 BACKUP_SUFFIX = ".orc-backup"
 
 
-def user_settings_file(environ: dict[str, str] | None = None) -> Path:
-    """``$CLAUDE_CONFIG_DIR/settings.json``, else ``~/.claude/settings.json``."""
+def user_settings_file(environ: dict[str, str] | None = None, kind: str = "claude") -> Path:
+    """``$CLAUDE_CONFIG_DIR/settings.json``, else ``~/.claude/settings.json``; Codex CLI's
+    ``$CODEX_HOME/hooks.json`` (else ``~/.codex/``), Gemini CLI's ``~/.gemini/settings.json``."""
     env = os.environ if environ is None else environ
+    home = Path(env.get("HOME") or Path.home())
+    if kind == "codex":
+        codex_home = env.get("CODEX_HOME")
+        return (Path(codex_home).expanduser() if codex_home else home / ".codex") / "hooks.json"
+    if kind == "gemini":
+        return home / ".gemini" / "settings.json"
     config_dir = env.get("CLAUDE_CONFIG_DIR")
     base = Path(config_dir).expanduser() if config_dir else Path(env.get("HOME") or Path.home()) / ".claude"
     return base / "settings.json"
 
 
-def project_settings_file(project: Path) -> Path:
-    """``<project>/.claude/settings.local.json``.
+def project_settings_file(project: Path, kind: str = "claude") -> Path:
+    """``<project>/.claude/settings.local.json``; Codex CLI's ``<project>/.codex/hooks.json``,
+    Gemini CLI's ``<project>/.gemini/settings.json`` (neither has a local-only file).
 
     The local file rather than ``settings.json``: our command holds this machine's absolute
     paths (the interpreter, the suite, the state folder), which mean nothing on a teammate's
     machine; ``settings.json`` is the project's shared, committed file, ``settings.local.json``
     is the person's own and kept out of git by Claude Code.
     """
+    if kind in ("codex", "gemini"):
+        return project / f".{kind}" / ("hooks.json" if kind == "codex" else "settings.json")
     return project / ".claude" / "settings.local.json"
 
 
@@ -219,14 +247,15 @@ def _write_like(path: Path, text: str, like: Path | None) -> None:
     replace_file(path, text, mode)
 
 
-def install(path: Path, suite_dir: Path, state_dir: Path, python: str | None = None) -> str:
-    """Merge our hooks into the settings file ``path``; return what was done (one line).
+def install(path: Path, suite_dir: Path, state_dir: Path, python: str | None = None, kind: str = "claude") -> str:
+    """Merge our hooks into the settings file ``path`` of the agent CLI ``kind``; return
+    what was done (one line).
 
     Idempotent: ours already there as they would be written means no change at all. Before
     the first change to an existing file its bytes are kept in ``<file>.orc-backup``.
     """
     data, raw = _load(path)
-    merged = with_ours(data, our_hooks(suite_dir, state_dir, python))
+    merged = with_ours(data, our_hooks(suite_dir, state_dir, python, kind=kind))
     if merged == data:
         return f"{path}: our hooks are already installed (unchanged)"
     backup = path.with_name(path.name + BACKUP_SUFFIX)
@@ -234,7 +263,9 @@ def install(path: Path, suite_dir: Path, state_dir: Path, python: str | None = N
         _write_like(backup, raw.decode("utf-8"), path)
     _write_like(path, json.dumps(merged, indent=2) + "\n", path if raw is not None else None)
     verb = "updated" if has_ours(data) else "installed"
-    return f"{path}: hooks {verb} for {len(EVENTS)} events" + (f" (backup: {backup.name})" if raw is not None and not has_ours(data) else "")
+    trust = " (Codex asks once, at its next start, to trust them: answer it)" if kind == "codex" else ""
+    return (f"{path}: hooks {verb} for {len(EVENTS_OF[kind])} events"
+            + (f" (backup: {backup.name})" if raw is not None and not has_ours(data) else "") + trust)
 
 
 def remove(path: Path) -> str:

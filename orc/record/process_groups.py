@@ -164,6 +164,23 @@ class ProcessTable:
             return found
         return ps_environments(pids, names)
 
+    def arguments(self, pid: int) -> list[str]:
+        """The argument vector ``pid`` runs with (``/proc/<pid>/cmdline``, else ``ps -o
+        args=``, split at spaces); [] when it cannot be read."""
+        if self.from_proc:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    raw = handle.read()
+            except OSError:
+                return []
+            return [w.decode("utf-8", "replace") for w in raw.split(b"\0") if w]
+        try:
+            done = subprocess.run(["ps", "-o", "args=", "-p", str(pid)], capture_output=True, text=True,
+                                  timeout=PS_TIMEOUT, encoding="utf-8", errors="replace")
+        except (OSError, subprocess.TimeoutExpired):
+            return []
+        return done.stdout.split() if done.returncode == 0 else []
+
 
 def read_environ(pid: int, names: Sequence[str] = CONFIG_ENV, root: str = "/proc") -> dict[str, str] | None:
     """The variables ``names`` of ``pid``'s environment from ``/proc/<pid>/environ``

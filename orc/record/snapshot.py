@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,9 @@ from orc.core.tmux import Pane, Tmux, TmuxError
 from orc.record.agent_registry import PaneIdentity, RegistryEntry, agent_config_dirs, match_panes, read_entries
 from orc.record.agent_state import AgentState, classify, combine, from_hook, from_registry, with_usage_limit
 from orc.record.hook_events import latest_reports
-from orc.record.process_groups import ProcessTable
+from orc.record.process_groups import Process, ProcessTable
+from orc.record.profiles import SHELLS, agent_program_kind
+from orc.record.profiles.programs import INTERPRETERS
 
 if TYPE_CHECKING:
     from orc.core.settings import Settings
@@ -35,7 +37,7 @@ class PaneSnapshot:
         return {**asdict(self.pane), "state": self.state, "source": a.source,
                 "age": None if a.age is None else round(a.age, 3), "session_id": a.session_id,
                 "version": a.version, "transcript_path": a.transcript_path, "detail": a.detail,
-                "agent_pid": a.pid, "lines": list(self.lines)}
+                "agent_pid": a.pid, "agent": a.kind, "lines": list(self.lines)}
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,37 @@ class StateSources:
         return cls(settings.claude_config_dirs, settings.registry_source, settings.claude_bin, settings.state_dir)
 
 
+# (pid, start time) -> the agent CLI that process is (None: none). A process's arguments do
+# not change after it started, so each is read once.
+_KIND_OF_PROCESS: dict[tuple[int, str], str | None] = {}
+
+
+def program_kind(table: ProcessTable, process: Process) -> str | None:
+    """Which agent CLI ``process`` runs (orc.record.profiles.programs), from its name, or
+    from its arguments when its name is an interpreter's (``node .../bin/gemini``)."""
+    key = (process.pid, process.started)
+    if key not in _KIND_OF_PROCESS:
+        words = table.arguments(process.pid) if process.command in INTERPRETERS else [process.command]
+        _KIND_OF_PROCESS[key] = agent_program_kind(words)
+    return _KIND_OF_PROCESS[key]
+
+
+def agent_kinds(table: ProcessTable, groups: Mapping[str, Sequence[Process]]) -> dict[str, str]:
+    """For each terminal whose foreground group runs an agent CLI the suite knows, its kind."""
+    found: dict[str, str] = {}
+    for tty, group in groups.items():
+        for process in group:
+            kind = None if process.command in SHELLS else program_kind(table, process)
+            if kind:
+                found[tty] = kind
+                break
+    for pid, started in list(_KIND_OF_PROCESS):
+        running = table.by_pid.get(pid)
+        if running is None or running.started != started:
+            del _KIND_OF_PROCESS[(pid, started)]  # ended: its pid may come back as another process
+    return found
+
+
 def pane_states(panes: Sequence[Pane], screens: Sequence[Sequence[str]], agent_kind: str,
                 sources: StateSources, socket: Path | None = None) -> list[AgentState]:
     """Each pane's one state (orc.record.agent_state.combine) from its screen, its terminal's
@@ -70,7 +103,10 @@ def pane_states(panes: Sequence[Pane], screens: Sequence[Sequence[str]], agent_k
     the tmux server at ``socket`` only): one read of the process table (``/proc``, else one
     ``ps``), one of the registry and one of
     the hook reports for all of them. The registry is read from ``sources.config_dirs`` and
-    from the config dir each pane's agent process was started with (read once per process)."""
+    from the config dir each pane's agent process was started with (read once per process).
+
+    ``agent_kind`` names the profile every pane is read with; "" reads each pane with the
+    profile of the agent CLI running in it (Claude Code's where none is recognised)."""
     table = ProcessTable.read()
     ttys = [p.tty for p in panes]
     groups = table.foreground(ttys) if table.processes else {}
@@ -81,22 +117,23 @@ def pane_states(panes: Sequence[Pane], screens: Sequence[Sequence[str]], agent_k
     identities = [PaneIdentity(p.pane_id, p.session, p.window_id, p.tty) for p in panes]
     joined: dict[str, RegistryEntry] = match_panes(entries, identities, table) if entries else {}
     foreground = {tty: [p.command for p in group] for tty, group in groups.items()}
+    kinds = {} if agent_kind else agent_kinds(table, groups)
     reports = latest_reports(sources.hooks_state_dir, socket=socket) if sources.hooks_state_dir else {}
     now = time.time()
     result = []
     for pane, lines in zip(panes, screens):
-        screen = classify(lines, pane, agent_kind, foreground.get(pane.tty) if table.processes else None)
+        kind = agent_kind or kinds.get(pane.tty, "claude")
+        screen = classify(lines, pane, kind, foreground.get(pane.tty) if table.processes else None)
         entry = joined.get(pane.pane_id)
         registry = from_registry(entry, now) if entry is not None else None
         report = reports.get(pane.pane_id)
         hook = from_hook(report, now) if report is not None else None
-        result.append(with_usage_limit(combine(screen, registry, hook, shell_certain=bool(table.processes)), lines))
+        state = with_usage_limit(combine(screen, registry, hook, shell_certain=bool(table.processes)), lines)
+        result.append(replace(state, kind=kind))
     return result
 
 
-
-
-def look(tmux: Tmux, pane_id: str, agent_kind: str = "claude", sources: StateSources | None = None) -> PaneSnapshot:
+def look(tmux: Tmux, pane_id: str, agent_kind: str = "", sources: StateSources | None = None) -> PaneSnapshot:
     """One pane's facts, screen and agent state (two tmux invocations, the process table)."""
     pane = tmux.pane(pane_id)
     lines = tuple(tmux.capture(pane_id))
@@ -104,7 +141,7 @@ def look(tmux: Tmux, pane_id: str, agent_kind: str = "claude", sources: StateSou
     return PaneSnapshot(pane, agent.state, lines, agent)
 
 
-def snapshot(tmux: Tmux, last_lines: int = 20, agent_kind: str = "claude",
+def snapshot(tmux: Tmux, last_lines: int = 20, agent_kind: str = "",
              sources: StateSources | None = None) -> list[PaneSnapshot]:
     """Every pane with its state and last lines, in two tmux invocations whatever the count
     (plus one read of the process table and one of the agents' registry)."""

@@ -86,11 +86,13 @@ def left_in_input_box(settings: Settings, checkin: CheckIn) -> str:
     On the screen it would pass for delivered; it is not, until it is submitted."""
     from orc.record.agent_state import find_input_box
     from orc.record.profiles import profile_for
+    from orc.record.snapshot import StateSources, look
 
     tmux = Tmux(settings.tmux_socket, settings.tmux_bin)
     try:
         pane = tmux.resolve(checkin.target)
-        box = find_input_box(tmux.capture(pane.pane_id), profile_for(settings.agent_kind))
+        snap = look(tmux, pane.pane_id, settings.agent_kind, StateSources.from_settings(settings))
+        box = find_input_box(snap.lines, profile_for(snap.agent.kind))
     except (BadTarget, TargetNotFound, TmuxError):
         return ""
     if box is None or squash(f"[check-in {checkin.id}") not in squash(box.text):

@@ -362,7 +362,7 @@ def note_arrived(tmux: Tmux, settings: Settings, pane_id: str, entry: dict[str, 
         return False
     if not token or squash(token) not in squash("\n".join(snap.lines)):
         return False
-    return not (snap.state == "typing" and holds_exactly(snap, profile_for(settings.agent_kind), text))
+    return not (snap.state == "typing" and holds_exactly(snap, profile_for(snap.agent.kind), text))
 
 
 def brief_agent(tmux: Tmux, settings: Settings, project: Project, member: Member, pane_id: str, text: str,

@@ -1,11 +1,22 @@
-"""What a profile of an agent TUI holds: the screen patterns the suite reads it by."""
+"""What a profile of an agent CLI holds: the screen patterns the suite reads it by, how its
+program is recognised, and where its own transcript records a submitted prompt."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 SHELLS = frozenset({"bash", "zsh", "sh", "dash", "fish", "ksh", "tcsh", "csh", "mksh", "-bash", "-zsh", "login"})
+
+#: The prompt texts one parsed transcript line records (none for most lines).
+TranscriptPrompts = Callable[[Any], Iterator[str]]
+
+
+def no_prompts(entry: Any) -> Iterator[str]:
+    """For an agent whose transcript the suite cannot read: it records nothing."""
+    return iter(())
 
 
 @dataclass(frozen=True)
@@ -15,8 +26,9 @@ class AgentProfile:
     dialog: tuple[re.Pattern[str], ...]
     # A line matching any of these means the agent is working on a turn.
     busy: tuple[re.Pattern[str], ...]
-    # The rule lines drawn above and below the input box.
-    rule: re.Pattern[str]
+    # The rule lines drawn above and below the input box; None for a TUI that draws none
+    # (Codex): its box is then the last prompt line with no dialog after it, up to a blank line.
+    rule: re.Pattern[str] | None
     # The first line of the input box; group "text" is what is typed there.
     prompt: re.Pattern[str]
     # Text drawn in an empty input box that is not typed text (placeholders).
@@ -26,3 +38,7 @@ class AgentProfile:
     # Environment variables the agent sets for the commands it runs (its shell tool): a
     # sender that has one of them is an agent, whose messages are kept rather than refused.
     sender_env: tuple[str, ...] = ()
+    # How far the input box indents the lines after its first.
+    indent: int = 2
+    # The prompts one line of its session transcript records (JSON, parsed).
+    transcript_prompts: TranscriptPrompts = no_prompts

@@ -8,8 +8,39 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from typing import Any
 
 from orc.record.profiles.base import AgentProfile
+
+
+def claude_transcript_prompts(entry: Any) -> Iterator[str]:
+    """The prompt texts one line of Claude Code's transcript records: a submitted ``user``
+    entry, a queued prompt (``queue-operation`` enqueue, ``attachment`` of type
+    ``queued_command``). (The mailbox tells the enqueue apart: orc/messages/mailbox.py,
+    ``read_transcript``.)"""
+    if not isinstance(entry, dict):
+        return
+    kind = entry.get("type")
+    if kind == "user":
+        content = (entry.get("message") or {}).get("content") if isinstance(entry.get("message"), dict) else None
+        if isinstance(content, str):
+            yield content
+        elif isinstance(content, list):
+            texts = [b.get("text") for b in content if isinstance(b, dict) and b.get("type") == "text"]
+            yield from (t for t in texts if isinstance(t, str))
+    elif kind == "queue-operation" and entry.get("operation") == "enqueue":
+        if isinstance(entry.get("content"), str):
+            yield entry["content"]
+    elif kind == "attachment":
+        attachment = entry.get("attachment")
+        if isinstance(attachment, dict) and attachment.get("type") == "queued_command":
+            prompt = attachment.get("prompt")
+            if isinstance(prompt, str):
+                yield prompt
+            elif isinstance(prompt, list):
+                yield "".join(b.get("text", "") for b in prompt if isinstance(b, dict))
+
 
 CLAUDE = AgentProfile(
     name="claude",
@@ -35,6 +66,7 @@ CLAUDE = AgentProfile(
     placeholders=(re.compile(r"^Press up to edit queued messages$"),),
     continuation="\\",
     sender_env=("CLAUDECODE",),  # set to 1 in every command its Bash tool runs
+    transcript_prompts=claude_transcript_prompts,
 )
 
 #: Claude Code's npm package (``npx @anthropic-ai/claude-code``, ``node .../claude-code/cli.js``).

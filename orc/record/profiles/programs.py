@@ -1,6 +1,6 @@
 """Which program a team member's command line starts, as far as its words tell: Claude Code
 (which takes the suite's flags), a shell with nothing to run, or something else
-(docs/workflow.md, "Agents and other windows")."""
+(docs/workflow.md, "Agents and other windows"); and which agent CLI a running process is."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import shlex
 
 from orc.record.profiles.base import SHELLS
 from orc.record.profiles.claude import is_claude_program
+from orc.record.profiles.codex import is_codex_program
+from orc.record.profiles.gemini import is_gemini_program
 
 #: What a team member's ``"agent"`` key may say (docs/workflow.md, "Agents and other windows").
 #: ``claude``: Claude Code, which takes the suite's flags (``--settings`` for its hooks,
@@ -80,3 +82,17 @@ def command_kind(command: str, pinned: tuple[str, ...] = ()) -> str | None:
     if is_interactive_shell(words):
         return "none"
     return None
+
+
+#: The agent CLIs a running program can be recognised as, each by its own test.
+_PROGRAMS = (("claude", is_claude_program), ("codex", is_codex_program), ("gemini", is_gemini_program))
+#: Program names that say nothing until their arguments are read (a script's interpreter).
+INTERPRETERS = frozenset({"node", "nodejs", "npx", "bun", "deno"})
+
+
+def agent_program_kind(words: list[str]) -> str | None:
+    """Which agent CLI the argument vector ``words`` of a running process is (``claude``,
+    ``codex``, ``gemini``), or None."""
+    if not words:
+        return None
+    return next((kind for kind, test in _PROGRAMS if test(words)), None)

@@ -80,8 +80,14 @@ def find_input_box(lines: Sequence[str], profile: AgentProfile) -> InputBox | No
             if profile.rule.match(line):
                 break
             body.append(_unindent(line, profile.indent))
+        if profile.history_looks_like_box and _dialog_in(lines[top:], profile):
+            return None  # an echoed prompt above the dialog that hides the input box
         return InputBox(text=_typed(body, profile), top=top)
     return None
+
+
+def _dialog_in(lines: Sequence[str], profile: AgentProfile) -> bool:
+    return any(p.search(line) for line in lines for p in profile.dialog)
 
 
 def _unindent(line: str, indent: int) -> str:
@@ -98,7 +104,7 @@ def _unruled_input_box(lines: Sequence[str], profile: AgentProfile) -> InputBox 
         first = profile.prompt.match(lines[top])
         if not first:
             continue
-        if any(p.search(line) for line in lines[top:] for p in profile.dialog):
+        if _dialog_in(lines[top:], profile):
             return None  # a dialog's selected option looks like the prompt: no box while it shows
         body = [first.group("text")]
         for line in lines[top + 1 :]:
@@ -157,7 +163,7 @@ class AgentState:
     transcript_path: str | None = None
     detail: str | None = None         # e.g. "permission prompt", a usage limit's reset time
     pid: int | None = None            # the agent's process (registry)
-    kind: str = ""                    # which agent CLI (orc.record.profiles): set by the snapshot
+    kind: str = ""                    # which agent CLI runs there (orc.record.profiles), "" if none is recognised
 
 
 # The states in which nothing may be typed, most binding first: any source seeing one wins.

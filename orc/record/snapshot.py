@@ -37,7 +37,7 @@ class PaneSnapshot:
         return {**asdict(self.pane), "state": self.state, "source": a.source,
                 "age": None if a.age is None else round(a.age, 3), "session_id": a.session_id,
                 "version": a.version, "transcript_path": a.transcript_path, "detail": a.detail,
-                "agent_pid": a.pid, "agent": a.kind, "lines": list(self.lines)}
+                "agent_pid": a.pid, "agent": a.kind or None, "lines": list(self.lines)}
 
 
 @dataclass(frozen=True)
@@ -122,8 +122,8 @@ def pane_states(panes: Sequence[Pane], screens: Sequence[Sequence[str]], agent_k
     now = time.time()
     result = []
     for pane, lines in zip(panes, screens):
-        kind = agent_kind or kinds.get(pane.tty, "claude")
-        screen = classify(lines, pane, kind, foreground.get(pane.tty) if table.processes else None)
+        kind = agent_kind or kinds.get(pane.tty, "")  # "": none recognised, read as Claude Code
+        screen = classify(lines, pane, kind or "claude", foreground.get(pane.tty) if table.processes else None)
         entry = joined.get(pane.pane_id)
         registry = from_registry(entry, now) if entry is not None else None
         report = reports.get(pane.pane_id)
@@ -172,7 +172,7 @@ def format_snapshot(snapshots: Sequence[PaneSnapshot], more: dict[str, str] | No
     for snap in snapshots:
         p = snap.pane
         a = snap.agent
-        facts = f"state={snap.state} source={a.source}"
+        facts = f"state={snap.state} source={a.source}" + (f" agent={a.kind}" if a.kind else "")
         if a.age is not None:
             facts += f" age={a.age:.1f}s"
         if a.session_id:

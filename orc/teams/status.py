@@ -61,6 +61,7 @@ class AgentStatus:
     detail: str | None = None      # e.g. "permission prompt", a usage limit's reset time
     kept: int = 0                  # messages kept for it until it can take them (orc.messages.mailbox)
     kept_oldest_age: float | None = None  # seconds the oldest of them has waited
+    agent: str = ""                # the agent CLI running there (claude, codex, gemini), "" if not recognised
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,8 @@ def _agent_states(settings: Settings, project: Project, snaps: dict[tuple[str, s
             state = "stalled"
         a = snap.agent
         result.append(AgentStatus(member.role, member.window, target, state, ATTENTION.get(state), since,
-                                  snap.pane.pane_id, a.source, a.age, a.session_id, a.version, a.detail))
+                                  snap.pane.pane_id, a.source, a.age, a.session_id, a.version, a.detail,
+                                  agent=a.kind))
     if seen != previous:
         write_record(settings, project.name, "activity", seen)
     # The messages kept for each agent until it can take them (orc/messages/mailbox.py).
@@ -251,8 +253,8 @@ def _project_lines(s: ProjectStatus, now: float) -> list[str]:
         lines.append("   check-ins: none pending")
     width = max([len(a.role) for a in s.agents] + [4])
     wwidth = max([len(a.window) for a in s.agents] + [6])
-    lines.append(f"   {'ROLE':<{width}}  {'WINDOW':<{wwidth}}  {'STATE':<9}  {'SOURCE':<8}  {'SINCE':<8}  "
-                 f"{'SESSION':<8}  {'VERSION':<8}  LAST ACTIVITY")
+    lines.append(f"   {'ROLE':<{width}}  {'WINDOW':<{wwidth}}  {'AGENT':<6}  {'STATE':<9}  {'SOURCE':<8}  "
+                 f"{'SINCE':<8}  {'SESSION':<8}  {'VERSION':<8}  LAST ACTIVITY")
     for a in sorted(s.agents, key=lambda a: (a.attention is None, a.role)):
         mark = f"  <- {a.attention}" if a.attention else ""
         if a.detail:
@@ -260,7 +262,8 @@ def _project_lines(s: ProjectStatus, now: float) -> list[str]:
         if a.kept:
             mark += f"  [{a.kept} message(s) kept for it, oldest {age(now - (a.kept_oldest_age or 0), now)}]"
         since = age(now - a.state_age, now) if a.state_age is not None else "-"
-        lines.append(f"   {a.role:<{width}}  {a.window:<{wwidth}}  {a.state:<9}  {a.source:<8}  {since:<8}  "
+        lines.append(f"   {a.role:<{width}}  {a.window:<{wwidth}}  {(a.agent or '-'):<6}  {a.state:<9}  {a.source:<8}  "
+                     f"{since:<8}  "
                      f"{(a.session_id or '-')[:8]:<8}  {(a.version or '-'):<8}  {age(a.last_activity, now)}{mark}")
     return lines
 

@@ -40,5 +40,8 @@ class AgentProfile:
     sender_env: tuple[str, ...] = ()
     # How far the input box indents the lines after its first.
     indent: int = 2
+    # Its history shows each prompt drawn like its input box (Gemini CLI), and a dialog hides
+    # the input box: a box with a dialog line below it is history, not the input box.
+    history_looks_like_box: bool = False
     # The prompts one line of its session transcript records (JSON, parsed).
     transcript_prompts: TranscriptPrompts = no_prompts

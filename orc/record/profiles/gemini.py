@@ -41,7 +41,12 @@ GEMINI = AgentProfile(
         re.compile(r"No, suggest changes \(esc\)"),  # the confirmation's last option
         re.compile(r"Apply this change\?"),          # an edit's confirmation
     ),
-    busy=(re.compile(r"\(esc to cancel, "),),  # " ⠇ Thinking... (esc to cancel, 2s)", also while retrying a 429
+    busy=(
+        re.compile(r"\(esc to cancel, "),  # " ⠇ Thinking... (esc to cancel, 2s)", also while retrying a 429
+        # Its spinner (a braille glyph) starts the status line while it works; between a tool
+        # and the model's next answer the line shows no timer (" ⠸ Executing Hooks: ...").
+        re.compile("^ ?[\u2801-\u28ff] "),
+    ),
     rule=re.compile(r"^\s*(?:─{8,}|▄{8,}|▀{8,})\s*$"),
     prompt=re.compile(r"^ > (?P<text>.*)$"),
     placeholders=(re.compile(r"^\s*Type your message or @path/to/file$"),),
@@ -49,6 +54,7 @@ GEMINI = AgentProfile(
     # a space after it keeps the Enter a submit.
     continuation="\\",
     indent=3,
+    history_looks_like_box=True,  # each prompt stays on screen between ▄▄▄ and ▀▀▀ rows
     transcript_prompts=gemini_transcript_prompts,
 )
 

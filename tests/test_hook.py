@@ -95,12 +95,30 @@ def test_prompt_is_recorded_per_pane_with_key_and_first_line(tmp_path: Path) -> 
     (event("Notification", notification_type="auth_success"), "", "auth_success"),
     (event("Stop", last_assistant_message="done"), "idle", None),
     (event("SessionEnd", reason="prompt_input_exit"), "exited", "prompt_input_exit"),
+    # Gemini CLI's own names (docs/agent-clis.md, "Hooks"); Codex CLI uses the ones above.
+    (event("BeforeTool", tool_name="run_shell_command"), "busy", "run_shell_command"),
+    (event("AfterTool", tool_name="run_shell_command"), "busy", "run_shell_command"),
+    (event("Notification", notification_type="ToolPermission", message="Tool Confirm Shell Command requires execution"),
+     "waiting", "ToolPermission"),
+    (event("AfterAgent", prompt="hi", prompt_response="OK", stop_hook_active=False), "idle", None),
 ])
 def test_each_event_names_the_state_it_implies(tmp_path: Path, payload: dict[str, object], state: str, detail: str | None) -> None:
     done, _ = run_hook(tmp_path, payload)
     assert (done.returncode, done.stdout) == (0, b"")
     report = hook_events.latest_reports(tmp_path)["%3"]
     assert (report.event, report.state, report.detail, report.prompt_key) == (payload["hook_event_name"], state, detail, None)
+
+
+def test_gemini_clis_before_agent_carries_the_prompt_like_user_prompt_submit(tmp_path: Path) -> None:
+    prompt = "a hard one: $(whoami) `date` 100%\nends with \\"
+    done, _ = run_hook(tmp_path, event("BeforeAgent", prompt=prompt))
+    assert (done.returncode, done.stdout) == (0, b"")
+    report = hook_events.latest_reports(tmp_path)["%3"]
+    assert (report.event, report.state, report.prompt_key) == ("BeforeAgent", "busy", prompt_key(prompt))
+    assert hook_events.prompt_keys_since(tmp_path, "%3", report.at - 1) == [prompt_key(prompt)]
+    # AfterAgent repeats the prompt of the turn that ended: not a new submission.
+    run_hook(tmp_path, event("AfterAgent", prompt=prompt, prompt_response="OK"))
+    assert hook_events.prompt_keys_since(tmp_path, "%3", report.at - 1) == [prompt_key(prompt)]
 
 
 def test_latest_event_wins_and_each_event_is_logged(tmp_path: Path) -> None:

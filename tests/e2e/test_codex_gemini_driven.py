@@ -32,7 +32,7 @@ from fake_gemini_api import FakeGeminiAPI
 from fake_openai_api import FakeOpenAIAPI
 from other_clis import CLIS, Launch, missing, prepare
 from test_cron_daemon import cron_daemon, minutes_until_second, real_crontab  # noqa: F401  (fixtures, found by name)
-from test_send_message_claude import HARD
+from hard_messages import HARD
 
 from support import SUITE, run_script, wait_for
 from tmux_utils import Pane, Tmux

@@ -12,30 +12,13 @@ from pathlib import Path
 
 import pytest
 from conftest import LAUNCH_FORMS
+from hard_messages import HARD, MESSAGES
 
 from support import run_script, wait_for
 from tmux_utils import Tmux
 from orc.record.snapshot import look
 
 pytestmark = pytest.mark.e2e
-
-# The issue's list of messages that the original suite lost or mangled.
-MESSAGES = [
-    "first line\nsecond line\n\nfourth after a blank",
-    "it's \"quoted\" and $(rm -rf ~) and `whoami` and $HOME",
-    "100% done, 50%% left",
-    "run the tests;",
-    "-n check the build",
-    "Enter",
-    "C-c",
-    "continue on the next line \\",
-    "Grüße, 你好, ✓ done — ok 🚀",
-    "\n".join(f"line {n}: " + "x" * 60 for n in range(80)),  # several KB, shown collapsed
-]
-# Two more that Claude Code changes on its way in: a tab (recorded as four spaces) and one
-# long line (collapsed to "[Pasted text #N]", recorded in a <pasted_content> envelope).
-HARD = MESSAGES + ["name\tsize\tdone", "one long line " + "y" * 900 + " end"]
-
 
 def as_received(text: str) -> str:
     """What the agent receives for ``text``: Claude Code turns a tab into four spaces."""

@@ -166,8 +166,9 @@ def _add_workflow_commands(command: Callable[[str, str, list[str]], argparse.Arg
     p.add_argument("--command", dest="agent_command", metavar="C",
                    help="the command that starts the agent (default: the project's, "
                                                    "else ORC_AGENT_COMMAND)")
-    p.add_argument("--agent", choices=("claude",), help="the command starts Claude Code (a wrapper script): "
-                   "give it the suite's hooks (default: the command's program decides)")
+    p.add_argument("--agent", choices=("claude", "codex", "gemini"),
+                   help="which agent CLI the command starts (a wrapper script): claude gets the suite's hooks, "
+                        "codex --no-daemon (default: the command's program decides)")
     p.add_argument("--ready-timeout", type=float, default=90.0, metavar="S",
                    help="seconds to wait for the agent to show its input box (default 90)")
 

@@ -203,3 +203,14 @@ def test_hooks_go_into_each_clis_own_file_beside_the_users_and_come_out_exactly(
                                   kind=kind).endswith("(unchanged)")
     hooks_settings.remove(path)
     assert json.loads(path.read_text(encoding="utf-8")) == theirs
+
+
+@pytest.mark.parametrize("marker", ["CLAUDECODE", "CODEX_THREAD_ID", "GEMINI_CLI"])
+def test_a_sender_inside_any_agent_clis_shell_tool_is_an_agent(marker: str) -> None:
+    # What each CLI's shell tool sets in the commands it runs (seen in a command's environment
+    # in tests/e2e: Codex 0.169.0 also sets CODEX_SESSION_ID, Gemini CLI 0.61.0 GEMINI_CLI=1).
+    from orc.messages.mailbox import sender_is_agent
+
+    assert sender_is_agent({"TMUX_PANE": "%4", marker: "1"})
+    assert not sender_is_agent({marker: "1"})  # not in a tmux pane: a person's own terminal
+    assert not sender_is_agent({"TMUX_PANE": "%4"})

@@ -190,7 +190,9 @@ def test_key_mistakes_and_folder_mistakes_are_named_in_one_run(orc_env: dict[str
     ("python3 -m http.server 0", None),
     ("npm run dev", None),
     ("aider --model sonnet", None),
-    ("codex", None),
+    ("codex", "codex"),                        # Codex CLI and Gemini CLI have profiles of their own
+    ("exec gemini --model pro", "gemini"),
+    ("npx -y @openai/codex", "codex"),
     ("npx -y some-other-tool", None),
     ("claude-ish", None),
 ])

@@ -380,8 +380,10 @@ def _parse_project(c: _Checker, name: str, raw: object, base: Path, check_folder
     )
 
 
-_AGENT_EXPECTED = ('"claude" (Claude Code: started with the suite\'s hooks, briefed and watched) or "none" '
-                   '(not an agent, e.g. a shell or a dev server: runs as written, never briefed)')
+_AGENT_EXPECTED = ('"claude" (Claude Code: started with the suite\'s hooks, briefed and watched), "codex" or '
+                   '"gemini" (Codex CLI, Gemini CLI: briefed and watched; their hooks installed once with '
+                   '`hooks install --user --agent codex|gemini`) or "none" (not an agent, e.g. a shell or a dev '
+                   'server: runs as written, never briefed)')
 _WINDOW_EXPECTED = ("a tmux window name: letters, digits, spaces, '-', '_' or '+', not only digits, "
                     "at most 30 characters (no ':' or '.': tmux reads them as separators)")
 

@@ -188,7 +188,7 @@ def agent_command(settings: Settings, member: Member, project: Project | None = 
     ``shell`` (no agent) to status and delivery. ``exec`` makes the program the pane's own
     process; a command using shell syntax is left as written.
 
-    Only Claude Code gets Claude's flags (:func:`orc.teams.project_config.member_kind`: the
+    Codex CLI gets ``--no-daemon``. Only Claude Code gets Claude's flags (:func:`orc.teams.project_config.member_kind`: the
     config's ``"agent": "claude"``, or a command whose program is Claude Code): with a
     ``project`` or a ``label``, our hooks (``--settings <file>``, labelled ``label`` or
     ``<project>.<role>``) and, with ``resume_id``, ``--resume <id>`` to continue that
@@ -201,11 +201,16 @@ def agent_command(settings: Settings, member: Member, project: Project | None = 
     plain = _takes_arguments(command)
     if label is None and project is not None:
         label = agent_label(project, member)
-    if label is not None and plain and member_kind(settings, member) == "claude":
+    kind = member_kind(settings, member)
+    if label is not None and plain and kind == "claude":
         extra = settings_args(settings, label)
         if resume_id:
             extra += ["--resume", resume_id]
         command = f"{command} {shlex.join(extra)}"
+    elif plain and kind == "codex" and "--no-daemon" not in command.split():
+        # Without it Codex starts a shared background server in a session of its own, which
+        # outlives the pane and the tmux server (docs/agent-clis.md).
+        command = f"{command} --no-daemon"
     if command.startswith("exec ") or not plain:
         return command
     return f"exec {command}"
@@ -645,7 +650,7 @@ def with_spawned(settings: Settings, project: Project) -> Project:
     extra = []
     for role, entry in spawned_record(settings, project).items():
         if project.member(role) is None and isinstance(entry, dict) and isinstance(entry.get("window"), str):
-            agent = entry.get("agent") if entry.get("agent") in ("claude",) else None
+            agent = entry.get("agent") if entry.get("agent") in ("claude", "codex", "gemini") else None
             extra.append(Member(role, entry["window"], str(entry.get("command") or ""), None, agent,
                                 worktree=entry.get("worktree") is True and project.worktrees is not None))
     return replace(project, team=project.team + tuple(extra)) if extra else project

@@ -53,21 +53,26 @@ def install_hooks(orc_env: dict[str, str], kind: str, **where: str) -> str:
     return done.stdout
 
 
-def prepare(kind: str, root: Path, base_url: str, orc_env: dict[str, str], trust_hooks: bool = True) -> Launch:
+def prepare(kind: str, root: Path, base_url: str, orc_env: dict[str, str], trust_hooks: bool = True,
+            workdir: Path | None = None, no_daemon: bool = True, extra_env: dict[str, str] | None = None) -> Launch:
     """Folders under ``root`` (``home``, ``work``, Codex's ``codex-home``), the CLI's settings
     pointing at the stand-in at ``base_url``, the suite's hooks, and the line that starts it.
-    ``trust_hooks=False``: Codex shows its "Hooks need review" screen first."""
-    home, workdir = root / "home", root / "work"
+    ``trust_hooks=False``: Codex shows its "Hooks need review" screen first. ``workdir``: the
+    folder it works in (Codex trusts it), else ``root/work``. ``no_daemon=False``: Codex's
+    line leaves ``--no-daemon`` to the caller (deploy adds it). ``extra_env``: more of its
+    environment (the suite's settings for the commands its shell tool runs)."""
+    home, workdir = root / "home", workdir or root / "work"
     home.mkdir(parents=True, exist_ok=True)
     if kind == "codex":
         codex_home = root / "codex-home"
         write_codex_config(codex_home, workdir, base_url)
         install_hooks(orc_env, "codex", CODEX_HOME=str(codex_home))
-        flags = ("--no-daemon",) + (("--dangerously-bypass-hook-trust",) if trust_hooks else ())
-        return Launch(kind, in_pane_environment(codex_env(home, codex_home), codex_launcher(), *flags),
+        flags = (("--no-daemon",) if no_daemon else ()) + (("--dangerously-bypass-hook-trust",) if trust_hooks else ())
+        return Launch(kind, in_pane_environment({**codex_env(home, codex_home), **(extra_env or {})}, codex_launcher(),
+                                                *flags),
                       lambda: [t for path in rollout_files(codex_home) for t in rollout_user_texts(path)],
                       ("CODEX_HOME", str(codex_home)))
     write_gemini_settings(home, workdir)
     install_hooks(orc_env, "gemini", HOME=str(home))
-    return Launch(kind, in_pane_environment(gemini_env(home, base_url), gemini_launcher()),
+    return Launch(kind, in_pane_environment({**gemini_env(home, base_url), **(extra_env or {})}, gemini_launcher()),
                   lambda: [t for path in chat_files(home) for t in chat_user_texts(path)], ("HOME", str(home)))

@@ -44,6 +44,7 @@ CODEX = AgentProfile(
     placeholders=(re.compile(r"^Ask Codex to do anything$"), re.compile(r"^Ask a follow-up question$")),
     continuation=None,  # Enter after a trailing backslash submits it as typed (tests/e2e/test_codex_cli.py)
     indent=2,
+    sender_env=("CODEX_THREAD_ID",),  # in every command its shell tool runs (seen in 0.169.0), with CODEX_SESSION_ID
     transcript_prompts=codex_transcript_prompts,
 )
 

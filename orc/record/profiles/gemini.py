@@ -54,6 +54,7 @@ GEMINI = AgentProfile(
     # a space after it keeps the Enter a submit.
     continuation="\\",
     indent=3,
+    sender_env=("GEMINI_CLI",),  # set to 1 in every command its shell tool runs (seen in 0.61.0)
     history_looks_like_box=True,  # each prompt stays on screen between ▄▄▄ and ▀▀▀ rows
     transcript_prompts=gemini_transcript_prompts,
 )

@@ -15,10 +15,11 @@ from orc.record.profiles.gemini import is_gemini_program
 
 #: What a team member's ``"agent"`` key may say (docs/workflow.md, "Agents and other windows").
 #: ``claude``: Claude Code, which takes the suite's flags (``--settings`` for its hooks,
-#: ``--resume``); ``none``: not an agent (a shell, a dev server): it runs as written, is not
-#: waited for or briefed, and raises no attention. Another agent CLI gets its own kind, with
-#: the flags its CLI takes, when the suite learns its screen.
-AGENT_KINDS = ("claude", "none")
+#: ``--resume``); ``codex``, ``gemini``: Codex CLI and Gemini CLI, waited for, briefed and read
+#: with their own profiles, their hooks installed once by ``hooks install --agent`` (Codex also
+#: gets ``--no-daemon``); ``none``: not an agent (a shell, a dev server): it runs as written, is
+#: not waited for or briefed, and raises no attention.
+AGENT_KINDS = ("claude", "codex", "gemini", "none")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 # Options of ``env`` and ``exec`` that take a value as the next word.
 _ENV_VALUE_OPTIONS = {"-u", "--unset", "-C", "--chdir", "-S", "--split-string"}
@@ -72,13 +73,17 @@ def is_interactive_shell(words: list[str]) -> bool:
 
 def command_kind(command: str, pinned: tuple[str, ...] = ()) -> str | None:
     """The kind of program ``command`` starts, as far as its words tell: ``claude`` (Claude
-    Code, :func:`is_claude_program`), ``none`` (a shell with nothing to run), or None (any
-    other program: a wrapper script, ``npm run dev``, ``python3 ...``)."""
+    Code, :func:`is_claude_program`), ``codex`` or ``gemini`` (those CLIs), ``none`` (a shell
+    with nothing to run), or None (any other program: a wrapper script, ``npm run dev``,
+    ``python3 ...``)."""
     words = program_words(command)
     if not words:
         return None
     if is_claude_program(words, pinned):
         return "claude"
+    other = agent_program_kind(words)
+    if other:
+        return other
     if is_interactive_shell(words):
         return "none"
     return None

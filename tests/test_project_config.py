@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from orc.core.settings import load_settings
 from orc.teams.project_config import (
-    ConfigError, check_paths, cron_keeps, cron_schedule, load_config, parse_config,
+    ConfigError, check_paths, cron_keeps, cron_schedule, load_config, member_kind, parse_config,
 )
 
 SUITE = Path(__file__).resolve().parent.parent
@@ -113,6 +114,8 @@ def test_the_shipped_example_is_valid_and_deploy_refuses_missing_folders(orc_env
                                                                         tmux: object) -> None:
     config = load_config(SUITE / "project_configs.json")
     assert len(config.projects) >= 2
+    mixed = next(p for p in config.projects if p.name == "mobile")  # the mixed team: Claude Code, Codex, Gemini CLI
+    assert [member_kind(load_settings(orc_env), m) for m in mixed.team] == ["claude", "codex", "gemini"]
     env = {**orc_env, "HOME": str(tmp_path / "home"), "ORC_CRONTAB_FILE": str(tmp_path / "crontab"),
            "ORC_PROJECT_CONFIG": str(SUITE / "project_configs.json")}
     done = integration("deploy", "--all", env=env)

@@ -216,15 +216,20 @@ def test_a_sender_inside_any_agent_clis_shell_tool_is_an_agent(marker: str) -> N
     assert not sender_is_agent({"TMUX_PANE": "%4"})
 
 
-def test_deploy_starts_codex_without_its_background_server_and_leaves_gemini_as_written(tmp_path: Path) -> None:
+def test_deploy_starts_codex_without_its_background_server_each_with_its_label_and_resume(tmp_path: Path) -> None:
     from orc.core.settings import load_settings
     from orc.teams.project_config import Member
     from orc.teams.team import agent_command
 
     settings = load_settings({"ORC_STATE_DIR": str(tmp_path / "state"), "HOME": str(tmp_path)})
     codex = Member("engineer-1", "Codex", "codex --model gpt-5", None, "codex")
-    assert agent_command(settings, codex, label="webapp.engineer-1") == "exec codex --model gpt-5 --no-daemon"
-    given = Member("engineer-1", "Codex", "codex --no-daemon", None, "codex")  # not twice: Codex refuses that
-    assert agent_command(settings, given, label="webapp.engineer-1") == "exec codex --no-daemon"
+    assert agent_command(settings, codex, label="webapp.engineer-1") == \
+        "exec env ORC_AGENT_LABEL=webapp.engineer-1 codex --model gpt-5 --no-daemon"
+    given = Member("engineer-1", "Codex", "exec codex --no-daemon", None, "codex")  # not twice: Codex refuses that
+    assert agent_command(settings, given, label="webapp.engineer-1", resume_id="0199-ab") == \
+        "exec env ORC_AGENT_LABEL=webapp.engineer-1 codex --no-daemon resume 0199-ab"
     gemini = Member("engineer-2", "Gemini", "gemini", None, "gemini")
-    assert agent_command(settings, gemini, label="webapp.engineer-2") == "exec gemini"
+    assert agent_command(settings, gemini, label="webapp.engineer-2") == "exec env ORC_AGENT_LABEL=webapp.engineer-2 gemini"
+    assert agent_command(settings, gemini, label="webapp.engineer-2", resume_id="5d1c-77") == \
+        "exec env ORC_AGENT_LABEL=webapp.engineer-2 gemini --resume 5d1c-77"
+    assert agent_command(settings, gemini) == "exec gemini"  # no label: nothing of ours

@@ -329,6 +329,21 @@ def test_stop_failure_keeps_why_and_an_agent_label_keeps_the_report_by_name(tmp_
     assert not (tmp_path.parent / "etc").exists()
 
 
+def test_an_agent_started_with_its_label_in_the_environment_is_reported_by_name(tmp_path: Path) -> None:
+    """Codex CLI and Gemini CLI run hooks installed once for all their agents (no --agent):
+    deploy starts each with ORC_AGENT_LABEL, which the hook reads instead."""
+    env = {"PATH": os.environ["PATH"], "TMUX": f"{SOCKET},1,0", "TMUX_PANE": "%6", **scratch_env(tmp_path),
+           "ORC_AGENT_LABEL": "webapp.engineer-2"}
+    command = hook_command(SUITE, tmp_path)
+    subprocess.run(["sh", "-c", command], input=json.dumps(event("AfterAgent")).encode(), env=env, timeout=10,
+                   check=True)
+    assert hook_events.agent_reports(tmp_path)["webapp.engineer-2"].session_id == "sess-1"
+    unsafe = {**env, "TMUX_PANE": "%7", "ORC_AGENT_LABEL": "../x"}
+    subprocess.run(["sh", "-c", command], input=json.dumps(event("AfterAgent")).encode(), env=unsafe, timeout=10,
+                   check=True)
+    assert list(hook_events.agent_reports(tmp_path)) == ["webapp.engineer-2"]
+    assert hook_events.latest_reports(tmp_path)["%7"].event == "AfterAgent"
+
 
 def test_a_run_that_got_no_event_keeps_the_agents_session(tmp_path: Path) -> None:
     """Seen in a real reboot: the tmux server was killed as Claude Code started a hook, whose

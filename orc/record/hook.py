@@ -297,9 +297,11 @@ def state_dir_from(argv: list[str], env: dict[str, str] | os._Environ[str], suit
     return _option(argv, "--state-dir") or os.path.expanduser(env.get("ORC_STATE_DIR", "")) or os.path.join(suite_dir, "state")
 
 
-def agent_label(argv: list[str]) -> str:
-    """``--agent LABEL`` (``<project>.<role>`` for agents the suite starts), or "" when absent or unsafe."""
-    label = _option(argv, "--agent")
+def agent_label(argv: list[str], env: dict[str, str] | os._Environ[str] | None = None) -> str:
+    """``--agent LABEL`` (``<project>.<role>`` for agents the suite starts), else the agent's
+    ``ORC_AGENT_LABEL`` (Codex CLI and Gemini CLI, whose hooks are installed once for all their
+    agents, are started with it), or "" when absent or unsafe."""
+    label = _option(argv, "--agent") or (os.environ if env is None else env).get("ORC_AGENT_LABEL", "")
     if label and len(label) <= 100 and label[0] != "." and all(ch.isalnum() or ch in "._-" for ch in label):
         return label
     return ""
@@ -318,7 +320,7 @@ def record(argv: list[str], stdin_deadline: float) -> None:
     if not pane.startswith("%") or not pane[1:].isdigit():
         return  # not inside tmux: nothing of ours to tell apart
     fields = report_fields(payload, env, time.time())
-    agent = agent_label(argv)
+    agent = agent_label(argv, env)
     if agent:
         fields["agent"] = agent
     state_dir = state_dir_from(argv, env, suite_dir)

@@ -188,7 +188,7 @@ def agent_command(settings: Settings, member: Member, project: Project | None = 
     ``shell`` (no agent) to status and delivery. ``exec`` makes the program the pane's own
     process; a command using shell syntax is left as written.
 
-    Codex CLI gets ``--no-daemon``. Only Claude Code gets Claude's flags (:func:`orc.teams.project_config.member_kind`: the
+    Codex CLI and Gemini CLI get theirs (:func:`_other_cli_command`). Only Claude Code gets Claude's flags (:func:`orc.teams.project_config.member_kind`: the
     config's ``"agent": "claude"``, or a command whose program is Claude Code): with a
     ``project`` or a ``label``, our hooks (``--settings <file>``, labelled ``label`` or
     ``<project>.<role>``) and, with ``resume_id``, ``--resume <id>`` to continue that
@@ -207,13 +207,28 @@ def agent_command(settings: Settings, member: Member, project: Project | None = 
         if resume_id:
             extra += ["--resume", resume_id]
         command = f"{command} {shlex.join(extra)}"
-    elif plain and kind == "codex" and "--no-daemon" not in command.split():
-        # Without it Codex starts a shared background server in a session of its own, which
-        # outlives the pane and the tmux server (docs/agent-clis.md).
-        command = f"{command} --no-daemon"
+    elif plain and kind in ("codex", "gemini"):
+        command = _other_cli_command(command, kind, label, resume_id)
     if command.startswith("exec ") or not plain:
         return command
     return f"exec {command}"
+
+
+def _other_cli_command(command: str, kind: str, label: str | None, resume_id: str | None) -> str:
+    """Codex CLI's or Gemini CLI's command line: Codex with ``--no-daemon`` (without it Codex
+    starts a shared background server in a session of its own, which outlives the pane and
+    the tmux server), either with its resume (``codex resume <id>``, ``gemini --resume <id>``),
+    and the agent's label in ``ORC_AGENT_LABEL``: their hooks are installed once for every
+    agent (``hooks install --agent``), and ``orc hook`` takes the label from there
+    (docs/agent-clis.md)."""
+    program = command[len("exec "):] if command.startswith("exec ") else command
+    extra: list[str] = []
+    if kind == "codex" and "--no-daemon" not in program.split():
+        extra.append("--no-daemon")  # not twice: Codex refuses a repeated option
+    if resume_id:
+        extra += ["resume", resume_id] if kind == "codex" else ["--resume", resume_id]
+    line = f"{program} {shlex.join(extra)}" if extra else program
+    return f"env ORC_AGENT_LABEL={shlex.quote(label)} {line}" if label else line
 
 
 def known_session(settings: Settings, project: Project, member: Member) -> str | None:

@@ -39,9 +39,11 @@ def missing(kind: str) -> str:
 
 def in_pane_environment(env: dict[str, str], launcher: Path, *args: str) -> str:
     """``exec env -i`` with exactly ``env``, plus the pane's own ``TMUX`` and ``TMUX_PANE``
-    (expanded by the pane's shell): the suite's hook tells panes apart by them."""
+    (expanded by the pane's shell): the suite's hook tells panes apart by them; and the
+    ``ORC_AGENT_LABEL`` deploy starts it with, if any."""
     assignments = shlex.join([f"{name}={value}" for name, value in env.items()])
-    return f'exec env -i TMUX="$TMUX" TMUX_PANE="$TMUX_PANE" {assignments} ' + shlex.join([str(launcher), *args])
+    return (f'exec env -i TMUX="$TMUX" TMUX_PANE="$TMUX_PANE" ORC_AGENT_LABEL="${{ORC_AGENT_LABEL:-}}" {assignments} '
+            + shlex.join([str(launcher), *args]))
 
 
 def install_hooks(orc_env: dict[str, str], kind: str, **where: str) -> str:

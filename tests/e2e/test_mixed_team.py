@@ -12,13 +12,14 @@ Code; skipped without them, failed under CI.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -44,6 +45,8 @@ pytestmark = pytest.mark.e2e
 
 #: Each engineer's window and its CLI.
 ENGINEERS = {"Dev": "codex", "Dev2": "gemini"}
+#: A dialog open this long is told to a person (ORC_ATTENTION_SECONDS; 300 by default).
+ATTENTION_SECONDS = 3
 
 
 def wrapper(path: Path, line: str) -> str:
@@ -59,11 +62,11 @@ def team(claude_binary: Path, fake_api: FakeAnthropicAPI, orc_env: dict[str, str
     for kind in ENGINEERS.values():
         if missing(kind):
             (pytest.fail if os.environ.get("CI") else pytest.skip)(missing(kind))
-    env = {**orc_env, "ORC_CRONTAB_FILE": str(tmp_path / "crontab"),
+    env = {**orc_env, "ORC_CRONTAB_FILE": str(tmp_path / "crontab"), "ORC_ATTENTION_SECONDS": str(ATTENTION_SECONDS),
            "ORC_PROJECT_CONFIG": str(tmp_path / "project_configs.json"), "SHELL": "/bin/sh"}
-    # What the engineers' shell tools need to reach this test's suite state (a person's .env).
+    # What the engineers' shell tools and hooks need to reach this test's suite (a person's .env).
     suite_settings = {key: env[key] for key in ("ORC_TMUX_SOCKET", "ORC_STATE_DIR", "ORC_CRONTAB_FILE",
-                                                "ORC_PYTHON")}
+                                                "ORC_PYTHON", "ORC_ATTENTION_SECONDS")}
     repo = repo_with_spec(tmp_path / "webapp")
     home = tmp_path / "claude-home"
     prepare_claude_home(home, repo, FAKE_API_KEY)
@@ -85,7 +88,8 @@ def team(claude_binary: Path, fake_api: FakeAnthropicAPI, orc_env: dict[str, str
         try:
             done = integration("deploy", "webapp", "--ready-timeout", "90", env=env, timeout=600)
             assert done.returncode == 0, done.stdout + done.stderr
-            yield {"env": env, "apis": {**apis, "claude": fake_api}, "tmux": tmux, "launches": launches}
+            yield {"env": env, "apis": {**apis, "claude": fake_api}, "tmux": tmux, "launches": launches,
+                   "commands": {m["window"]: m["command"] for m in members}}
         finally:
             if tmux.has_session("webapp"):
                 tmux.kill_session("webapp")
@@ -93,18 +97,25 @@ def team(claude_binary: Path, fake_api: FakeAnthropicAPI, orc_env: dict[str, str
                 end_processes_with_env(*launch.environment)
 
 
-def run_in_shell_tool(team: dict[str, Any], window: str, command: list[str]) -> None:
+def send(team: dict[str, Any], target: str, text: str) -> None:
+    sent = subprocess.run([str(SUITE / "send_message.sh"), target, text], env=team["env"], capture_output=True,
+                          text=True, timeout=60)
+    assert sent.returncode == 0, sent.stderr
+
+
+def run_in_shell_tool(team: dict[str, Any], window: str, command: list[str],
+                      before_approving: Callable[[], None] = lambda: None) -> None:
     """Have the engineer in ``window`` run ``command`` with its own shell tool: its stand-in
-    answers the next prompt with the tool call, and the test approves the call's dialog."""
+    answers the next prompt with the tool call, and the test approves the call's dialog
+    (after ``before_approving``)."""
     tmux: Tmux = team["tmux"]
     kind = ENGINEERS[window]
     api = team["apis"][kind]
     api.script_next_reply_shell(shlex.join(command))
-    sent = subprocess.run([str(SUITE / "send_message.sh"), f"webapp:{window}", "Please run your next step."],
-                          env=team["env"], capture_output=True, text=True, timeout=60)
-    assert sent.returncode == 0, sent.stderr
+    send(team, f"webapp:{window}", "Please run your next step.")
     pane = tmux.resolve(f"webapp:{window}").pane_id
     wait_for(lambda: DIALOG_DRAWN[kind] in "\n".join(tmux.capture(pane)), timeout=60, what=f"{kind}'s dialog")
+    before_approving()
     time.sleep(0.3)  # as a person reads it: a key in the dialog's first moments can be lost
     tmux.send_key(pane, APPROVE[kind])
     wait_for(lambda: look(tmux, pane).state == "idle", timeout=60, what=f"{kind} idle after the tool ran")
@@ -150,3 +161,59 @@ def test_a_claude_pm_a_codex_and_a_gemini_engineer_work_as_one_team(team: dict[s
         assert fired.returncode == 0, fired.stderr
         wait_for(lambda: any(t.endswith(f"] {note}") and checkin.id in t for t in apis[kind].turns()),  # noqa: B023
                  timeout=60, what=f"{kind}'s own check-in")
+
+
+def attention_items(team: dict[str, Any]) -> str:
+    return integration("attention", "list", env=team["env"]).stdout
+
+
+def test_codex_and_gemini_engineers_raise_attention_and_resume_their_own_conversations(
+        team: dict[str, Any]) -> None:
+    tmux: Tmux = team["tmux"]
+    apis = team["apis"]
+    for kind in ("claude", "codex", "gemini"):
+        apis[kind].wait_for_turns(1, timeout=60)  # briefed
+    words = {"Dev": "OSPREY-1", "Dev2": "PELICAN-2"}
+    for n, (window, kind) in enumerate(ENGINEERS.items(), start=1):
+        pane = tmux.resolve(f"webapp:{window}").pane_id
+        wait_for(lambda: look(tmux, pane).state == "idle", timeout=60, what=f"{kind} idle")  # noqa: B023
+        # A dialog left open is told to a person, by name, once its hooks report it (they carry
+        # the agent's label: deploy started it with ORC_AGENT_LABEL).
+        marker = str(Path(team["env"]["ORC_STATE_DIR"]).parent / f"approved-{kind}")  # (`true` asks nothing of Gemini)
+        run_in_shell_tool(team, window, ["touch", marker], before_approving=lambda: wait_for(  # noqa: B023
+            lambda: f"webapp/engineer-{n} dialog" in attention_items(team), timeout=ATTENTION_SECONDS + 30,  # noqa: B023
+            what=f"the attention item for {kind}'s open dialog"))
+        send(team, f"webapp:{window}", f"Remember the word {words[window]}")
+        wait_for(lambda: f"Remember the word {words[window]}" in apis[kind].turns(), timeout=60,  # noqa: B023
+                 what="the word at the stand-in")
+        wait_for(lambda: look(tmux, pane).state == "idle", timeout=60, what=f"{kind} idle")  # noqa: B023
+
+    # Restarted with --resume, each continues its own conversation: its next request to its API
+    # carries the word it was told before the restart.
+    for n, (window, kind) in enumerate(ENGINEERS.items(), start=1):
+        before = len(apis[kind].requests())
+        done = integration("restart", "webapp", f"engineer-{n}", "--resume", "--ready-timeout", "90",
+                           env=team["env"], timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "resumed" in done.stdout or "resumed" in done.stderr, done.stdout
+        note = wait_for(lambda: [t for t in apis[kind].turns() if t.startswith("You were restarted")],  # noqa: B023
+                        timeout=60, what=f"{kind}'s resume note")
+        assert len(note) == 1
+        later = [r for r in apis[kind].requests()[before:] if r.is_conversation]
+        assert later and any(words[window] in json.dumps(r.body) for r in later), kind
+
+
+def test_spawn_adds_a_codex_engineer_to_the_running_team(team: dict[str, Any]) -> None:
+    tmux: Tmux = team["tmux"]
+    codex = team["apis"]["codex"]
+    codex.wait_for_turns(1, timeout=60)  # engineer-1 briefed
+    done = integration("spawn", "webapp:Dev3", "--role", "engineer-3", "--project", "webapp", "--agent", "codex",
+                       "--command", team["commands"]["Dev"], "--brief", "Write the password reset form",
+                       env=team["env"], timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    turns = codex.wait_for_turns(2, timeout=60)
+    assert "Write the password reset form" in turns[1] and "engineer-3" in turns[1], turns
+    snap = look(tmux, tmux.resolve("webapp:Dev3").pane_id)
+    assert snap.agent.kind == "codex" and snap.state in ("idle", "busy"), snap.agent
+    status = integration("status", "webapp", env=team["env"]).stdout
+    assert re.search(r"engineer-3\s+Dev3\s+codex\s", status), status

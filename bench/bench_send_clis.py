@@ -83,6 +83,7 @@ def run_one(kind: str, way: str, rounds: int, root: Path) -> dict[str, Any]:
                 if not wait_idle(tmux, pane.pane_id):
                     raise SystemExit(f"bench: {kind} did not become idle")
                 times: list[float] = []
+                missed: list[str] = []
                 exact = 0
                 for _round in range(rounds):
                     for text in HARD:
@@ -113,12 +114,14 @@ def run_one(kind: str, way: str, rounds: int, root: Path) -> dict[str, Any]:
                         if ok and got == [text]:
                             exact += 1
                             times.append(elapsed)
+                        else:
+                            missed.append(text)
                         state = state_of(tmux, pane.pane_id)
                         if state in ("shell", "dead", "exited", "gone"):
                             # The naive send typed "C-c" as the key: the CLI may quit (then the rest is lost).
-                            return {"sent": rounds * len(HARD), "exact": exact, "times": times,
+                            return {"sent": rounds * len(HARD), "exact": exact, "times": times, "missed": missed,
                                     "ended": f"the CLI ended ({state}) at {text[:20]!r}"}
-                return {"sent": rounds * len(HARD), "exact": exact, "times": times, "ended": ""}
+                return {"sent": rounds * len(HARD), "exact": exact, "times": times, "missed": missed, "ended": ""}
             finally:
                 end_processes_with_env(*launch.environment)
 
@@ -145,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             if found["ended"]:
                 line += f"; {found['ended']}"
             print(line, flush=True)
+            for text in dict.fromkeys(found["missed"]):  # each message that was not exact, once
+                print(f"    not exact: {text[:40]!r}{'...' if len(text) > 40 else ''}")
             failed |= way == "suite" and found["exact"] != found["sent"]
     return 1 if failed else 0
 

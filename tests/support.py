@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import pytest
 
@@ -26,6 +26,10 @@ import orc  # noqa: E402,F401  (dependency path)
 from libtmux import Server  # noqa: E402
 
 from tmux_utils import Pane  # noqa: E402
+
+if TYPE_CHECKING:
+    from orc.core.settings import Settings
+    from orc.scheduling.checkins import CheckIn
 
 FAKE_AGENT = SUITE / "tests" / "fake_agent.py"
 
@@ -75,6 +79,27 @@ def run_script(script: str, *args: str, env: dict[str, str], input: str | None =
     """Run one of the suite's launchers as a user would."""
     return subprocess.run([str(SUITE / script), *args], env=env, input=input, capture_output=True, text=True,
                           cwd=cwd, timeout=timeout)
+
+
+def fire(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``orc fire ARGS``, the command each check-in's crontab line runs (``--sweep``: the minute sweep)."""
+    return subprocess.run([sys.executable, str(SUITE / "orc"), "fire", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def checkin_due_now(settings: Settings, note: str, target: str) -> CheckIn:
+    """A check-in for ``target`` scheduled as ``schedule_with_note.sh`` does, then made due a
+    second ago in its record: time passes without waiting for cron's minute."""
+    from dataclasses import replace
+    from datetime import datetime, timedelta, timezone
+
+    from orc.scheduling.checkins import save_checkin, schedule_checkin
+
+    checkin = schedule_checkin(settings, 30, note, target)
+    due = datetime.now(timezone.utc).astimezone().replace(microsecond=0) - timedelta(seconds=1)
+    moved = replace(checkin, due=due)
+    save_checkin(settings, moved)
+    return moved
 
 
 # --- the real crontab and cron daemon (tests and bench/bench_schedule.py) ---------------------------

@@ -272,11 +272,22 @@ def deliver_a_note(tmux: Tmux, pane_id: str, text: str, settings: Settings, log_
     loaded machine, may take the paste seconds after :func:`deliver` stopped waiting for it
     (seen in a reboot of eight agents at once: the note showed 8 s later, unsent): then it
     waits for the note to show, exactly, and submits it, not typing it again. Anything else
-    in the box, or nothing by the deadline, and the refusal stands."""
+    in the box, or nothing by the deadline, and the refusal stands. A refusal with nothing
+    typed because the screen could not be read (``unknown``: a program clearing its screen
+    to redraw it) is tried once more when the input box shows again."""
     result = deliver(tmux, pane_id, text, settings, log_as=log_as)
+    screen = _Screen(tmux, pane_id, settings.agent_kind, StateSources.from_settings(settings))
+    if not result.submitted and result.kind == "unknown":
+        # Nothing was typed: the screen could not be read at that moment. A CLI that has just
+        # started may clear and redraw it (Gemini CLI after --resume, seen under load): once it
+        # shows its input box again, the note goes as usual.
+        try:
+            shown = screen.wait(lambda s: s.state not in ("unknown", "busy"), LATE_PASTE_SECONDS)
+        except (TargetNotFound, TmuxError):
+            return result
+        return deliver(tmux, pane_id, text, settings, log_as=log_as) if shown.state == "idle" else result
     if result.submitted or result.kind != "typed":
         return result
-    screen = _Screen(tmux, pane_id, settings.agent_kind, StateSources.from_settings(settings))
     try:
         shown = screen.wait(lambda s: s.state != "idle", LATE_PASTE_SECONDS)
     except (TargetNotFound, TmuxError):

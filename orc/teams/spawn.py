@@ -9,6 +9,7 @@ know it as they know the configured team. An agent can run it from its own shell
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def spawn_agent(settings: Settings, tmux: Tmux, target: str, role: str, *, proje
                 folder = str(ensure_worktree(settings, project, member).path)
             except WorktreeRefused as exc:
                 raise SpawnError(str(exc)) from None
+        started_at = time.time()
         if pane is None:
             if tmux.has_session(session):
                 pane = tmux.new_window(session, window, line, folder)
@@ -115,7 +117,8 @@ def spawn_agent(settings: Settings, tmux: Tmux, target: str, role: str, *, proje
                             **({"agent": member.agent} if member.agent else {}),
                             **({"worktree": True} if member.worktree else {})}
             write_record(settings, project.name, "spawned", record)
-        state = wait_ready(tmux, settings, [pane.pane_id], ready_timeout).get(pane.pane_id, "unknown")
+        state = wait_ready(tmux, settings, [pane.pane_id], ready_timeout, started_at=started_at).get(
+            pane.pane_id, "unknown")
         if state != "idle":
             detail = f"started, but not ready after {ready_timeout:g}s (state {state}); not briefed"
             log_event(log_file(settings), "spawn", target=target, role=role, briefed=False, reason=detail)

@@ -291,20 +291,46 @@ def _open_window(tmux: Tmux, project: Project, window: str, command: str, folder
         return made if made is not None else tmux.new_window(project.session, window, command, cwd)
 
 
+#: An agent CLI that takes input only after its first hook event (``ready_after_first_event``)
+#: but reports none since its start (its hooks are not installed) counts as ready once it has
+#: been idle this long without a break.
+READY_WITHOUT_EVENT_SECONDS = 5.0
+
+
 def wait_ready(tmux: Tmux, settings: Settings, pane_ids: list[str], timeout: float,
-               also: tuple[str, ...] = ()) -> dict[str, str]:
+               also: tuple[str, ...] = (), started_at: float | None = None) -> dict[str, str]:
     """Poll until every pane's agent is idle (or in a state of ``also``) or the deadline;
-    return each pane's last state."""
+    return each pane's last state. ``started_at`` (epoch seconds, the agents were started
+    after it): an agent CLI that draws its input box before it takes input is ready only once
+    its hooks reported an event since then, or it stayed idle for :data:`READY_WITHOUT_EVENT_SECONDS`
+    (``starting`` until then)."""
+    from orc.record.hook_events import latest_reports
+    from orc.record.profiles import profile_for
+
     deadline = time.monotonic() + timeout
     states: dict[str, str] = {}
+    idle_since: dict[str, float] = {}
     waiting = list(pane_ids)
     while True:
         # One snapshot of the server per poll: two tmux calls, however many agents start.
         sources = StateSources.from_settings(settings)  # the config dirs and hook reports the settings name
-        now = {s.pane.pane_id: s.state for s in snapshot(tmux, 0, settings.agent_kind, sources)}
+        now = {s.pane.pane_id: s for s in snapshot(tmux, 0, settings.agent_kind, sources)}
+        reports = latest_reports(settings.state_dir, socket=tmux.socket) if started_at is not None else {}
         for pane_id in list(waiting):
-            states[pane_id] = now.get(pane_id, "gone")
-            if states[pane_id] in ("idle", "gone", "dead", *also):
+            snap = now.get(pane_id)
+            state = snap.state if snap is not None else "gone"
+            if state == "idle" and snap is not None and started_at is not None \
+                    and profile_for(snap.agent.kind).ready_after_first_event:
+                report = reports.get(pane_id)
+                first_idle = idle_since.setdefault(pane_id, time.monotonic())
+                # Not the old program's SessionEnd (a restart kills it after started_at): the new one's.
+                reported = report is not None and report.at >= started_at and report.state != "exited"
+                if not reported and time.monotonic() - first_idle < READY_WITHOUT_EVENT_SECONDS:
+                    state = "starting"
+            elif state != "idle":
+                idle_since.pop(pane_id, None)
+            states[pane_id] = state
+            if state in ("idle", "gone", "dead", *also):
                 waiting.remove(pane_id)
         if not waiting or time.monotonic() >= deadline:
             return states
@@ -405,6 +431,7 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
     reported one, and gets a short note instead of the briefing; the others start fresh.
     """
     opened: list[str] = []
+    started_at = time.time()  # the agents this run starts are started after it
     fresh: dict[str, str] = {}  # role -> pane id of agents that need a briefing
     resumed: dict[str, str] = {}  # role -> session id continued
     unsent: dict[str, str] = {}  # role -> the resume note an interrupted run was typing
@@ -483,7 +510,8 @@ def deploy_project(settings: Settings, tmux: Tmux, project: Project, ready_timeo
                 opened.append(window)
 
         # A pane holding the unsent note of an interrupted run reads as typing, never idle: not waited for.
-        states = wait_ready(tmux, settings, [p for r, p in fresh.items() if r not in unsent], ready_timeout)
+        states = wait_ready(tmux, settings, [p for r, p in fresh.items() if r not in unsent], ready_timeout,
+                            started_at=started_at)
         for role, pane_id in fresh.items():
             found = project.member(role)
             assert found is not None
@@ -586,6 +614,7 @@ def restart_agent(settings: Settings, tmux: Tmux, project: Project, member: Memb
         pane = session_windows(tmux, project.session).get(member.window)
         last_screen: list[str] = []
         command = agent_command(settings, member, project, resume_id)
+        started_at = time.time()
         if pane is None:
             pane = _open_window(tmux, project, member.window, command, folder)
         else:
@@ -599,7 +628,8 @@ def restart_agent(settings: Settings, tmux: Tmux, project: Project, member: Memb
             log_event(log_file(settings), "restart", project=project.name, role=member.role, briefed=False,
                       reason="not an agent")
             return RestartReport(target, False, f"restarted; {NOT_AN_AGENT}; {backup_note}", agent=False)
-        state = wait_ready(tmux, settings, [pane.pane_id], ready_timeout).get(pane.pane_id, "unknown")
+        state = wait_ready(tmux, settings, [pane.pane_id], ready_timeout, started_at=started_at).get(
+            pane.pane_id, "unknown")
         if state != "idle":
             detail = f"restarted, but the agent is not ready after {ready_timeout:g}s (state {state}); not briefed"
             return RestartReport(target, False, f"{detail}; {backup_note}")

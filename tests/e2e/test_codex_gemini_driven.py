@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +31,10 @@ from other_clis import CLIS, Launch, missing, prepare
 from test_cron_daemon import cron_daemon, minutes_until_second, real_crontab  # noqa: F401  (fixtures, found by name)
 from hard_messages import HARD
 
-from support import SUITE, run_script, wait_for
+from support import checkin_due_now, fire, run_script, wait_for
 from tmux_utils import Pane, Tmux
 from orc.core.settings import Settings, load_settings
-from orc.scheduling.checkins import parse_record, read_checkin, save_checkin, schedule_checkin
+from orc.scheduling.checkins import parse_record, read_checkin
 from orc.record.snapshot import StateSources, look
 
 pytestmark = pytest.mark.e2e
@@ -281,15 +278,8 @@ def test_a_checkin_waits_while_the_dialog_shows(start_cli: Callable[..., Cli], o
     assert run_script("send_message.sh", f"team:{kind}", "please run the tool", env=orc_env).returncode == 0
     wait_for(lambda: cli.look(tmux).state == "waiting", timeout=30, what="the approval dialog")
 
-    checkin = schedule_checkin(settings, 30, "status please", f"team:{kind}")
-    due = datetime.now(timezone.utc).astimezone().replace(microsecond=0) - timedelta(seconds=1)
-    save_checkin(settings, replace(checkin, due=due))
-
-    def fire(*args: str) -> int:
-        return subprocess.run([sys.executable, str(SUITE / "orc"), "fire", *args], env=env,
-                              capture_output=True, text=True, timeout=120).returncode
-
-    assert fire(checkin.id) == 0
+    checkin = checkin_due_now(settings, "status please", f"team:{kind}")
+    assert fire(env, checkin.id).returncode == 0
     assert read_checkin(settings, checkin.id).state == "deferred"  # type: ignore[union-attr]
     time.sleep(1.0)  # a deliberate window in which an approved tool would have run
     assert not marker.exists() and cli.api.turns() == ["please run the tool"]
@@ -297,8 +287,8 @@ def test_a_checkin_waits_while_the_dialog_shows(start_cli: Callable[..., Cli], o
     tmux.send_key(cli.pane.pane_id, "Escape")
     wait_for(lambda: cli.look(tmux).state == "idle", timeout=30, what="idle after declining")
     time.sleep(1.1)  # ORC_CHECKIN_RETRY_SECONDS=1
-    assert fire("--sweep") == 0
+    assert fire(env, "--sweep").returncode == 0
     turns = cli.api.wait_for_turns(2, timeout=30)
-    assert turns == ["please run the tool", f"[check-in {checkin.id} due {due:%H:%M:%S}] status please"]
-    assert fire("--sweep") == 0
+    assert turns == ["please run the tool", f"[check-in {checkin.id} due {checkin.due:%H:%M:%S}] status please"]
+    assert fire(env, "--sweep").returncode == 0
     assert not marker.exists()

@@ -17,7 +17,6 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -35,7 +34,7 @@ from other_clis import Launch, missing, prepare
 from test_codex_gemini_driven import APPROVE, DIALOG_DRAWN
 from test_team import integration, repo_with_spec, write_config
 
-from support import SUITE, wait_for
+from support import SUITE, fire, wait_for
 from tmux_utils import Tmux
 from orc.core.settings import load_settings
 from orc.record.snapshot import look
@@ -156,11 +155,17 @@ def test_a_claude_pm_a_codex_and_a_gemini_engineer_work_as_one_team(team: dict[s
         checkin = read_checkin(settings, found.group(1))
         assert checkin is not None and checkin.note == note
         save_checkin(settings, replace(checkin, due=now_local() - timedelta(seconds=1)))
-        fired = subprocess.run([sys.executable, str(SUITE / "orc"), "fire", checkin.id], env=team["env"],
-                               capture_output=True, text=True, timeout=120)
+        fired = fire(team["env"], checkin.id)
         assert fired.returncode == 0, fired.stderr
         wait_for(lambda: any(t.endswith(f"] {note}") and checkin.id in t for t in apis[kind].turns()),  # noqa: B023
                  timeout=60, what=f"{kind}'s own check-in")
+
+
+def diagnostics(team: dict[str, Any], window: str) -> str:
+    """The window's screen and the ends of the hooks' and the deliveries' logs, for a failure."""
+    state = Path(team["env"]["ORC_STATE_DIR"])
+    return "\n".join(["", *team["tmux"].capture(f"webapp:{window}"), (state / "hooks" / "events.log").read_text()[-3000:],
+                      (state / "delivery.log").read_text()[-1500:]])
 
 
 def attention_items(team: dict[str, Any]) -> str:
@@ -194,7 +199,7 @@ def test_codex_and_gemini_engineers_raise_attention_and_resume_their_own_convers
         before = len(apis[kind].requests())
         done = integration("restart", "webapp", f"engineer-{n}", "--resume", "--ready-timeout", "90",
                            env=team["env"], timeout=300)
-        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.returncode == 0, done.stdout + done.stderr + diagnostics(team, window)
         assert "resumed" in done.stdout or "resumed" in done.stderr, done.stdout
         note = wait_for(lambda: [t for t in apis[kind].turns() if t.startswith("You were restarted")],  # noqa: B023
                         timeout=60, what=f"{kind}'s resume note")

@@ -40,14 +40,9 @@ def test_cron_delivers_a_checkin_to_claude_code_within_5s(cron_daemon: None, rea
 def test_a_checkin_waits_while_claudes_dialog_shows(start_claude, orc_env: dict[str, str], tmux: Tmux,
                                                     tmp_path: Path) -> None:
     """No daemon needed: the fire command is what cron runs; time passes by editing the record."""
-    import subprocess
-    import sys
-    from dataclasses import replace
-    from datetime import datetime, timedelta, timezone
-
-    from orc.scheduling.checkins import read_checkin, save_checkin, schedule_checkin
+    from orc.scheduling.checkins import read_checkin
     from orc.core.settings import load_settings
-    from support import SUITE
+    from support import checkin_due_now, fire
 
     env = {**orc_env, "ORC_CRONTAB_FILE": str(tmp_path / "crontab"), "ORC_CHECKIN_RETRY_SECONDS": "1"}
     settings = load_settings(env)
@@ -57,15 +52,8 @@ def test_a_checkin_waits_while_claudes_dialog_shows(start_claude, orc_env: dict[
     assert run_script("send_message.sh", "team:claude", "please run the tool", env=orc_env).returncode == 0
     wait_for(lambda: look(tmux, claude.pane.pane_id).state == "waiting", timeout=30, what="the permission dialog")
 
-    checkin = schedule_checkin(settings, 30, "status please", "team:claude")
-    due = datetime.now(timezone.utc).astimezone().replace(microsecond=0) - timedelta(seconds=1)
-    save_checkin(settings, replace(checkin, due=due))
-
-    def fire(*args: str) -> int:
-        return subprocess.run([sys.executable, str(SUITE / "orc"), "fire", *args], env=env,
-                              capture_output=True, text=True, timeout=120).returncode
-
-    assert fire(checkin.id) == 0
+    checkin = checkin_due_now(settings, "status please", "team:claude")
+    assert fire(env, checkin.id).returncode == 0
     assert read_checkin(settings, checkin.id).state == "deferred"  # type: ignore[union-attr]
     time.sleep(1.0)  # a deliberate window in which an approved tool would have run
     assert not marker.exists() and claude.api.tool_results() == []
@@ -73,10 +61,10 @@ def test_a_checkin_waits_while_claudes_dialog_shows(start_claude, orc_env: dict[
     tmux.send_key(claude.pane.pane_id, "Escape")
     wait_for(lambda: look(tmux, claude.pane.pane_id).state == "idle", timeout=30, what="idle after declining")
     time.sleep(1.1)  # ORC_CHECKIN_RETRY_SECONDS=1
-    assert fire("--sweep") == 0
+    assert fire(env, "--sweep").returncode == 0
     turns = claude.api.wait_for_turns(2, timeout=30)
-    assert turns == ["please run the tool", f"[check-in {checkin.id} due {due:%H:%M:%S}] status please"]
-    assert fire("--sweep") == 0
+    assert turns == ["please run the tool", f"[check-in {checkin.id} due {checkin.due:%H:%M:%S}] status please"]
+    assert fire(env, "--sweep").returncode == 0
     assert not marker.exists()
 
 

@@ -45,3 +45,6 @@ class AgentProfile:
     history_looks_like_box: bool = False
     # The prompts one line of its session transcript records (JSON, parsed).
     transcript_prompts: TranscriptPrompts = no_prompts
+    # It draws its input box before it takes input (Gemini CLI): a fresh start is ready once
+    # its hooks report an event (its SessionStart), not when the box first shows.
+    ready_after_first_event: bool = False

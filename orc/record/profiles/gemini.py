@@ -56,6 +56,9 @@ GEMINI = AgentProfile(
     indent=3,
     sender_env=("GEMINI_CLI",),  # set to 1 in every command its shell tool runs (seen in 0.61.0)
     history_looks_like_box=True,  # each prompt stays on screen between ▄▄▄ and ▀▀▀ rows
+    # A paste right after the box first showed was lost in 2 of 4 tries; after --resume the
+    # screen went blank after the box showed, and the note typed then was lost (docs/agent-clis.md).
+    ready_after_first_event=True,
     transcript_prompts=gemini_transcript_prompts,
 )
 
